@@ -1,0 +1,95 @@
+"""Run profiles in one place: `ci` (minutes on CPU), `cpu` (the committed book outputs), `gpu` (full CelebA).
+
+Select with $FACEOBF_PROFILE or let `active_profile()` pick `gpu` when JAX sees a GPU, else `cpu`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+
+PROFILE_ENV = "FACEOBF_PROFILE"
+
+
+@dataclass(frozen=True)
+class FACTrainConfig:
+    """How the face attribute classifier is trained (Adam, summed BCE) under one profile."""
+
+    resolution: int = 96
+    batch_size: int = 32
+    epochs: int = 6
+    learning_rate: float = 1e-3  # Adam's default, as in the seed
+    train_limit: int | None = None  # first N images of the shuffled train split; None = all
+    eval_limit: int | None = None  # first N images of val/test; None = all
+    hflip: bool = True  # horizontal flips: no CelebA attribute is left/right specific
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named budget: how many images each stage sees and how long it trains."""
+
+    name: str
+    fac: FACTrainConfig
+    landmark_limit: int | None  # images per split whose landmarks the chapter computes; None = all
+    description: str
+
+
+PROFILES: dict[str, Profile] = {
+    "ci": Profile(
+        name="ci",
+        fac=FACTrainConfig(resolution=96, batch_size=16, epochs=2, train_limit=192, eval_limit=64),
+        landmark_limit=48,
+        description="a few minutes on 2 CPU cores; checks that every cell runs, numbers mean nothing",
+    ),
+    "cpu": Profile(
+        name="cpu",
+        fac=FACTrainConfig(resolution=96, batch_size=32, epochs=8),
+        landmark_limit=None,
+        description="CelebA-mini on 2 CPU cores, about 45 minutes of training; the committed outputs",
+    ),
+    "gpu": Profile(
+        name="gpu",
+        fac=FACTrainConfig(resolution=128, batch_size=128, epochs=10),
+        landmark_limit=None,
+        description="full CelebA on one GPU (Colab)",
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called `name`; a clear error listing the known names otherwise."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+
+
+def active_profile() -> Profile:
+    """$FACEOBF_PROFILE if set, else `gpu` when JAX sees a GPU, else `cpu`."""
+    name = os.environ.get(PROFILE_ENV)
+    if name:
+        return get_profile(name)
+    import jax
+
+    return get_profile("gpu" if any(d.platform == "gpu" for d in jax.devices()) else "cpu")
+
+
+def hardware_summary() -> str:
+    """One line naming the JAX backend, devices and host CPU, printed at the top of every chapter."""
+    import jax
+
+    devices = ", ".join(sorted({d.device_kind for d in jax.devices()}))
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        if names:
+            cpu = names[0]
+    except OSError:
+        pass
+    return (
+        f"JAX {jax.__version__} on {jax.default_backend()} ({devices}); "
+        f"host: {cpu}, {os.cpu_count()} cores"
+    )

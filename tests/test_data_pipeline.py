@@ -1,0 +1,88 @@
+"""Face crop, the decoded-image cache and the batch iterator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceobf.data import FACE_CROP, CelebA, ImageReadError, crop_and_resize, epoch_order, iterate_batches, read_rgb
+from faceobf.data.images import aligned_to_crop
+
+
+def test_face_crop_is_a_resized_square(celeba_dir: Path) -> None:
+    ds = CelebA.open(celeba_dir)
+    aligned = ds.read_aligned(0)
+    assert aligned.shape == (218, 178, 3)
+    crop = crop_and_resize(aligned, FACE_CROP, 96)
+    assert crop.shape == (96, 96, 3) and crop.dtype == np.uint8
+    # Same pixels as cutting rows 30..207 by hand and resizing.
+    full = crop_and_resize(aligned, FACE_CROP, 178)
+    np.testing.assert_array_equal(full, aligned[30:208, 0:178])
+    np.testing.assert_allclose(aligned_to_crop(np.array([[0.0, 30.0], [178.0, 208.0]]), FACE_CROP, 96), [[0, 0], [96, 96]])
+
+
+def test_unreadable_image_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    with pytest.raises(ImageReadError, match="broken.jpg"):
+        read_rgb(bad)
+
+
+def test_cache_decodes_each_image_once(celeba_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ds = CelebA.open(celeba_dir)
+    calls: list[int] = []
+    original = CelebA.read_aligned
+
+    def counting(self, row):
+        calls.append(row)
+        return original(self, row)
+
+    monkeypatch.setattr(CelebA, "read_aligned", counting)
+    first = ds.images(np.array([0, 3, 5]), 64, progress=False)
+    assert sorted(calls) == [0, 3, 5]
+    again = CelebA.open(celeba_dir).images(np.array([5, 0, 3, 7]), 64, progress=False)  # a new process would see the same files
+    assert sorted(calls) == [0, 3, 5, 7]
+    np.testing.assert_array_equal(again[1], first[0])
+    assert first.shape == (3, 64, 64, 3)
+    # Another resolution is another cache.
+    ds.images(np.array([0]), 32, progress=False)
+    assert calls.count(0) == 2
+
+
+def test_epoch_order_is_deterministic_and_differs_between_epochs() -> None:
+    np.testing.assert_array_equal(epoch_order(100, seed=1, epoch=3), epoch_order(100, seed=1, epoch=3))
+    assert not np.array_equal(epoch_order(100, seed=1, epoch=3), epoch_order(100, seed=1, epoch=4))
+    assert sorted(epoch_order(100, 1, 3)) == list(range(100))
+    np.testing.assert_array_equal(epoch_order(5, 0, 0, shuffle=False), np.arange(5))
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_batches_cover_the_epoch_once_and_are_reproducible(prefetch: int) -> None:
+    images = np.arange(10 * 4 * 4 * 3, dtype=np.uint8).reshape(10, 4, 4, 3)
+    labels = np.arange(10, dtype=np.float32)[:, None]
+    run = lambda: list(iterate_batches(images, labels, 3, seed=7, epoch=2, hflip=True, prefetch=prefetch))
+    a, b = run(), run()
+    assert len(a) == 3  # drop_last: 9 of 10 images
+    rows = np.concatenate([x.rows for x in a])
+    assert len(set(rows.tolist())) == 9
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.images, y.images)
+    for batch in a:
+        np.testing.assert_array_equal(batch.labels[:, 0], batch.rows)
+        for img, row in zip(batch.images, batch.rows):
+            original = images[row].astype(np.float32) / 255
+            assert np.array_equal(img, original) or np.array_equal(img, original[:, ::-1])
+    flipped = [not np.array_equal(img, images[r].astype(np.float32) / 255) for x in a for img, r in zip(x.images, x.rows)]
+    assert any(flipped) and not all(flipped)
+
+
+def test_batch_errors_reach_the_consumer() -> None:
+    class Exploding(np.ndarray):
+        def __getitem__(self, item):
+            raise RuntimeError("disk gone")
+
+    images = np.zeros((4, 2, 2, 3), np.uint8).view(Exploding)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        list(iterate_batches(images, np.zeros((4, 1)), 2, prefetch=2))
