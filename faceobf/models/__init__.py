@@ -1,0 +1,1 @@
+"""Neural networks of faceobf, written with flax.nnx."""

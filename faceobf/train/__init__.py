@@ -1,0 +1,1 @@
+"""Training loops over explicit state, with orbax checkpoints that resume."""

@@ -1,0 +1,50 @@
+"""Orbax checkpoints of an nnx state plus a JSON history: `last` for resuming, `best` for using.
+
+Orbax writes each step to a temporary folder and renames it when complete, so an interrupted save
+never replaces a good checkpoint. The history travels in the same step, so state and curves agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+
+class CheckpointSlot:
+    """One named slot (e.g. 'last' or 'best') under a run directory, keeping only its newest step."""
+
+    def __init__(self, run_dir: Path, name: str):
+        self.directory = (Path(run_dir) / name).absolute()
+        self._manager = ocp.CheckpointManager(
+            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True)
+        )
+
+    @property
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, step: int, state: Any, history: dict) -> None:
+        """Save `state` (an nnx.State or any pytree of arrays) and `history` as `step`, and wait for it."""
+        self._manager.save(
+            step,
+            args=ocp.args.Composite(state=ocp.args.StandardSave(state), history=ocp.args.JsonSave(history)),
+            force=True,
+        )
+        self._manager.wait_until_finished()
+
+    def restore(self, like: Any, step: int | None = None) -> tuple[Any, dict]:
+        """Restore (state shaped like `like`, history) from `step` (default newest)."""
+        step = self.latest_step if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"{self.directory}: no checkpoint saved yet")
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        restored = self._manager.restore(
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), history=ocp.args.JsonRestore())
+        )
+        return restored["state"], restored["history"]
+
+    def close(self) -> None:
+        self._manager.close()
