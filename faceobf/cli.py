@@ -1,0 +1,108 @@
+"""The `faceobf` command: data checks and downloads, landmark caches, training."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    from faceobf.data.check import check_folder
+    from faceobf.paths import data_root
+
+    report, code = check_folder(data_root(args.root))
+    print(report)
+    return code
+
+
+def _cmd_data_download(args: argparse.Namespace) -> int:
+    from faceobf.data.download import download_celeba
+
+    download_celeba(args.root, url=args.url, extract=not args.no_extract)
+    return 0
+
+
+def _cmd_data_landmarks(args: argparse.Namespace) -> int:
+    from faceobf.data import CelebA
+    from faceobf.landmarks import landmark_cache
+
+    dataset = CelebA.open(args.root)
+    cache = landmark_cache(dataset, np.arange(len(dataset)), upsample=args.upsample)
+    for split in ("train", "val", "test"):
+        r = cache.miss_report(dataset.split(split))
+        print(f"{split:5s}: HOG missed {r['missed']} of {r['images']} faces ({r['miss_rate']:.1%}); those images are excluded from stages that need landmarks")
+    print(f"cache: {cache.path}")
+    return 0
+
+
+def _cmd_train_fac(args: argparse.Namespace) -> int:
+    from faceobf.data import CelebA
+    from faceobf.profiles import active_profile, get_profile, hardware_summary
+    from faceobf.train.fac import train_fac
+
+    profile = get_profile(args.profile) if args.profile else active_profile()
+    print(f"profile {profile.name}: {profile.description}\nhardware: {hardware_summary()}")
+    run = train_fac(profile, CelebA.open(args.root), Path(args.run_dir) if args.run_dir else None)
+    print(f"test mean attribute accuracy {run.test['mean_accuracy']:.4f} (majority baseline {run.test['mean_majority_baseline']:.4f})")
+    print(f"checkpoints and history: {run.run_dir}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from faceobf.profiles import active_profile, hardware_summary
+
+    profile = active_profile()
+    print(f"profile {profile.name}: {profile.description}\nhardware: {hardware_summary()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="faceobf", description="Identity obfuscation in face images.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data = commands.add_parser("data", help="CelebA: check, download, landmarks").add_subparsers(dest="data_command", required=True)
+    check = data.add_parser("check", help="count images, identities and splits; list every problem")
+    check.add_argument("root", nargs="?", help="CelebA folder (default: $FACEOBF_DATA)")
+    check.set_defaults(func=_cmd_data_check)
+    download = data.add_parser("download", help="fetch the official CelebA files and verify their MD5 sums")
+    download.add_argument("--root", required=True, help="folder to download into")
+    download.add_argument("--url", help="mirror base URL serving the files by name (default: Google Drive via gdown)")
+    download.add_argument("--no-extract", action="store_true", help="keep img_align_celeba.zip packed")
+    download.set_defaults(func=_cmd_data_download)
+    landmarks = data.add_parser("landmarks", help="run dlib's HOG + 68-point predictor over the data set once (cached)")
+    landmarks.add_argument("root", nargs="?", help="CelebA folder (default: $FACEOBF_DATA)")
+    landmarks.add_argument("--upsample", type=int, default=1, help="HOG upsampling (default 1)")
+    landmarks.set_defaults(func=_cmd_data_landmarks)
+
+    train = commands.add_parser("train", help="train a model").add_subparsers(dest="model", required=True)
+    fac = train.add_parser("fac", help="the ResNet-50 face attribute classifier")
+    fac.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: $FACEOBF_PROFILE, else gpu if JAX sees one, else cpu")
+    fac.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
+    fac.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/fac-<profile>-<dataset>)")
+    fac.set_defaults(func=_cmd_train_fac)
+
+    info = commands.add_parser("info", help="print the active profile and hardware")
+    info.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; known user errors print one line on stderr and exit 2 instead of a traceback."""
+    from faceobf.data.dataset import CelebAFormatError
+    from faceobf.data.download import ChecksumError
+    from faceobf.dlib_models import ModelFileError
+    from faceobf.paths import DataNotFoundError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataNotFoundError, CelebAFormatError, ChecksumError, ModelFileError, ValueError) as exc:
+        print(f"faceobf: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Figures the chapters share: image grids, landmark overlays, heatmap montages, training curves."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from faceobf.landmarks import BROWS, EYES, JAW, MOUTH, NOSE
+
+_GROUP_COLORS = ((JAW, "#f5c518"), (BROWS, "#ff6f61"), (NOSE, "#6fd3ff"), (EYES, "#7CFC00"), (MOUTH, "#ff4dd2"))
+
+
+def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, cols: int = 8, size: float = 1.6, cmap=None):
+    """A grid of images (uint8 or float in [0, 1]) with optional titles; returns the figure."""
+    n = len(images)
+    rows = max(1, int(np.ceil(n / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 1.05), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(images[k], cmap=cmap)
+            if titles is not None:
+                ax.set_title(titles[k], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def draw_landmarks(ax, points: np.ndarray, size: float = 4.0) -> None:
+    """Scatter the 68 points on `ax`, one colour per facial part (jaw, brows, nose, eyes, mouth)."""
+    for part, color in _GROUP_COLORS:
+        ax.scatter(points[part, 0], points[part, 1], s=size, c=color, linewidths=0)
+
+
+def landmark_grid(images: Sequence[np.ndarray], points: Sequence[np.ndarray | None], cols: int = 8, size: float = 1.6):
+    """Faces with their landmarks drawn; a face without landmarks is titled 'no face found'."""
+    fig = image_grid(images, ["" if p is not None else "no face found" for p in points], cols=cols, size=size)
+    for ax, p in zip(fig.axes, points):
+        if p is not None:
+            draw_landmarks(ax, p)
+    return fig
+
+
+def heatmap_montage(heatmaps: np.ndarray, channels: Sequence[int], names: Sequence[str] | None = None, size: float = 1.6):
+    """The sum of all landmark channels, then the chosen single channels, side by side."""
+    panels = [heatmaps.sum(axis=-1)] + [heatmaps[..., c] for c in channels]
+    titles = ["all 68 channels (sum)"] + [names[i] if names else f"channel {c}" for i, c in enumerate(channels)]
+    return image_grid(panels, titles, cols=len(panels), size=size, cmap="magma")
+
+
+def training_curves(history: dict, metrics: Sequence[tuple[str, str, str]], baseline: dict[str, float] | None = None):
+    """One panel per (title, train key, val key) of `history`, plotted against the epoch."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.4))
+    axes = np.atleast_1d(axes)
+    for ax, (title, train_key, val_key) in zip(axes, metrics):
+        ax.plot(history["epoch"], history[train_key], "o-", label="train")
+        ax.plot(history["epoch"], history[val_key], "s-", label="validation")
+        if baseline and title in baseline:
+            ax.axhline(baseline[title], color="gray", ls="--", label="majority baseline")
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
