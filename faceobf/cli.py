@@ -51,6 +51,20 @@ def _cmd_train_fac(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_recon(args: argparse.Namespace) -> int:
+    from faceobf.data import CelebA
+    from faceobf.profiles import active_profile, get_profile, hardware_summary
+    from faceobf.train.recon import train_recon
+
+    profile = get_profile(args.profile) if args.profile else active_profile()
+    print(f"profile {profile.name}: {profile.description}\nhardware: {hardware_summary()}")
+    run = train_recon(profile, CelebA.open(args.root), args.encoding, Path(args.run_dir) if args.run_dir else None)
+    for name, m in (("U-Net", run.test["unet"]), ("mean-colour baseline", run.test["mean_colour_baseline"])):
+        print(f"{name:20s} test SSIM {m['ssim']:.4f} (mask {m['ssim_mask']:.4f})  PSNR {m['psnr']:.2f} dB (mask {m['psnr_mask']:.2f})  L1 {m['l1']:.4f} (mask {m['l1_mask']:.4f})")
+    print(f"checkpoints, previews and history: {run.run_dir}")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from faceobf.profiles import active_profile, hardware_summary
 
@@ -83,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     fac.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
     fac.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/fac-<profile>-<dataset>)")
     fac.set_defaults(func=_cmd_train_fac)
+
+    recon = train.add_parser("recon", help="the stage-2 U-Net (L1 + PatchGAN) that redraws a face from its factors")
+    recon.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: $FACEOBF_PROFILE, else gpu if JAX sees one, else cpu")
+    recon.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="attribute planes (default onehot)")
+    recon.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
+    recon.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/recon-<profile>-<encoding>-<dataset>)")
+    recon.set_defaults(func=_cmd_train_recon)
 
     info = commands.add_parser("info", help="print the active profile and hardware")
     info.set_defaults(func=_cmd_info)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from faceobf.models.unet import UNetConfig
 
 PROFILE_ENV = "FACEOBF_PROFILE"
 
@@ -27,6 +29,25 @@ class FACTrainConfig:
 
 
 @dataclass(frozen=True)
+class ReconTrainConfig:
+    """How the stage-2 U-Net is trained (L1 + adversarial, optional SSIM) under one profile."""
+
+    resolution: int = 64
+    batch_size: int = 16
+    epochs: int = 4
+    lr_g: float = 2e-4  # pix2pix's Adam settings
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    l1_weight: float = 100.0
+    adv_weight: float = 1.0
+    ssim_weight: float = 0.0  # > 0 adds (1 - SSIM inside the mask), the seed's final-report loss
+    feather_radius: float = 1.5  # pixels over which the generated face fades into the context
+    train_limit: int | None = None
+    eval_limit: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Profile:
     """A named budget: how many images each stage sees and how long it trains."""
 
@@ -34,6 +55,8 @@ class Profile:
     fac: FACTrainConfig
     landmark_limit: int | None  # images per split whose landmarks the chapter computes; None = all
     description: str
+    recon: ReconTrainConfig = field(default_factory=ReconTrainConfig)
+    unet: UNetConfig = field(default_factory=UNetConfig)
 
 
 PROFILES: dict[str, Profile] = {
@@ -42,18 +65,24 @@ PROFILES: dict[str, Profile] = {
         fac=FACTrainConfig(resolution=96, batch_size=16, epochs=2, train_limit=192, eval_limit=64),
         landmark_limit=48,
         description="a few minutes on 2 CPU cores; checks that every cell runs, numbers mean nothing",
+        recon=ReconTrainConfig(resolution=64, batch_size=8, epochs=1, train_limit=64, eval_limit=16),
+        unet=UNetConfig(base_width=16, depth=3),
     ),
     "cpu": Profile(
         name="cpu",
         fac=FACTrainConfig(resolution=96, batch_size=32, epochs=8),
         landmark_limit=None,
         description="CelebA-mini on 2 CPU cores, about 45 minutes of training; the committed outputs",
+        recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=3),
+        unet=UNetConfig(base_width=32, depth=4),
     ),
     "gpu": Profile(
         name="gpu",
         fac=FACTrainConfig(resolution=128, batch_size=128, epochs=10),
         landmark_limit=None,
         description="full CelebA on one GPU (Colab)",
+        recon=ReconTrainConfig(resolution=128, batch_size=64, epochs=20),
+        unet=UNetConfig(base_width=64, depth=5),
     ),
 }
 

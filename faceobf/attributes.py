@@ -1,0 +1,136 @@
+"""The 40 CelebA attributes and their encodings as image planes (stage 2's attribute factor).
+
+Two encodings, one per model config (`AttributeEncoding`):
+
+* `onehot`: plane j is all ones where attribute j is present and all zeros otherwise (the seed's
+  final report).
+* `word2vec`: a gensim Word2Vec in CBOW mode (`sg=0`) is trained on one "sentence" per training
+  image, the names of its present attributes in file order (the seed's mid-term plan). With
+  `vector_size = side**2` (default 16 = 4x4), attribute j's vector is laid out row-major as a
+  side x side map and resized (nearest neighbour) to the image: present attributes carry their map,
+  absent ones a zero plane (the "null matrix").
+
+Training is deterministic: one worker, a fixed seed and a stable hash for the initial vectors
+(gensim's default, Python's `hash`, is salted per process). The model is saved like a checkpoint.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from faceobf.io import atomic_path
+
+CELEBA_ATTRIBUTES: tuple[str, ...] = (
+    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
+    "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby",
+    "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male",
+    "Mouth_Slightly_Open", "Mustache", "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose",
+    "Receding_Hairline", "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair",
+    "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
+)
+ENCODINGS = ("onehot", "word2vec")
+
+
+@dataclass(frozen=True)
+class Word2VecConfig:
+    """CBOW word2vec over per-image attribute sentences."""
+
+    side: int = 4  # vector_size = side * side, laid out as a side x side map
+    window: int = 40  # a whole sentence is one context: attributes have no natural order
+    epochs: int = 50
+    negative: int = 5
+    seed: int = 0
+
+    @property
+    def vector_size(self) -> int:
+        return self.side * self.side
+
+
+def attribute_index(name: str) -> int:
+    """Column of attribute `name`; a clear error listing the names otherwise."""
+    try:
+        return CELEBA_ATTRIBUTES.index(name)
+    except ValueError:
+        raise ValueError(f"unknown attribute {name!r}; CelebA attributes are: {', '.join(CELEBA_ATTRIBUTES)}") from None
+
+
+def attribute_sentences(attributes: np.ndarray, names: Sequence[str] = CELEBA_ATTRIBUTES) -> list[list[str]]:
+    """One sentence per image: the names of its present attributes, in file order."""
+    return [[names[j] for j in np.flatnonzero(row)] for row in np.asarray(attributes)]
+
+
+def _stable_hash(text: str) -> int:
+    return zlib.crc32(text.encode())
+
+
+def train_word2vec(attributes: np.ndarray, config: Word2VecConfig = Word2VecConfig()):
+    """A deterministic CBOW Word2Vec over the attribute sentences of `attributes` (N, 40)."""
+    from gensim.models import Word2Vec
+
+    sentences = [s for s in attribute_sentences(attributes) if s]
+    return Word2Vec(
+        sentences, vector_size=config.vector_size, window=config.window, min_count=1, sg=0, workers=1,
+        seed=config.seed, epochs=config.epochs, negative=config.negative, hashfxn=_stable_hash, sorted_vocab=1,
+    )
+
+
+def save_word2vec(model, path: str | Path) -> None:
+    """Save a gensim model atomically (a reader never sees half a file)."""
+    with atomic_path(path, suffix=".w2v") as tmp:
+        model.save(str(tmp))
+
+
+def load_word2vec(path: str | Path):
+    from gensim.models import Word2Vec
+
+    return Word2Vec.load(str(path))
+
+
+def embedding_table(model, config: Word2VecConfig) -> np.ndarray:
+    """(40, side, side) float32: each attribute's vector as a map; an attribute never seen gets zeros."""
+    table = np.zeros((len(CELEBA_ATTRIBUTES), config.side, config.side), np.float32)
+    for j, name in enumerate(CELEBA_ATTRIBUTES):
+        if name in model.wv:
+            table[j] = model.wv[name].reshape(config.side, config.side)
+    return table
+
+
+def onehot_table(side: int = 1) -> np.ndarray:
+    """(40, side, side) of ones: the one-hot encoding in the same table form as word2vec."""
+    return np.ones((len(CELEBA_ATTRIBUTES), side, side), np.float32)
+
+
+def attribute_planes(attributes: np.ndarray, table: np.ndarray, resolution: int) -> np.ndarray:
+    """(B, R, R, 40) planes: plane j is table[j] resized to R x R where attribute j is present, else 0.
+
+    Works with numpy and jax.numpy arrays alike (used inside jitted steps).
+    """
+    xp = _array_module(attributes)
+    side = table.shape[-1]
+    reps = -(-resolution // side)  # nearest-neighbour upsampling by repetition, then crop
+    maps = xp.repeat(xp.repeat(xp.asarray(table), reps, axis=1), reps, axis=2)[:, :resolution, :resolution]
+    maps = xp.transpose(maps, (1, 2, 0))  # (R, R, 40)
+    present = xp.asarray(attributes, dtype=maps.dtype)[:, None, None, :]
+    return present * maps[None]
+
+
+def _array_module(x):
+    if type(x).__module__.startswith("jax"):
+        import jax.numpy as jnp
+
+        return jnp
+    return np
+
+
+def flip_attributes(attributes: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """A copy of (N, 40) 0/1 `attributes` with the named attributes flipped."""
+    out = np.array(attributes, copy=True)
+    for name in names:
+        j = attribute_index(name)
+        out[..., j] = 1 - out[..., j]
+    return out

@@ -1,0 +1,122 @@
+"""Stage 2's networks: a U-Net generator and a conditional PatchGAN discriminator (flax.nnx).
+
+U-Net (Ronneberger et al., 2015): `depth` encoder blocks of two (conv 3x3, GroupNorm, ReLU) layers,
+each followed by 2x2 max-pooling; a bottleneck block; `depth` decoder blocks of nearest-neighbour
+up-sampling, a conv, concatenation with the encoder's skip, and two conv layers. Widths double at
+each level from `base_width`. A 1x1 conv and a sigmoid give RGB in [0, 1]. GroupNorm (not batch
+norm) keeps training and inference identical and independent of the batch.
+
+PatchGAN (Isola et al., 2017): sees the factors and an image, concatenated, and returns a map of
+logits, one per overlapping patch (70x70 receptive field with three stride-2 layers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Architecture of the reconstruction U-Net."""
+
+    in_channels: int = 111  # 68 landmark heatmaps + 3 masked context + 40 attribute planes
+    out_channels: int = 3
+    base_width: int = 32
+    depth: int = 4
+    groups: int = 8
+
+
+@dataclass(frozen=True)
+class PatchGANConfig:
+    """Architecture of the conditional PatchGAN discriminator."""
+
+    in_channels: int = 111 + 3  # factors + image
+    base_width: int = 64
+    n_layers: int = 3
+
+
+def _groups(width: int, groups: int) -> int:
+    while width % groups:
+        groups //= 2
+    return max(1, groups)
+
+
+class ConvBlock(nnx.Module):
+    """Two (3x3 conv, GroupNorm, ReLU) layers."""
+
+    def __init__(self, cin: int, cout: int, groups: int, rngs: nnx.Rngs):
+        self.conv1 = nnx.Conv(cin, cout, (3, 3), padding="SAME", use_bias=False, rngs=rngs)
+        self.norm1 = nnx.GroupNorm(cout, num_groups=_groups(cout, groups), rngs=rngs)
+        self.conv2 = nnx.Conv(cout, cout, (3, 3), padding="SAME", use_bias=False, rngs=rngs)
+        self.norm2 = nnx.GroupNorm(cout, num_groups=_groups(cout, groups), rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = nnx.relu(self.norm1(self.conv1(x)))
+        return nnx.relu(self.norm2(self.conv2(x)))
+
+
+def _upsample2x(x: jax.Array) -> jax.Array:
+    return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+
+
+class UNet(nnx.Module):
+    """U-Net from (B, R, R, in_channels) factors to (B, R, R, 3) RGB in [0, 1]; R divisible by 2**depth."""
+
+    def __init__(self, config: UNetConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        widths = [config.base_width * 2**i for i in range(config.depth + 1)]
+        encoders, cin = [], config.in_channels
+        for w in widths[:-1]:
+            encoders.append(ConvBlock(cin, w, config.groups, rngs))
+            cin = w
+        self.encoders = nnx.List(encoders)
+        self.bottleneck = ConvBlock(cin, widths[-1], config.groups, rngs)
+        ups, decoders = [], []
+        for w_low, w in zip(widths[:0:-1], widths[-2::-1]):
+            ups.append(nnx.Conv(w_low, w, (3, 3), padding="SAME", rngs=rngs))
+            decoders.append(ConvBlock(2 * w, w, config.groups, rngs))
+        self.ups = nnx.List(ups)
+        self.decoders = nnx.List(decoders)
+        self.head = nnx.Conv(widths[0], config.out_channels, (1, 1), rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        skips = []
+        for block in self.encoders:
+            x = block(x)
+            skips.append(x)
+            x = nnx.max_pool(x, (2, 2), strides=(2, 2))
+        x = self.bottleneck(x)
+        for up, block, skip in zip(self.ups, self.decoders, reversed(skips)):
+            x = nnx.relu(up(_upsample2x(x)))
+            x = block(jnp.concatenate([x, skip], axis=-1))
+        return jax.nn.sigmoid(self.head(x))
+
+
+class PatchGAN(nnx.Module):
+    """Conditional PatchGAN: (factors, image) -> (B, R/8, R/8, 1) real/fake logits per patch."""
+
+    def __init__(self, config: PatchGANConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        convs, norms = [], []
+        cin, width = config.in_channels, config.base_width
+        for i in range(config.n_layers):
+            convs.append(nnx.Conv(cin, width, (4, 4), strides=(2, 2), padding="SAME", rngs=rngs))
+            norms.append(nnx.GroupNorm(width, num_groups=_groups(width, 8), rngs=rngs) if i > 0 else None)
+            cin, width = width, min(width * 2, 8 * config.base_width)
+        self.convs = nnx.List(convs)
+        self.norms = nnx.List([n for n in norms if n is not None])
+        self.penultimate = nnx.Conv(cin, width, (4, 4), padding="SAME", rngs=rngs)
+        self.penultimate_norm = nnx.GroupNorm(width, num_groups=_groups(width, 8), rngs=rngs)
+        self.out = nnx.Conv(width, 1, (4, 4), padding="SAME", rngs=rngs)
+
+    def __call__(self, factors: jax.Array, image: jax.Array) -> jax.Array:
+        x = jnp.concatenate([factors, image], axis=-1)
+        x = nnx.leaky_relu(self.convs[0](x), 0.2)
+        for conv, norm in zip(self.convs[1:], self.norms):
+            x = nnx.leaky_relu(norm(conv(x)), 0.2)
+        x = nnx.leaky_relu(self.penultimate_norm(self.penultimate(x)), 0.2)
+        return self.out(x)

@@ -1,0 +1,199 @@
+"""Stage 2 building blocks: attribute encodings, U-Net and PatchGAN, compositing, metrics, train steps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from skimage.metrics import structural_similarity
+
+from faceobf.attributes import (
+    CELEBA_ATTRIBUTES,
+    Word2VecConfig,
+    attribute_planes,
+    attribute_sentences,
+    embedding_table,
+    flip_attributes,
+    load_word2vec,
+    onehot_table,
+    save_word2vec,
+    train_word2vec,
+)
+from faceobf.data import CelebA
+from faceobf.factors import N_CHANNELS, assemble_inputs, face_factors
+from faceobf.imageops import composite, feather, image_metrics, ssim_map
+from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
+from faceobf.profiles import ReconTrainConfig
+from faceobf.train.recon import create_recon_state, make_recon_steps
+from tests.conftest import ATTRIBUTE_NAMES
+
+
+def _attributes(n: int = 300, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    a = (rng.random((n, 40)) < 0.3).astype(np.int8)
+    a[:, CELEBA_ATTRIBUTES.index("Goatee")] = a[:, CELEBA_ATTRIBUTES.index("Male")]  # a co-occurring pair
+    return a
+
+
+def test_attribute_names_match_the_celeba_header() -> None:
+    assert CELEBA_ATTRIBUTES == tuple(ATTRIBUTE_NAMES) and len(CELEBA_ATTRIBUTES) == 40
+
+
+def test_onehot_planes_are_ones_for_present_and_zero_for_absent() -> None:
+    attrs = np.zeros((2, 40), np.int8)
+    attrs[0, [3, 31]] = 1
+    planes = attribute_planes(attrs, onehot_table(), 16)
+    assert planes.shape == (2, 16, 16, 40)
+    assert (planes[0, :, :, 3] == 1).all() and (planes[0, :, :, 31] == 1).all()
+    assert planes[0].sum() == 2 * 16 * 16 and planes[1].sum() == 0
+
+
+def test_word2vec_is_deterministic_cbow_and_zero_for_absent(tmp_path: Path) -> None:
+    attrs = _attributes()
+    config = Word2VecConfig(epochs=5)
+    a, b = train_word2vec(attrs, config), train_word2vec(attrs, config)
+    assert a.sg == 0 and a.wv.vector_size == 16
+    np.testing.assert_array_equal(a.wv["Male"], b.wv["Male"])
+    save_word2vec(a, tmp_path / "w2v.model")
+    table = embedding_table(load_word2vec(tmp_path / "w2v.model"), config)
+    np.testing.assert_array_equal(table, embedding_table(a, config))
+    assert table.shape == (40, 4, 4)
+    np.testing.assert_array_equal(table[CELEBA_ATTRIBUTES.index("Male")].ravel(), a.wv["Male"])
+    planes = attribute_planes(attrs[:3], table, 8)
+    for j in range(40):
+        if not attrs[0, j]:
+            assert (planes[0, :, :, j] == 0).all()
+        else:  # the 4x4 map, each cell repeated 2x2
+            np.testing.assert_array_equal(planes[0, ::2, ::2, j], table[j])
+    assert attribute_sentences(attrs[:1])[0] == [CELEBA_ATTRIBUTES[j] for j in np.flatnonzero(attrs[0])]
+
+
+def test_word2vec_places_attributes_of_the_same_contexts_together() -> None:
+    rng = np.random.default_rng(1)
+    groups = [["Male", "Goatee", "Mustache", "Sideburns"], ["Heavy_Makeup", "Wearing_Lipstick", "Arched_Eyebrows", "Wearing_Earrings"]]
+    attrs = np.zeros((800, 40), np.int8)
+    for i in range(800):
+        group = groups[i % 2]
+        for name in rng.choice(group, size=3, replace=False):
+            attrs[i, CELEBA_ATTRIBUTES.index(name)] = 1
+        attrs[i, rng.choice(40, size=2)] |= 1  # some noise
+    wv = train_word2vec(attrs, Word2VecConfig(epochs=30)).wv
+    assert wv.similarity("Male", "Goatee") > wv.similarity("Male", "Wearing_Lipstick")
+    assert wv.similarity("Heavy_Makeup", "Wearing_Lipstick") > wv.similarity("Heavy_Makeup", "Mustache")
+
+
+def test_flip_attributes_names_and_errors() -> None:
+    attrs = np.zeros((1, 40), np.int8)
+    flipped = flip_attributes(attrs, ["Smiling", "Young"])
+    assert flipped[0, CELEBA_ATTRIBUTES.index("Smiling")] == 1 and flipped.sum() == 2 and attrs.sum() == 0
+    with pytest.raises(ValueError, match="unknown attribute 'Smiley'"):
+        flip_attributes(attrs, ["Smiley"])
+
+
+def test_unet_and_patchgan_shapes_and_range() -> None:
+    unet = UNet(UNetConfig(base_width=8, depth=3), rngs=nnx.Rngs(0))
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 32, 32, N_CHANNELS)), jnp.float32)
+    y = unet(x)
+    assert y.shape == (2, 32, 32, 3) and float(y.min()) >= 0 and float(y.max()) <= 1
+    d = PatchGAN(PatchGANConfig(base_width=8), rngs=nnx.Rngs(1))
+    assert d(x, y).shape == (2, 4, 4, 1)
+
+
+def test_composite_leaves_every_pixel_outside_the_mask_untouched() -> None:
+    rng = np.random.default_rng(0)
+    original = rng.random((1, 32, 32, 3)).astype(np.float32)
+    generated = rng.random((1, 32, 32, 3)).astype(np.float32)
+    mask = np.zeros((1, 32, 32), np.float32)
+    mask[0, 8:24, 6:26] = 1
+    out = np.asarray(composite(generated, original, mask, radius=2.0))
+    outside = mask[0] == 0
+    np.testing.assert_array_equal(out[0][outside], original[0][outside])
+    np.testing.assert_allclose(out[0, 16, 16], generated[0, 16, 16], atol=1e-6)  # centre: fully generated
+    alpha = np.asarray(feather(mask, 2.0))[0, ..., 0]
+    assert 0 < alpha[8, 16] < 1  # the edge fades
+
+
+def test_ssim_matches_scikit_image_away_from_the_border() -> None:
+    from skimage import data
+
+    a = data.astronaut()[100:164, 150:214].astype(np.float32) / 255
+    b = np.clip(a + np.random.default_rng(0).normal(0, 0.05, a.shape), 0, 1).astype(np.float32)
+    _, ref = structural_similarity(a, b, channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                   use_sample_covariance=False, full=True)
+    mine = np.asarray(ssim_map(a[None], b[None]))[0]
+    np.testing.assert_allclose(mine[8:-8, 8:-8], ref.mean(axis=-1)[8:-8, 8:-8], atol=1e-4)
+    m = image_metrics(jnp.asarray(a[None]), jnp.asarray(a[None]), jnp.ones((1, 64, 64)))
+    assert float(m["ssim"][0]) == pytest.approx(1.0, abs=1e-5) and float(m["l1_mask"][0]) == 0.0
+
+
+def test_face_factors_exclude_faces_hog_misses(celeba_dir: Path) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.full((218, 178, 3), 80, np.uint8)).save(celeba_dir / "img_align_celeba" / "000002.jpg")
+    ds = CelebA.open(celeba_dir)
+    f = face_factors(ds, np.arange(4), 32, progress=False)
+    assert f.excluded.tolist() == [1] and f.rows.tolist() == [0, 2, 3]
+    assert f.images.shape == (3, 32, 32, 3) and f.masks.shape == (3, 32, 32) and f.landmarks.shape == (3, 68, 2)
+    x = assemble_inputs(jnp.asarray(f.images, jnp.float32) / 255, f.landmarks, jnp.asarray(f.masks, jnp.float32),
+                        jnp.asarray(f.attributes, jnp.float32), jnp.asarray(onehot_table()))
+    assert x.shape == (3, 32, 32, 111)
+    assert float(jnp.abs(x[..., 68:71] * f.masks[..., None]).max()) == 0.0  # the face is blacked out
+
+
+def test_one_generator_and_one_discriminator_step_lower_their_losses() -> None:
+    # Small learning rates: Adam's first step moves every weight by ~lr, and a step of the default
+    # 2e-4 can overshoot on a batch this small; the claim tested is that the gradients point downhill.
+    cfg = ReconTrainConfig(resolution=32, batch_size=4, lr_g=1e-4, lr_d=1e-5)
+    g_def, g_state, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=3), cfg)
+    g_step, d_step = make_recon_steps(g_def, d_def, cfg)
+    rng = np.random.default_rng(0)
+    images = rng.random((4, 32, 32, 3), dtype=np.float32)
+    landmarks = (rng.random((4, 68, 2)) * 32).astype(np.float32)
+    masks = np.zeros((4, 32, 32), np.float32)
+    masks[:, 8:24, 8:24] = 1
+    attrs = (rng.random((4, 40)) > 0.5).astype(np.float32)
+    table = jnp.asarray(onehot_table())
+    frozen_d = jax.tree.map(jnp.array, d_state)  # the G steps see a fixed discriminator
+    g_state, fakes, before = g_step(g_state, frozen_d, images, landmarks, masks, attrs, table)
+    g_state, _, after = g_step(g_state, frozen_d, images, landmarks, masks, attrs, table)  # reports the loss after step 1
+    assert float(after["g_loss"]) < float(before["g_loss"])
+    d_state, d_before = d_step(d_state, images, landmarks, masks, attrs, fakes, table)
+    d_state, d_after = d_step(d_state, images, landmarks, masks, attrs, fakes, table)
+    assert float(d_after["d_loss"]) < float(d_before["d_loss"])
+
+
+def test_recon_training_resumes_and_reports_test_metrics(celeba_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from faceobf.profiles import FACTrainConfig, Profile
+    from faceobf.train import recon as recon_module
+    from faceobf.train.recon import load_or_train_recon, train_recon
+
+    profile = Profile("test", FACTrainConfig(), None, "unit test",
+                      recon=ReconTrainConfig(resolution=32, batch_size=2, epochs=2), unet=UNetConfig(base_width=8, depth=2))
+    ds = CelebA.open(celeba_dir)
+    real_order = recon_module.epoch_order
+
+    def interrupt_in_epoch_2(n, seed, epoch, shuffle=True):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return real_order(n, seed, epoch, shuffle)
+
+    monkeypatch.setattr(recon_module, "epoch_order", interrupt_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_recon(profile, ds, "word2vec", progress=False, log=lambda s: None)
+    monkeypatch.setattr(recon_module, "epoch_order", real_order)
+    logs: list[str] = []
+    run = train_recon(profile, ds, "word2vec", progress=False, log=logs.append)
+    assert any("after epoch 1" in line for line in logs)
+    assert run.history["epoch"] == [1, 2]
+    assert (run.run_dir / "word2vec.model").exists() and (run.run_dir / "previews" / "epoch_002.png").exists()
+    for method in ("unet", "mean_colour_baseline"):
+        assert set(run.test[method]) == {"ssim", "ssim_mask", "psnr", "psnr_mask", "l1", "l1_mask"}
+    assert run.test["n_test_faces"] == 3
+    loaded = load_or_train_recon(profile, ds, "word2vec", progress=False, log=lambda s: None)
+    np.testing.assert_array_equal(loaded.table, run.table)
+    assert loaded.test == json.loads((run.run_dir / "test_metrics.json").read_text())
