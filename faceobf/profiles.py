@@ -73,7 +73,7 @@ PROFILES: dict[str, Profile] = {
         fac=FACTrainConfig(resolution=96, batch_size=32, epochs=8),
         landmark_limit=None,
         description="CelebA-mini on 2 CPU cores, about 45 minutes of training; the committed outputs",
-        recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=3),
+        recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=2, train_limit=2400),
         unet=UNetConfig(base_width=32, depth=4),
     ),
     "gpu": Profile(

@@ -46,6 +46,9 @@ def test_cache_decodes_each_image_once(celeba_dir: Path, monkeypatch: pytest.Mon
     assert sorted(calls) == [0, 3, 5, 7]
     np.testing.assert_array_equal(again[1], first[0])
     assert first.shape == (3, 64, 64, 3)
+    floats = ds.float_images(np.array([0, 3]), 64, progress=False)
+    assert floats.dtype == np.float32 and floats.max() <= 1.0
+    np.testing.assert_allclose(floats[1] * 255, first[1], atol=1e-3)
     # Another resolution is another cache.
     ds.images(np.array([0]), 32, progress=False)
     assert calls.count(0) == 2

@@ -104,6 +104,10 @@ class CelebA:
         """uint8 (len(rows), R, R, 3) face crops, decoded once and then read from the cache."""
         return self.image_cache(resolution).get(rows, progress=progress)
 
+    def float_images(self, rows: np.ndarray, resolution: int, progress: bool = True) -> np.ndarray:
+        """float32 (len(rows), R, R, 3) face crops in [0, 1], the form the networks take."""
+        return self.images(rows, resolution, progress=progress).astype(np.float32) / 255.0
+
     def summary(self) -> dict:
         """Counts a reader wants first: images, identities, images and identities per split."""
         out = {"images": len(self), "identities": int(np.unique(self.identities).size)}
