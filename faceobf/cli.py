@@ -38,13 +38,20 @@ def _cmd_data_landmarks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_train_fac(args: argparse.Namespace) -> int:
-    from faceobf.data import CelebA
+def _announce_profile(args: argparse.Namespace):
+    """The profile named by --profile (else the active one), printed with the hardware."""
     from faceobf.profiles import active_profile, get_profile, hardware_summary
-    from faceobf.train.fac import train_fac
 
     profile = get_profile(args.profile) if args.profile else active_profile()
     print(f"profile {profile.name}: {profile.description}\nhardware: {hardware_summary()}")
+    return profile
+
+
+def _cmd_train_fac(args: argparse.Namespace) -> int:
+    from faceobf.data import CelebA
+    from faceobf.train.fac import train_fac
+
+    profile = _announce_profile(args)
     run = train_fac(profile, CelebA.open(args.root), Path(args.run_dir) if args.run_dir else None)
     print(f"test mean attribute accuracy {run.test['mean_accuracy']:.4f} (majority baseline {run.test['mean_majority_baseline']:.4f})")
     print(f"checkpoints and history: {run.run_dir}")
@@ -53,11 +60,9 @@ def _cmd_train_fac(args: argparse.Namespace) -> int:
 
 def _cmd_train_recon(args: argparse.Namespace) -> int:
     from faceobf.data import CelebA
-    from faceobf.profiles import active_profile, get_profile, hardware_summary
     from faceobf.train.recon import train_recon
 
-    profile = get_profile(args.profile) if args.profile else active_profile()
-    print(f"profile {profile.name}: {profile.description}\nhardware: {hardware_summary()}")
+    profile = _announce_profile(args)
     run = train_recon(profile, CelebA.open(args.root), args.encoding, Path(args.run_dir) if args.run_dir else None)
     for name, m in (("U-Net", run.test["unet"]), ("mean-colour baseline", run.test["mean_colour_baseline"])):
         print(f"{name:20s} test SSIM {m['ssim']:.4f} (mask {m['ssim_mask']:.4f})  PSNR {m['psnr']:.2f} dB (mask {m['psnr_mask']:.2f})  L1 {m['l1']:.4f} (mask {m['l1_mask']:.4f})")

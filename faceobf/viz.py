@@ -35,10 +35,13 @@ def draw_landmarks(ax, points: np.ndarray, size: float = 4.0) -> None:
 
 def landmark_grid(images: Sequence[np.ndarray], points: Sequence[np.ndarray | None], cols: int = 8, size: float = 1.6):
     """Faces with their landmarks drawn; a face without landmarks is titled 'no face found'."""
-    fig = image_grid(images, ["" if p is not None else "no face found" for p in points], cols=cols, size=size)
+    fig = image_grid(images, cols=cols, size=size)
     for ax, p in zip(fig.axes, points):
         if p is not None:
             draw_landmarks(ax, p)
+        else:
+            ax.text(0.5, 0.04, "no face found", transform=ax.transAxes, ha="center", va="bottom", fontsize=7,
+                    color="white", bbox={"facecolor": "crimson", "edgecolor": "none", "pad": 1.5})
     return fig
 
 

@@ -100,6 +100,19 @@ def test_training_resumes_after_an_interruption_without_losing_epochs(celeba_dir
     assert test["n_test_images"] == 3
 
 
+def test_load_or_train_trains_once_then_loads_the_best_state_and_full_history(celeba_dir: Path) -> None:
+    ds = CelebA.open(celeba_dir)
+    profile = _tiny_profile(epochs=2)
+    trained = load_or_train_fac(profile, ds, TINY, progress=False, log=lambda s: None)
+    logs: list[str] = []
+    loaded = load_or_train_fac(profile, ds, TINY, progress=False, log=logs.append)
+    assert logs and logs[0].startswith("loaded the finished run")
+    assert loaded.history == trained.history and loaded.history["epoch"] == [1, 2]
+    assert loaded.test == trained.test
+    for a, b in zip(jax.tree.leaves(nnx.state(loaded.model())), jax.tree.leaves(nnx.state(trained.model()))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_a_run_refuses_a_changed_configuration(celeba_dir: Path) -> None:
     ds = CelebA.open(celeba_dir)
     run_dir = celeba_dir.parent / "run"

@@ -46,5 +46,12 @@ class CheckpointSlot:
         )
         return restored["state"], restored["history"]
 
+    def restore_history(self, step: int | None = None) -> dict:
+        """Only the JSON history of `step` (default newest), without reading the arrays."""
+        step = self.latest_step if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"{self.directory}: no checkpoint saved yet")
+        return self._manager.restore(step, args=ocp.args.Composite(history=ocp.args.JsonRestore()))["history"]
+
     def close(self) -> None:
         self._manager.close()

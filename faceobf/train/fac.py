@@ -220,15 +220,23 @@ def evaluate_on_test(graphdef, state, dataset: CelebA, train_rows, test_rows, cf
     }
 
 
-def load_or_train_fac(profile: Profile, dataset: CelebA, progress: bool = True, log: Callable[[str], None] = print) -> FACRun:
+def load_or_train_fac(
+    profile: Profile,
+    dataset: CelebA,
+    model_config: ResNetConfig = ResNetConfig(),
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> FACRun:
     """The finished run of `profile` if one is on disk, else train it (resuming a partial run)."""
     run_dir = run_dir_for(profile, dataset)
     metrics_path = run_dir / "test_metrics.json"
     if metrics_path.exists():
-        graphdef, state = create_train_state(ResNetConfig(), profile.fac)
-        best = CheckpointSlot(run_dir, "best")
-        state, history = best.restore(state)
+        graphdef, state = create_train_state(model_config, profile.fac)
+        best, last = CheckpointSlot(run_dir, "best"), CheckpointSlot(run_dir, "last")
+        state, _ = best.restore(state)
+        history = last.restore_history()  # the best step's history stops at the best epoch
         best.close()
-        log(f"loaded the finished run in {run_dir}")
+        last.close()
+        log(f"loaded the finished run {run_dir.name} ({len(history['epoch'])} epochs) from {run_dir.parent}")
         return FACRun(run_dir, graphdef, state, history, json.loads(metrics_path.read_text()))
-    return train_fac(profile, dataset, run_dir, progress=progress, log=log)
+    return train_fac(profile, dataset, run_dir, model_config, progress=progress, log=log)

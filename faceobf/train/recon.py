@@ -291,9 +291,11 @@ def load_or_train_recon(profile: Profile, dataset: CelebA, encoding: str = "oneh
         return train_recon(profile, dataset, encoding, run_dir, progress=progress, log=log)
     cfg = profile.recon
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, cfg)
-    best = CheckpointSlot(run_dir, "best")
-    (g_state, _), history = best.restore((g_state, d_state))
+    best, last = CheckpointSlot(run_dir, "best"), CheckpointSlot(run_dir, "last")
+    (g_state, _), _ = best.restore((g_state, d_state))
+    history = last.restore_history()  # the best step's history stops at the best epoch
     best.close()
-    log(f"loaded the finished run in {run_dir}")
+    last.close()
+    log(f"loaded the finished run {run_dir.name} ({len(history['epoch'])} epochs) from {run_dir.parent}")
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
     return ReconRun(run_dir, encoding, g_def, g_state, table, history, json.loads(metrics_path.read_text()), cfg)
