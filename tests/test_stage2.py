@@ -197,3 +197,23 @@ def test_recon_training_resumes_and_reports_test_metrics(celeba_dir: Path, monke
     loaded = load_or_train_recon(profile, ds, "word2vec", progress=False, log=lambda s: None)
     np.testing.assert_array_equal(loaded.table, run.table)
     assert loaded.test == json.loads((run.run_dir / "test_metrics.json").read_text())
+
+
+def test_the_optional_ssim_term_adds_one_minus_ssim_to_the_generator_loss() -> None:
+    rng = np.random.default_rng(0)
+    images = rng.random((2, 16, 16, 3), dtype=np.float32)
+    landmarks = (rng.random((2, 68, 2)) * 16).astype(np.float32)
+    masks = np.zeros((2, 16, 16), np.float32)
+    masks[:, 4:12, 4:12] = 1
+    attrs = np.zeros((2, 40), np.float32)
+    table = jnp.asarray(onehot_table())
+    losses = {}
+    for weight in (0.0, 10.0):
+        cfg = ReconTrainConfig(resolution=16, batch_size=2, ssim_weight=weight)
+        g_def, g_state, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=2), cfg)
+        g_step, _ = make_recon_steps(g_def, d_def, cfg)
+        _, _, metrics = g_step(g_state, d_state, images, landmarks, masks, attrs, table)
+        losses[weight] = metrics
+    extra = float(losses[10.0]["g_loss"]) - float(losses[0.0]["g_loss"])
+    assert float(losses[10.0]["l1"]) == pytest.approx(float(losses[0.0]["l1"]))  # same initial networks
+    assert 0.0 < extra <= 10.0 * 2.0  # 10 * (1 - SSIM), and 1 - SSIM lies in [0, 2]

@@ -120,6 +120,8 @@ def _batch(f: FaceFactors, idx: np.ndarray):
 
 def generate_all(generate: Callable, f: FaceFactors, table: np.ndarray, batch_size: int, attributes: np.ndarray | None = None) -> np.ndarray:
     """Composites for every face of `f` (optionally with other attributes), padding the last batch."""
+    if len(f) == 0:
+        return np.zeros((0, *f.images.shape[1:]), np.float32)
     out = []
     for start in range(0, len(f), batch_size):
         idx = np.arange(start, min(start + batch_size, len(f)))
