@@ -129,7 +129,6 @@ def step_overhead_us(steps: int = 200) -> dict:
         opt.update(model, g)
         return loss
 
-    graphdef, state = nnx.split((Tiny(), None))
     model2 = Tiny()
     opt2 = nnx.Optimizer(model2, optax.adam(1e-3), wrt=nnx.Param)
     graphdef, state = nnx.split((model2, opt2))

@@ -55,7 +55,6 @@ def _as_uint8_rgb(image: np.ndarray) -> np.ndarray:
 
 def detect_faces(image: np.ndarray, upsample: int = 1) -> list[Face]:
     """Every face HOG finds, with landmarks, largest first (ties broken by score)."""
-    import dlib
 
     rgb = _as_uint8_rgb(image)
     rects, scores, _ = frontal_detector().run(rgb, upsample, 0.0)

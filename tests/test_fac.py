@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 
 from faceobf.data import CelebA
-from faceobf.models.resnet import ResNet, ResNetConfig, count_parameters, predict_proba, resnet50
+from faceobf.models.resnet import ResNetConfig, count_parameters, predict_proba, resnet50
 from faceobf.profiles import PROFILES, FACTrainConfig, Profile, get_profile
 from faceobf.train import fac as fac_module
 from faceobf.train.checkpoints import CheckpointSlot
