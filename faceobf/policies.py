@@ -1,0 +1,156 @@
+"""Stage 3 attribute manipulation policies: which attributes to flip before the U-Net redraws a face.
+
+A policy maps the (N, 40) 0/1 attribute vectors of N faces to the vectors fed to the U-Net. All
+policies honour `PROTECTED_ATTRIBUTES` unless built with `respect_protected=False`:
+
+* `FlipNamed`: flip a named set, by default the seed's final choice (Pointy_Nose, Smiling, Young,
+  Big_Nose); naming a protected attribute is an error, not a silent skip;
+* `FlipAll`: flip every attribute that is not protected;
+* `FlipRandom`: flip k allowed attributes drawn per face from (seed, face key), so the same face
+  gets the same flips whatever batch it comes in;
+* `identity_aware_flips`: among allowed flip sets of size k, the one that moves a face descriptor
+  furthest from the original, found by a bounded beam search (see its docstring).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Callable, Sequence
+
+import numpy as np
+
+from faceobf.attributes import CELEBA_ATTRIBUTES, attribute_index
+
+SEED_FLIPS: tuple[str, ...] = ("Pointy_Nose", "Smiling", "Young", "Big_Nose")
+
+# The seed keeps the perceived gender: Male, and the attributes CelebA annotates almost only for one
+# gender (facial hair for men, make-up for women), which would change it when flipped.
+PROTECTED_ATTRIBUTES: tuple[str, ...] = (
+    "Male", "5_o_Clock_Shadow", "Goatee", "Mustache", "No_Beard", "Sideburns", "Heavy_Makeup", "Wearing_Lipstick",
+)
+
+
+class ProtectedAttributeError(ValueError):
+    """A policy was asked to flip a protected attribute without `respect_protected=False`."""
+
+
+def allowed_indices(respect_protected: bool = True) -> np.ndarray:
+    """Columns a policy may flip: all 40, or all but the protected ones."""
+    protected = {attribute_index(n) for n in PROTECTED_ATTRIBUTES} if respect_protected else set()
+    return np.array([j for j in range(len(CELEBA_ATTRIBUTES)) if j not in protected])
+
+
+def _flip(attributes: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    attributes = np.asarray(attributes)
+    if attributes.ndim != 2 or attributes.shape[1] != len(CELEBA_ATTRIBUTES):
+        raise ValueError(f"expected (N, {len(CELEBA_ATTRIBUTES)}) attributes, got shape {attributes.shape}")
+    return np.where(mask, 1 - attributes, attributes).astype(attributes.dtype)
+
+
+@dataclass(frozen=True)
+class FlipNamed:
+    """Flip the named attributes of every face."""
+
+    names: tuple[str, ...] = SEED_FLIPS
+    respect_protected: bool = True
+
+    def __post_init__(self) -> None:
+        for name in self.names:
+            attribute_index(name)  # unknown names fail here, with the list of valid ones
+        if self.respect_protected:
+            blocked = [n for n in self.names if n in PROTECTED_ATTRIBUTES]
+            if blocked:
+                raise ProtectedAttributeError(
+                    f"{', '.join(blocked)} {'is' if len(blocked) == 1 else 'are'} protected (gender and gender-linked "
+                    "attributes); build the policy with respect_protected=False to flip anyway"
+                )
+
+    def flip_mask(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
+        mask = np.zeros(np.shape(attributes), bool)
+        mask[:, [attribute_index(n) for n in self.names]] = True
+        return mask
+
+    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
+        return _flip(attributes, self.flip_mask(attributes, keys))
+
+
+@dataclass(frozen=True)
+class FlipAll:
+    """Flip every attribute that may be flipped."""
+
+    respect_protected: bool = True
+
+    def flip_mask(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
+        mask = np.zeros(np.shape(attributes), bool)
+        mask[:, allowed_indices(self.respect_protected)] = True
+        return mask
+
+    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
+        return _flip(attributes, self.flip_mask(attributes, keys))
+
+
+@dataclass(frozen=True)
+class FlipRandom:
+    """Flip `k` allowed attributes per face, drawn from a generator seeded by (seed, key of the face)."""
+
+    k: int
+    seed: int = 0
+    respect_protected: bool = True
+
+    def __post_init__(self) -> None:
+        n_allowed = allowed_indices(self.respect_protected).size
+        if not 0 < self.k <= n_allowed:
+            raise ValueError(f"k must be between 1 and {n_allowed} (the attributes that may be flipped), got {self.k}")
+
+    def flip_mask(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
+        n = len(attributes)
+        keys = np.arange(n) if keys is None else np.asarray(keys)
+        if len(keys) != n:
+            raise ValueError(f"got {len(keys)} keys for {n} faces")
+        allowed = allowed_indices(self.respect_protected)
+        mask = np.zeros((n, len(CELEBA_ATTRIBUTES)), bool)
+        for i, key in enumerate(keys):
+            mask[i, np.random.default_rng([self.seed, int(key)]).choice(allowed, size=self.k, replace=False)] = True
+        return mask
+
+    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
+        return _flip(attributes, self.flip_mask(attributes, keys))
+
+
+def flipped_names(before: np.ndarray, after: np.ndarray) -> list[list[str]]:
+    """For each face, the names of the attributes that differ (what a report records)."""
+    return [[CELEBA_ATTRIBUTES[j] for j in np.flatnonzero(b != a)] for b, a in zip(np.asarray(before), np.asarray(after))]
+
+
+def identity_aware_flips(
+    attributes: np.ndarray,
+    distance: Callable[[np.ndarray], np.ndarray],
+    k: int = 4,
+    beam: int = 8,
+    respect_protected: bool = True,
+) -> tuple[tuple[str, ...], float, int]:
+    """The flip set of size `k` (allowed attributes only) whose generated face lies furthest from the original.
+
+    `distance(candidates)` takes (M, 40) attribute vectors of one face and returns (M,) distances,
+    e.g. between dlib descriptors of the original and of the face the U-Net draws for each vector.
+    The search is bounded: all single flips are scored once (one call of size A = 32 allowed
+    attributes), then only combinations of the `beam` best single flips are scored (C(beam, k) more,
+    70 for beam 8 and k 4), so the cost is A + C(beam, k) generations instead of C(A, k) = 35,960.
+    Returns (flipped names, distance, number of candidates scored).
+    """
+    base = np.asarray(attributes).reshape(1, -1)
+    allowed = allowed_indices(respect_protected)
+    if not 0 < k <= allowed.size:
+        raise ValueError(f"k must be between 1 and {allowed.size}, got {k}")
+    singles = np.repeat(base, allowed.size, axis=0)
+    singles[np.arange(allowed.size), allowed] = 1 - singles[np.arange(allowed.size), allowed]
+    single_scores = np.asarray(distance(singles), float)
+    shortlist = allowed[np.argsort(-single_scores, kind="stable")[: max(k, beam)]]
+    sets = list(combinations(sorted(shortlist.tolist()), k))
+    candidates = np.repeat(base, len(sets), axis=0)
+    for row, chosen in enumerate(sets):
+        candidates[row, list(chosen)] = 1 - candidates[row, list(chosen)]
+    scores = np.asarray(distance(candidates), float)
+    best = int(np.argmax(scores))
+    return tuple(CELEBA_ATTRIBUTES[j] for j in sets[best]), float(scores[best]), allowed.size + len(sets)
