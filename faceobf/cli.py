@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -70,6 +71,41 @@ def _cmd_train_recon(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_obfuscator(args: argparse.Namespace):
+    """The stage-3 pipeline the command line asks for (separate so tests can swap the models)."""
+    from dataclasses import replace
+
+    from faceobf.obfuscate import obfuscator_from_runs
+    from faceobf.paths import RUNS_ENV
+    from faceobf.policies import FlipAll, FlipNamed, FlipRandom, SEED_FLIPS
+
+    if args.checkpoint:
+        os.environ[RUNS_ENV] = args.checkpoint
+    policy = {
+        "named": lambda: FlipNamed(tuple(args.flip or SEED_FLIPS), respect_protected=not args.unprotect),
+        "all": lambda: FlipAll(respect_protected=not args.unprotect),
+        "random": lambda: FlipRandom(args.k, seed=args.seed, respect_protected=not args.unprotect),
+    }[args.policy]()
+    profile = _announce_profile(args)
+    obfuscator = obfuscator_from_runs(profile, args.encoding, policy)
+    return replace(obfuscator, detector=args.detector, upsample=args.upsample, fallback=args.fallback, min_face=args.min_face)
+
+
+def _cmd_obfuscate(args: argparse.Namespace) -> int:
+    from faceobf.batch_obfuscate import collect_inputs, obfuscate_files
+
+    inputs = collect_inputs(args.inputs)
+    if not inputs:
+        print("faceobf: error: no input photos found", file=sys.stderr)
+        return 2
+    summary, _ = obfuscate_files(build_obfuscator(args), inputs, Path(args.output), Path(args.report) if args.report else None,
+                                 allow_no_face=args.allow_no_face)
+    print(summary.line())
+    for path in summary.refused:
+        print(f"  refused: {path}")
+    return 1 if summary.refused else 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from faceobf.profiles import active_profile, hardware_summary
 
@@ -110,6 +146,25 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/recon-<profile>-<encoding>-<dataset>)")
     recon.set_defaults(func=_cmd_train_recon)
 
+    obf = commands.add_parser("obfuscate", help="obfuscate every face in photos (files or folders); fails closed")
+    obf.add_argument("inputs", nargs="+", help="photos or folders of photos")
+    obf.add_argument("-o", "--output", required=True, help="output folder (inputs are never overwritten)")
+    obf.add_argument("--policy", choices=["named", "all", "random"], default="named", help="which attributes to flip (default: named)")
+    obf.add_argument("--flip", nargs="+", metavar="ATTR", help="attributes for --policy named (default: Pointy_Nose Smiling Young Big_Nose)")
+    obf.add_argument("--k", type=int, default=4, help="how many attributes --policy random flips (default 4)")
+    obf.add_argument("--seed", type=int, default=0, help="seed of --policy random")
+    obf.add_argument("--unprotect", action="store_true", help="allow flipping gender and gender-linked attributes")
+    obf.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="whose trained models to use (default: the active profile)")
+    obf.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="U-Net attribute encoding (default onehot)")
+    obf.add_argument("--checkpoint", help="folder of training runs (default: $FACEOBF_RUNS)")
+    obf.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="dlib face detector (default hog)")
+    obf.add_argument("--upsample", type=int, default=1, help="detector upsampling: finds smaller faces, slower (default 1)")
+    obf.add_argument("--fallback", choices=["blur", "pixelate", "blackout"], default="blur", help="for faces too small for the model")
+    obf.add_argument("--min-face", type=int, default=32, help="faces narrower than this many pixels get the fallback (default 32)")
+    obf.add_argument("--allow-no-face", action="store_true", help="write photos without faces (metadata stripped) instead of refusing them")
+    obf.add_argument("--report", help="write a JSON report with one record per face")
+    obf.set_defaults(func=_cmd_obfuscate)
+
     info = commands.add_parser("info", help="print the active profile and hardware")
     info.set_defaults(func=_cmd_info)
     return parser
@@ -120,12 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     from faceobf.data.dataset import CelebAFormatError
     from faceobf.data.download import ChecksumError
     from faceobf.dlib_models import ModelFileError
+    from faceobf.obfuscate import MissingCheckpointError
     from faceobf.paths import DataNotFoundError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DataNotFoundError, CelebAFormatError, ChecksumError, ModelFileError, ValueError) as exc:
+    except (DataNotFoundError, CelebAFormatError, ChecksumError, ModelFileError, MissingCheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"faceobf: error: {exc}", file=sys.stderr)
         return 2
 

@@ -53,11 +53,21 @@ def _as_uint8_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[..., :3])
 
 
-def detect_faces(image: np.ndarray, upsample: int = 1) -> list[Face]:
-    """Every face HOG finds, with landmarks, largest first (ties broken by score)."""
+DETECTORS = ("hog", "cnn")
 
+
+def detect_faces(image: np.ndarray, upsample: int = 1, detector: str = "hog") -> list[Face]:
+    """Every face the detector ('hog' or dlib's 'cnn') finds, with landmarks, largest first (ties: score)."""
     rgb = _as_uint8_rgb(image)
-    rects, scores, _ = frontal_detector().run(rgb, upsample, 0.0)
+    if detector == "hog":
+        rects, scores, _ = frontal_detector().run(rgb, upsample, 0.0)
+    elif detector == "cnn":
+        from faceobf.dlib_models import cnn_detector
+
+        found = cnn_detector()(rgb, upsample)
+        rects, scores = [d.rect for d in found], [d.confidence for d in found]
+    else:
+        raise ValueError(f"unknown detector {detector!r}; choose one of {DETECTORS}")
     faces = []
     for rect, score in zip(rects, scores):
         shape = shape_predictor_68()(rgb, rect)

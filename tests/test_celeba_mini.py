@@ -57,3 +57,15 @@ def test_official_checksums_match_the_full_annotation_files(real_celeba: Path) -
     for gz in sorted(full.glob("*.txt.gz")):
         name = gz.name[: -len(".gz")]
         assert hashlib.md5(gzip.decompress(gz.read_bytes())).hexdigest() == expected[name], name
+
+
+def test_the_face_template_is_the_mean_training_landmarks(real_celeba: Path) -> None:
+    from faceobf.landmarks import landmark_cache
+    from faceobf.template import MEAN_LANDMARKS
+
+    ds = CelebA.open(real_celeba)
+    rows = ds.split("train")[::10]  # a tenth is enough to check the committed mean
+    cache = landmark_cache(ds, rows, progress=False)
+    rows = rows[cache.detected[rows]]
+    mean = np.mean([aligned_to_crop(cache.landmarks[r], FACE_CROP, 178) for r in rows], axis=0) / 178
+    np.testing.assert_allclose(mean, MEAN_LANDMARKS, atol=0.01)

@@ -229,14 +229,19 @@ def load_or_train_fac(
 ) -> FACRun:
     """The finished run of `profile` if one is on disk, else train it (resuming a partial run)."""
     run_dir = run_dir_for(profile, dataset)
-    metrics_path = run_dir / "test_metrics.json"
-    if metrics_path.exists():
-        graphdef, state = create_train_state(model_config, profile.fac)
-        best, last = CheckpointSlot(run_dir, "best"), CheckpointSlot(run_dir, "last")
-        state, _ = best.restore(state)
-        history = last.restore_history()  # the best step's history stops at the best epoch
-        best.close()
-        last.close()
-        log(f"loaded the finished run {run_dir.name} ({len(history['epoch'])} epochs) from {run_dir.parent}")
-        return FACRun(run_dir, graphdef, state, history, json.loads(metrics_path.read_text()))
+    if (run_dir / "test_metrics.json").exists():
+        run = load_run(run_dir, profile, model_config)
+        log(f"loaded the finished run {run_dir.name} ({len(run.history['epoch'])} epochs) from {run_dir.parent}")
+        return run
     return train_fac(profile, dataset, run_dir, model_config, progress=progress, log=log)
+
+
+def load_run(run_dir: Path, profile: Profile, model_config: ResNetConfig = ResNetConfig()) -> FACRun:
+    """A finished run: the best checkpoint's state, the full history and the test metrics."""
+    graphdef, state = create_train_state(model_config, profile.fac)
+    best, last = CheckpointSlot(run_dir, "best"), CheckpointSlot(run_dir, "last")
+    state, _ = best.restore(state)
+    history = last.restore_history()  # the best step's history stops at the best epoch
+    best.close()
+    last.close()
+    return FACRun(run_dir, graphdef, state, history, json.loads((run_dir / "test_metrics.json").read_text()))

@@ -288,9 +288,15 @@ def evaluate_recon(generate: Callable, test: FaceFactors, train: FaceFactors, ta
 def load_or_train_recon(profile: Profile, dataset: CelebA, encoding: str = "onehot", progress: bool = True, log: Callable[[str], None] = print) -> ReconRun:
     """The finished run of (`profile`, `encoding`) if on disk, else train it (resuming a partial run)."""
     run_dir = run_dir_for(profile, dataset, encoding)
-    metrics_path = run_dir / "test_metrics.json"
-    if not metrics_path.exists():
+    if not (run_dir / "test_metrics.json").exists():
         return train_recon(profile, dataset, encoding, run_dir, progress=progress, log=log)
+    run = load_run(run_dir, profile, encoding)
+    log(f"loaded the finished run {run_dir.name} ({len(run.history['epoch'])} epochs) from {run_dir.parent}")
+    return run
+
+
+def load_run(run_dir: Path, profile: Profile, encoding: str) -> ReconRun:
+    """A finished run: the best generator, the saved attribute table, the full history, the test metrics."""
     cfg = profile.recon
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, cfg)
     best, last = CheckpointSlot(run_dir, "best"), CheckpointSlot(run_dir, "last")
@@ -298,6 +304,5 @@ def load_or_train_recon(profile: Profile, dataset: CelebA, encoding: str = "oneh
     history = last.restore_history()  # the best step's history stops at the best epoch
     best.close()
     last.close()
-    log(f"loaded the finished run {run_dir.name} ({len(history['epoch'])} epochs) from {run_dir.parent}")
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
-    return ReconRun(run_dir, encoding, g_def, g_state, table, history, json.loads(metrics_path.read_text()), cfg)
+    return ReconRun(run_dir, encoding, g_def, g_state, table, history, json.loads((run_dir / "test_metrics.json").read_text()), cfg)

@@ -1,0 +1,145 @@
+"""Whole-photo obfuscation: alignment, pixels outside the face ellipses untouched, several faces,
+fallbacks for small faces, and failing closed when no face is found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from faceobf.attributes import onehot_table
+from faceobf.landmarks import detect_faces
+from faceobf.masking import ellipse_mask, fit_face_ellipse
+from faceobf.models.resnet import ResNetConfig
+from faceobf.models.unet import UNetConfig
+from faceobf.obfuscate import CROP, NoFaceError, Obfuscator, similarity_to_template
+from faceobf.policies import FlipNamed
+from faceobf.profiles import FACTrainConfig, ReconTrainConfig
+from faceobf.template import MEAN_LANDMARKS
+from faceobf.train.fac import create_train_state, make_predict
+from faceobf.train.recon import create_recon_state, make_generate
+
+
+@pytest.fixture(scope="module")
+def obfuscator() -> Obfuscator:
+    """Real (small, untrained) ResNet and U-Net: the pipeline's guarantees do not depend on training."""
+    graphdef, state = create_train_state(ResNetConfig(stage_sizes=(1, 1), base_width=8), FACTrainConfig())
+    cfg = ReconTrainConfig(resolution=32)
+    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), cfg)
+    return Obfuscator(make_predict(graphdef, state), 32, make_generate(g_def, g_state, cfg), np.asarray(onehot_table()), 32, FlipNamed())
+
+
+def _outside(photo: np.ndarray) -> np.ndarray:
+    """True where no face ellipse of `photo` reaches."""
+    inside = np.zeros(photo.shape[:2], bool)
+    for face in detect_faces(photo):
+        inside |= ellipse_mask(photo.shape, fit_face_ellipse(face.landmarks)) > 0
+    return ~inside
+
+
+def test_similarity_transform_recovers_a_rotated_scaled_shifted_face() -> None:
+    template = MEAN_LANDMARKS * CROP
+    angle, scale, shift = np.deg2rad(20), 2.5, np.array([40.0, -7.0])
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    photo_points = (template @ rot.T) * scale + shift
+    matrix = similarity_to_template(photo_points)
+    np.testing.assert_allclose(photo_points @ matrix[:, :2].T + matrix[:, 2], template, atol=1e-6)
+
+
+def test_astronaut_is_obfuscated_and_nothing_outside_the_faces_changes(obfuscator: Obfuscator) -> None:
+    photo = data.astronaut()
+    out, records = obfuscator.obfuscate_photo(photo)
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    assert records and records[0].method == "unet"
+    assert sorted(records[0].flipped) == sorted(["Pointy_Nose", "Smiling", "Young", "Big_Nose"])
+    outside = _outside(photo)
+    np.testing.assert_array_equal(out[outside], photo[outside])
+    left, top, right, bottom = records[0].box
+    assert np.abs(out[top:bottom, left:right].astype(int) - photo[top:bottom, left:right]).mean() > 5
+
+
+def test_several_faces_in_one_photo(obfuscator: Obfuscator) -> None:
+    face = data.astronaut()[40:220, 130:310]
+    photo = np.concatenate([face, np.full((180, 60, 3), 200, np.uint8), face[:, ::-1]], axis=1)
+    out, records = obfuscator.obfuscate_photo(photo)
+    assert sum(r.method == "unet" for r in records) == 2
+    outside = _outside(photo)
+    np.testing.assert_array_equal(out[outside], photo[outside])
+
+
+def test_small_faces_get_the_fallback(obfuscator: Obfuscator) -> None:
+    from dataclasses import replace
+
+    pixelating = replace(obfuscator, min_face=1000, fallback="pixelate")
+    photo = data.astronaut()
+    out, records = pixelating.obfuscate_photo(photo)
+    assert all(r.method == "fallback:pixelate" and r.flipped == [] for r in records)
+    outside = _outside(photo)
+    np.testing.assert_array_equal(out[outside], photo[outside])
+    assert not np.array_equal(out, photo)
+    with pytest.raises(ValueError, match="unknown fallback 'smudge'"):
+        replace(obfuscator, fallback="smudge")
+
+
+def test_a_photo_without_a_face_fails_closed(obfuscator: Obfuscator) -> None:
+    blank = np.full((120, 160, 3), 127, np.uint8)
+    with pytest.raises(NoFaceError):
+        obfuscator.obfuscate_photo(blank)
+    out, records = obfuscator.obfuscate_photo(blank, allow_no_face=True)
+    assert records == [] and np.array_equal(out, blank)
+
+
+def test_grayscale_and_rgba_photos_work(obfuscator: Obfuscator) -> None:
+    gray = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+    out, records = obfuscator.obfuscate_photo(np.stack([gray] * 3, axis=-1))
+    assert records and out.shape == (512, 512, 3)
+    rgba = np.dstack([data.astronaut(), np.full((512, 512), 255, np.uint8)])
+    out, records = obfuscator.obfuscate_photo(rgba)
+    assert records and out.shape == (512, 512, 3)
+
+
+def test_cli_obfuscates_refuses_and_reports(obfuscator: Obfuscator, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import json
+
+    from PIL import Image
+
+    from faceobf import cli
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    exif = Image.Exif()
+    exif.get_ifd(0x8825)[1] = "N"
+    Image.fromarray(data.astronaut()).save(inputs / "astronaut.jpg", exif=exif)
+    Image.fromarray(np.full((100, 100, 3), 120, np.uint8)).save(inputs / "blank.png")
+    (inputs / "notes.jpg").write_text("not a photo")
+    monkeypatch.setattr(cli, "build_obfuscator", lambda args: obfuscator)
+    out = tmp_path / "out"
+    code = cli.main(["obfuscate", str(inputs), "-o", str(out), "--report", str(tmp_path / "report.json")])
+    assert code == 1  # two photos refused
+    printed = capsys.readouterr().out
+    assert "1 photo(s) done" in printed and "2 photo(s) refused" in printed
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == ["in/astronaut.jpg"]  # nothing for the refused photos
+    with Image.open(out / "in" / "astronaut.jpg") as im:
+        assert len(im.getexif()) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    status = {Path(p["input"]).name: p["status"] for p in report["photos"]}
+    assert status == {"astronaut.jpg": "done", "blank.png": "no_face", "notes.jpg": "error"}
+    face = report["photos"][0]["faces"][0]
+    assert set(face) == {"box", "score", "method", "flipped", "predicted"} and face["method"] == "unet"
+
+    code = cli.main(["obfuscate", str(inputs / "blank.png"), "-o", str(out), "--allow-no-face"])
+    assert code == 0 and (out / "blank.png").exists()
+
+
+def test_cli_without_trained_models_says_how_to_get_them(tmp_path, capsys) -> None:
+    from faceobf import cli
+
+    (tmp_path / "a.png").write_bytes(b"")
+    code = cli.main(["obfuscate", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--profile", "ci", "--checkpoint", str(tmp_path / "runs")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "faceobf train fac --profile ci" in err and "Traceback" not in err
