@@ -77,7 +77,7 @@ def build_obfuscator(args: argparse.Namespace):
 
     from faceobf.obfuscate import obfuscator_from_runs
     from faceobf.paths import RUNS_ENV
-    from faceobf.policies import FlipAll, FlipNamed, FlipRandom, SEED_FLIPS
+    from faceobf.policies import FlipAll, FlipNamed, FlipRandom, IdentityAware, SEED_FLIPS
 
     if args.checkpoint:
         os.environ[RUNS_ENV] = args.checkpoint
@@ -85,6 +85,7 @@ def build_obfuscator(args: argparse.Namespace):
         "named": lambda: FlipNamed(tuple(args.flip or SEED_FLIPS), respect_protected=not args.unprotect),
         "all": lambda: FlipAll(respect_protected=not args.unprotect),
         "random": lambda: FlipRandom(args.k, seed=args.seed, respect_protected=not args.unprotect),
+        "identity": lambda: IdentityAware(args.k, respect_protected=not args.unprotect),
     }[args.policy]()
     profile = _announce_profile(args)
     obfuscator = obfuscator_from_runs(profile, args.encoding, policy)
@@ -149,9 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     obf = commands.add_parser("obfuscate", help="obfuscate every face in photos (files or folders); fails closed")
     obf.add_argument("inputs", nargs="+", help="photos or folders of photos")
     obf.add_argument("-o", "--output", required=True, help="output folder (inputs are never overwritten)")
-    obf.add_argument("--policy", choices=["named", "all", "random"], default="named", help="which attributes to flip (default: named)")
+    obf.add_argument("--policy", choices=["named", "all", "random", "identity"], default="named",
+                     help="which attributes to flip (default: named); identity: the k flips that move dlib's descriptor furthest")
     obf.add_argument("--flip", nargs="+", metavar="ATTR", help="attributes for --policy named (default: Pointy_Nose Smiling Young Big_Nose)")
-    obf.add_argument("--k", type=int, default=4, help="how many attributes --policy random flips (default 4)")
+    obf.add_argument("--k", type=int, default=4, help="how many attributes --policy random or identity flips (default 4)")
     obf.add_argument("--seed", type=int, default=0, help="seed of --policy random")
     obf.add_argument("--unprotect", action="store_true", help="allow flipping gender and gender-linked attributes")
     obf.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="whose trained models to use (default: the active profile)")

@@ -22,7 +22,8 @@ import numpy as np
 
 from faceobf.landmarks import detect_faces
 from faceobf.masking import ellipse_mask, fit_face_ellipse
-from faceobf.policies import flipped_names
+from faceobf.policies import FlipNamed, IdentityAware, flipped_names, identity_aware_flips
+from faceobf.recognition import face_descriptor
 from faceobf.template import MEAN_LANDMARKS
 
 CROP = 178  # the face crop frame of aligned CelebA (FACE_CROP), where the template lives
@@ -121,12 +122,28 @@ class Obfuscator:
         """Obfuscate one aligned CROP x CROP face: (new face float [0, 1], its mask, flipped, predicted)."""
         fac_in = cv2.resize(crop, (self.fac_resolution,) * 2, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
         attrs = (np.asarray(self.predict_attributes(fac_in[None]))[0] > 0.5).astype(np.int8)[None]
-        new_attrs = self.policy(attrs, keys=[key])
         small = cv2.resize(crop, (self.resolution,) * 2, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
         pts = np.asarray(points, np.float32) * (self.resolution / CROP)
         mask_small = ellipse_mask((self.resolution, self.resolution), fit_face_ellipse(pts))
-        out = np.asarray(self.generate(small[None], pts[None], mask_small[None], new_attrs.astype(np.float32), self.table))[0]
-        face = cv2.resize(out, (CROP, CROP), interpolation=cv2.INTER_CUBIC)
+
+        def draw(candidates: np.ndarray) -> np.ndarray:
+            n = len(candidates)
+            out = self.generate(np.repeat(small[None], n, 0), np.repeat(pts[None], n, 0), np.repeat(mask_small[None], n, 0),
+                                np.asarray(candidates, np.float32), self.table)
+            return np.stack([cv2.resize(o, (CROP, CROP), interpolation=cv2.INTER_CUBIC) for o in np.asarray(out)])
+
+        if isinstance(self.policy, IdentityAware):
+            original = face_descriptor(crop, points)
+
+            def distance(candidates: np.ndarray) -> np.ndarray:
+                faces = (np.clip(draw(candidates), 0, 1) * 255).astype(np.uint8)
+                return np.array([np.linalg.norm(face_descriptor(f, points) - original) for f in faces])
+
+            names, _, _ = identity_aware_flips(attrs[0], distance, self.policy.k, self.policy.beam, self.policy.respect_protected)
+            new_attrs = FlipNamed(names, respect_protected=self.policy.respect_protected)(attrs)
+        else:
+            new_attrs = self.policy(attrs, keys=[key])
+        face = draw(new_attrs)[0]
         mask = ellipse_mask((CROP, CROP), fit_face_ellipse(points))
         from faceobf.attributes import CELEBA_ATTRIBUTES
 

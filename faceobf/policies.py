@@ -118,6 +118,19 @@ class FlipRandom:
         return _flip(attributes, self.flip_mask(attributes, keys))
 
 
+@dataclass(frozen=True)
+class IdentityAware:
+    """Flip the allowed set of `k` attributes that moves dlib's descriptor of the redrawn face furthest
+    from the original's (`identity_aware_flips`); needs the face, so the obfuscator runs it."""
+
+    k: int = 4
+    beam: int = 8
+    respect_protected: bool = True
+
+    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
+        raise TypeError("IdentityAware needs the face images; use it through faceobf.obfuscate.Obfuscator")
+
+
 def flipped_names(before: np.ndarray, after: np.ndarray) -> list[list[str]]:
     """For each face, the names of the attributes that differ (what a report records)."""
     return [[CELEBA_ATTRIBUTES[j] for j in np.flatnonzero(b != a)] for b, a in zip(np.asarray(before), np.asarray(after))]

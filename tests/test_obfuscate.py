@@ -143,3 +143,31 @@ def test_cli_without_trained_models_says_how_to_get_them(tmp_path, capsys) -> No
     assert code == 2
     err = capsys.readouterr().err
     assert "faceobf train fac --profile ci" in err and "Traceback" not in err
+
+
+def test_face_descriptors_match_the_same_face() -> None:
+    from faceobf.recognition import SAME_PERSON_THRESHOLD, face_descriptor
+
+    photo = data.astronaut()
+    face = detect_faces(photo)[0]
+    d = face_descriptor(photo, face.landmarks)
+    assert d.shape == (128,)
+    np.testing.assert_allclose(face_descriptor(photo, face.landmarks), d)
+    mirrored = np.ascontiguousarray(photo[:, ::-1])
+    d_mirror = face_descriptor(mirrored, detect_faces(mirrored)[0].landmarks)
+    assert np.linalg.norm(d - d_mirror) < SAME_PERSON_THRESHOLD
+
+
+def test_identity_aware_policy_flips_k_allowed_attributes(obfuscator: Obfuscator) -> None:
+    from dataclasses import replace
+
+    from faceobf.policies import PROTECTED_ATTRIBUTES, IdentityAware
+
+    searching = replace(obfuscator, policy=IdentityAware(k=2, beam=3))
+    photo = data.astronaut()
+    out, records = searching.obfuscate_photo(photo)
+    assert len(records[0].flipped) == 2 and not set(records[0].flipped) & set(PROTECTED_ATTRIBUTES)
+    outside = _outside(photo)
+    np.testing.assert_array_equal(out[outside], photo[outside])
+    with pytest.raises(TypeError, match="needs the face images"):
+        IdentityAware()(np.zeros((1, 40), np.int8))
