@@ -42,6 +42,7 @@ class FaceRecord:
     box: tuple[int, int, int, int]
     score: float
     method: str  # "unet" or "fallback:<name>"
+    policy: str = ""
     flipped: list[str] = field(default_factory=list)
     predicted: list[str] = field(default_factory=list)
 
@@ -170,7 +171,7 @@ class Obfuscator:
             photo_mask = ellipse_mask((h, w), fit_face_ellipse(face.landmarks))
             if width < self.min_face:
                 out = apply_fallback(out, photo_mask, self.fallback, width)
-                records.append(FaceRecord(face.box, face.score, f"fallback:{self.fallback}"))
+                records.append(FaceRecord(face.box, face.score, f"fallback:{self.fallback}", repr(self.policy)))
                 continue
             matrix = similarity_to_template(face.landmarks)
             crop = cv2.warpAffine(photo, matrix, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
@@ -181,7 +182,7 @@ class Obfuscator:
             scale = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))
             alpha = _feather_np(region, self.feather_radius * scale)[..., None]
             out = alpha * back + (1.0 - alpha) * out
-            records.append(FaceRecord(face.box, face.score, "unet", flipped, predicted))
+            records.append(FaceRecord(face.box, face.score, "unet", repr(self.policy), flipped, predicted))
         return np.clip(np.rint(out), 0, 255).astype(np.uint8), records
 
 

@@ -129,7 +129,8 @@ def test_cli_obfuscates_refuses_and_reports(obfuscator: Obfuscator, tmp_path, mo
     status = {Path(p["input"]).name: p["status"] for p in report["photos"]}
     assert status == {"astronaut.jpg": "done", "blank.png": "no_face", "notes.jpg": "error"}
     face = report["photos"][0]["faces"][0]
-    assert set(face) == {"box", "score", "method", "flipped", "predicted"} and face["method"] == "unet"
+    assert set(face) == {"box", "score", "method", "policy", "flipped", "predicted"} and face["method"] == "unet"
+    assert face["policy"].startswith("FlipNamed(")
 
     code = cli.main(["obfuscate", str(inputs / "blank.png"), "-o", str(out), "--allow-no-face"])
     assert code == 0 and (out / "blank.png").exists()
@@ -143,6 +144,15 @@ def test_cli_without_trained_models_says_how_to_get_them(tmp_path, capsys) -> No
     assert code == 2
     err = capsys.readouterr().err
     assert "faceobf train fac --profile ci" in err and "Traceback" not in err
+
+
+def test_cnn_detector_finds_the_astronaut() -> None:
+    faces = detect_faces(data.astronaut(), upsample=0, detector="cnn")
+    assert len(faces) == 1 and faces[0].landmarks.shape == (68, 2)
+    left, top, right, bottom = faces[0].box
+    assert left < faces[0].landmarks[30, 0] < right and top < faces[0].landmarks[30, 1] < bottom  # nose tip inside
+    with pytest.raises(ValueError, match="unknown detector"):
+        detect_faces(data.astronaut(), detector="haar")
 
 
 def test_face_descriptors_match_the_same_face() -> None:
