@@ -20,6 +20,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from faceobf.attributes import CELEBA_ATTRIBUTES
 from faceobf.landmarks import detect_faces
 from faceobf.masking import ellipse_mask, fit_face_ellipse
 from faceobf.policies import FlipNamed, IdentityAware, flipped_names, identity_aware_flips
@@ -146,8 +147,6 @@ class Obfuscator:
             new_attrs = self.policy(attrs, keys=[key])
         face = draw(new_attrs)[0]
         mask = ellipse_mask((CROP, CROP), fit_face_ellipse(points))
-        from faceobf.attributes import CELEBA_ATTRIBUTES
-
         predicted = [CELEBA_ATTRIBUTES[j] for j in np.flatnonzero(attrs[0])]
         return np.clip(face, 0.0, 1.0), mask, flipped_names(attrs, new_attrs)[0], predicted
 

@@ -9,7 +9,6 @@ Each epoch ends with a `last` checkpoint (resume point) and, when validation imp
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from faceobf.io import write_json
 from faceobf.models.resnet import ResNet, ResNetConfig
 from faceobf.paths import runs_root
 from faceobf.profiles import FACTrainConfig, Profile
-from faceobf.train.checkpoints import CheckpointSlot
+from faceobf.train.checkpoints import CheckpointSlot, claim_run_dir, restore_finished
 from faceobf.train.losses import (
     batch_accuracy,
     majority_baseline,
@@ -124,12 +123,7 @@ def train_fac(
     """Train (or resume) the FAC under `profile`, then evaluate the best checkpoint on the test split."""
     cfg = profile.fac
     run_dir = Path(run_dir or run_dir_for(profile, dataset))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    record = _config_record(model_config, cfg)
-    config_path = run_dir / "config.json"
-    if config_path.exists() and json.loads(config_path.read_text()) != json.loads(json.dumps(record)):
-        raise ValueError(f"{config_path}: the run was started with another configuration; use a new run directory")
-    write_json(config_path, record)
+    claim_run_dir(run_dir, _config_record(model_config, cfg))
 
     train_rows = sample_rows(dataset.split("train"), cfg.train_limit, cfg.seed)
     val_rows = sample_rows(dataset.split("val"), cfg.eval_limit, cfg.seed)
@@ -239,9 +233,5 @@ def load_or_train_fac(
 def load_run(run_dir: Path, profile: Profile, model_config: ResNetConfig = ResNetConfig()) -> FACRun:
     """A finished run: the best checkpoint's state, the full history and the test metrics."""
     graphdef, state = create_train_state(model_config, profile.fac)
-    best, last = CheckpointSlot(run_dir, "best"), CheckpointSlot(run_dir, "last")
-    state, _ = best.restore(state)
-    history = last.restore_history()  # the best step's history stops at the best epoch
-    best.close()
-    last.close()
-    return FACRun(run_dir, graphdef, state, history, json.loads((run_dir / "test_metrics.json").read_text()))
+    state, history, test = restore_finished(run_dir, state)
+    return FACRun(run_dir, graphdef, state, history, test)

@@ -16,7 +16,6 @@ nnx state; one G step, then one D step on the G step's fakes, per batch.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,7 @@ from faceobf.io import atomic_path, write_json
 from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
 from faceobf.paths import runs_root
 from faceobf.profiles import Profile, ReconTrainConfig
-from faceobf.train.checkpoints import CheckpointSlot
+from faceobf.train.checkpoints import CheckpointSlot, claim_run_dir, restore_finished
 
 
 def _bce(logits: jax.Array, target: float) -> jax.Array:
@@ -206,12 +205,7 @@ def train_recon(
     """Train (or resume) the U-Net under `profile`, then evaluate it and the baseline on the test split."""
     cfg, unet = profile.recon, profile.unet
     run_dir = Path(run_dir or run_dir_for(profile, dataset, encoding))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    record = json.loads(json.dumps({"unet": dataclasses.asdict(unet), "train": dataclasses.asdict(cfg), "encoding": encoding}))
-    config_path = run_dir / "config.json"
-    if config_path.exists() and json.loads(config_path.read_text()) != record:
-        raise ValueError(f"{config_path}: the run was started with another configuration; use a new run directory")
-    write_json(config_path, record)
+    claim_run_dir(run_dir, {"unet": dataclasses.asdict(unet), "train": dataclasses.asdict(cfg), "encoding": encoding})
 
     splits = {s: sample_rows(dataset.split(s), cfg.train_limit if s == "train" else cfg.eval_limit, cfg.seed) for s in ("train", "val", "test")}
     data = {s: face_factors(dataset, rows, cfg.resolution, progress=progress) for s, rows in splits.items()}
@@ -299,10 +293,6 @@ def load_run(run_dir: Path, profile: Profile, encoding: str) -> ReconRun:
     """A finished run: the best generator, the saved attribute table, the full history, the test metrics."""
     cfg = profile.recon
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, cfg)
-    best, last = CheckpointSlot(run_dir, "best"), CheckpointSlot(run_dir, "last")
-    (g_state, _), _ = best.restore((g_state, d_state))
-    history = last.restore_history()  # the best step's history stops at the best epoch
-    best.close()
-    last.close()
+    (g_state, _), history, test = restore_finished(run_dir, (g_state, d_state))
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
-    return ReconRun(run_dir, encoding, g_def, g_state, table, history, json.loads((run_dir / "test_metrics.json").read_text()), cfg)
+    return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg)
