@@ -1,4 +1,4 @@
-"""The `faceobf` command: data checks and downloads, landmark caches, training."""
+"""The `faceobf` command: data checks and downloads, landmark caches, training, obfuscation, evaluation."""
 
 from __future__ import annotations
 
@@ -40,10 +40,12 @@ def _cmd_data_landmarks(args: argparse.Namespace) -> int:
 
 
 def _announce_profile(args: argparse.Namespace):
-    """The profile named by --profile (else the active one), printed with the hardware."""
-    from faceobf.profiles import active_profile, get_profile, hardware_summary
+    """The profile named by --profile (else the active one), printed with the hardware; --landmarks applied."""
+    from faceobf.profiles import active_profile, get_profile, hardware_summary, with_landmarks
 
     profile = get_profile(args.profile) if args.profile else active_profile()
+    if getattr(args, "landmarks", None):
+        profile = with_landmarks(profile, args.landmarks)
     print(f"profile {profile.name}: {profile.description}\nhardware: {hardware_summary()}")
     return profile
 
@@ -107,6 +109,51 @@ def _cmd_obfuscate(args: argparse.Namespace) -> int:
     return 1 if summary.refused else 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from faceobf.data import CelebA
+    from faceobf.evaluate.report import markdown_table
+    from faceobf.evaluate.study import run_study, write_study
+
+    profile = _announce_profile(args)
+    study = run_study(profile, CelebA.open(args.root), args.encoding, args.methods)
+    json_path, md_path = write_study(study, Path(args.out))
+    print(markdown_table(study.table))
+    print(f"reports: {json_path} and {md_path}")
+    return 0
+
+
+def _cmd_human_make(args: argparse.Namespace) -> int:
+    from faceobf.data import CelebA
+    from faceobf.evaluate.human_test import write_human_test
+    from faceobf.evaluate.methods import get_method
+    from faceobf.evaluate.protocol import human_test_material
+
+    if (Path(args.out) / "key.json").exists():
+        raise FileExistsError(f"{args.out}: already holds a human test (key.json); choose a new --out folder")
+    method = get_method(args.method)
+    profile = _announce_profile(args)
+    sheets, images, machine = human_test_material(profile, CelebA.open(args.root), args.encoding, method.name, args.trials, args.seed)
+    paths = write_human_test(Path(args.out), sheets, images, method.name, method.label, machine)
+    print(f"{len(sheets)} sheets of {method.label}: open {paths['page']} in a browser (works offline); "
+          f"keep {paths['key']} away from assessors")
+    print(f"score an assessor's export with: faceobf human-test score ANSWERS.json --key {paths['key']}")
+    print(f"the machine assessor's picks on the same sheets: {paths['machine']}")
+    return 0
+
+
+def _cmd_human_score(args: argparse.Namespace) -> int:
+    import json
+
+    from faceobf.evaluate.human_test import describe_score, score_file
+
+    scores = [score_file(Path(p), Path(args.key) if args.key else None) for p in args.answers]
+    for score in scores:
+        print(describe_score(score))
+    if args.json:
+        print(json.dumps(scores if len(scores) > 1 else scores[0], indent=2))
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from faceobf.profiles import active_profile, hardware_summary
 
@@ -116,6 +163,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from faceobf.landmarks import LANDMARK_SUBSETS
+
     parser = argparse.ArgumentParser(prog="faceobf", description="Identity obfuscation in face images.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -144,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: $FACEOBF_PROFILE, else gpu if JAX sees one, else cpu")
     recon.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="attribute planes (default onehot)")
     recon.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
+    recon.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all",
+                       help="landmarks the U-Net sees (default all 68; outline_nose: jaw line and nose, a separate run)")
     recon.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/recon-<profile>-<encoding>-<dataset>)")
     recon.set_defaults(func=_cmd_train_recon)
 
@@ -158,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     obf.add_argument("--unprotect", action="store_true", help="allow flipping gender and gender-linked attributes")
     obf.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="whose trained models to use (default: the active profile)")
     obf.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="U-Net attribute encoding (default onehot)")
+    obf.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all", help="use the U-Net trained on this landmark subset")
     obf.add_argument("--checkpoint", help="folder of training runs (default: $FACEOBF_RUNS)")
     obf.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="dlib face detector (default hog)")
     obf.add_argument("--upsample", type=int, default=1, help="detector upsampling: finds smaller faces, slower (default 1)")
@@ -166,6 +218,38 @@ def build_parser() -> argparse.ArgumentParser:
     obf.add_argument("--allow-no-face", action="store_true", help="write photos without faces (metadata stripped) instead of refusing them")
     obf.add_argument("--report", help="write a JSON report with one record per face")
     obf.set_defaults(func=_cmd_obfuscate)
+
+    from faceobf.evaluate.methods import METHODS
+    from faceobf.evaluate.protocol import DEFAULT_METHODS
+
+    ev = commands.add_parser("evaluate", help="machine assessor, landmark attacker and the seed's protocol over obfuscation methods")
+    ev.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(DEFAULT_METHODS), metavar="METHOD",
+                    help=f"methods to compare (default all: {', '.join(METHODS)})")
+    ev.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="whose models and evaluation size (default: the active profile)")
+    ev.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="U-Net attribute encoding (default onehot)")
+    ev.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all", help="evaluate the U-Net trained on this landmark subset")
+    ev.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
+    ev.add_argument("--out", default=".", help="folder for evaluation.json and evaluation.md (default: here)")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    human = commands.add_parser("human-test", help="the seed's human test: offline HTML trial sheets and their scorer")
+    human_commands = human.add_subparsers(dest="human_command", required=True)
+    make = human_commands.add_parser("make", help="write index.html (self-contained, offline), key.json and the machine's answers")
+    make.add_argument("--out", required=True, help="new folder for the test")
+    make.add_argument("--method", required=True, choices=[m for m in METHODS if m != "original"], metavar="METHOD",
+                      help=f"how the matching face is processed: {', '.join(m for m in METHODS if m != 'original')}")
+    make.add_argument("--trials", type=int, default=20, help="number of sheets (default 20)")
+    make.add_argument("--seed", type=int, default=0, help="seed of the sheet draw (default 0)")
+    make.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="whose models and test faces (default: the active profile)")
+    make.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="U-Net attribute encoding (default onehot)")
+    make.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all", help="use the U-Net trained on this landmark subset")
+    make.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
+    make.set_defaults(func=_cmd_human_make)
+    score = human_commands.add_parser("score", help="success rate of exported answers, 95% CI, test against chance (1/45)")
+    score.add_argument("answers", nargs="+", help="answers JSON files exported by the page (or machine_answers.json)")
+    score.add_argument("--key", help="the test's key.json (default: beside the answers, else where the page was made)")
+    score.add_argument("--json", action="store_true", help="also print the scores as JSON")
+    score.set_defaults(func=_cmd_human_score)
 
     info = commands.add_parser("info", help="print the active profile and hardware")
     info.set_defaults(func=_cmd_info)
@@ -176,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; known user errors print one line on stderr and exit 2 instead of a traceback."""
     from faceobf.data.dataset import CelebAFormatError
     from faceobf.data.download import ChecksumError
+    from faceobf.evaluate.human_test import AnswersError
     from faceobf.dlib_models import ModelFileError
     from faceobf.obfuscate import MissingCheckpointError
     from faceobf.paths import DataNotFoundError
@@ -183,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DataNotFoundError, CelebAFormatError, ChecksumError, ModelFileError, MissingCheckpointError, FileNotFoundError, ValueError) as exc:
+    except (DataNotFoundError, CelebAFormatError, ChecksumError, ModelFileError, MissingCheckpointError, FileNotFoundError,
+            FileExistsError, AnswersError, ValueError) as exc:
         print(f"faceobf: error: {exc}", file=sys.stderr)
         return 2
 

@@ -6,8 +6,9 @@ We locate the package with `importlib.util.find_spec`, which does not run its `_
 
 from __future__ import annotations
 
+import functools
 import importlib.util
-from functools import lru_cache
+import threading
 from pathlib import Path
 
 SHAPE_PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"
@@ -30,23 +31,41 @@ def model_path(filename: str) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+_thread_local = threading.local()
+
+
+def per_thread(load):
+    """Cache what `load` returns once per thread: dlib's detectors and networks keep scratch state
+    while they run (the HOG scanner loads the image, the ResNet keeps its layer outputs), so two
+    threads must never share one instance."""
+
+    @functools.wraps(load)
+    def get():
+        cache = _thread_local.__dict__.setdefault("models", {})
+        if load.__qualname__ not in cache:
+            cache[load.__qualname__] = load()
+        return cache[load.__qualname__]
+
+    return get
+
+
+@per_thread
 def frontal_detector():
-    """dlib's HOG + linear SVM frontal face detector (loaded once per process)."""
+    """dlib's HOG + linear SVM frontal face detector (loaded once per thread)."""
     import dlib
 
     return dlib.get_frontal_face_detector()
 
 
-@lru_cache(maxsize=None)
+@per_thread
 def shape_predictor_68():
-    """dlib's 68-point shape predictor (iBUG 300-W layout), loaded once per process."""
+    """dlib's 68-point shape predictor (iBUG 300-W layout), loaded once per thread."""
     import dlib
 
     return dlib.shape_predictor(str(model_path(SHAPE_PREDICTOR_68)))
 
 
-@lru_cache(maxsize=None)
+@per_thread
 def cnn_detector():
     """dlib's CNN (MMOD) face detector: slower than HOG on a CPU, better on rotated and small faces."""
     import dlib

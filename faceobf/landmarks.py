@@ -98,6 +98,23 @@ def landmark_heatmaps(points: np.ndarray, resolution: int, sigma: float | None =
     return np.transpose(maps, (1, 2, 0)).astype(np.float32)
 
 
+# Named subsets of the 68 points (iBUG 300-W order) that stage 2 may be given instead of all of them.
+LANDMARK_SUBSETS: dict[str, tuple[int, ...]] = {
+    "all": tuple(range(N_LANDMARKS)),
+    # sparse, in the spirit of CIAGAN: the face outline and the nose line; eyes, brows and mouth are left
+    # for the generator to draw, so their identity-bearing geometry is not copied from the original
+    "outline_nose": tuple(range(N_LANDMARKS))[JAW] + tuple(range(N_LANDMARKS))[NOSE],
+}
+
+
+def landmark_subset(name: str) -> tuple[int, ...]:
+    """Indices of the named landmark subset; a clear error listing the names otherwise."""
+    try:
+        return LANDMARK_SUBSETS[name]
+    except KeyError:
+        raise ValueError(f"unknown landmark subset {name!r}; choose one of {', '.join(LANDMARK_SUBSETS)}") from None
+
+
 class LandmarkCache:
     """Landmarks of every image of a data set, computed once with HOG at `upsample`, kept as .npz.
 

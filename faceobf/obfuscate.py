@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from faceobf.attributes import CELEBA_ATTRIBUTES
+from faceobf.baselines import blackout_face, blur_face, pixelate_face
 from faceobf.landmarks import detect_faces
 from faceobf.masking import ellipse_mask, fit_face_ellipse
 from faceobf.policies import FlipNamed, IdentityAware, flipped_names, identity_aware_flips
@@ -79,20 +80,15 @@ def _feather_np(mask: np.ndarray, radius: float) -> np.ndarray:
 
 
 def apply_fallback(photo: np.ndarray, mask: np.ndarray, how: str, face_size: float) -> np.ndarray:
-    """Blur, pixelate or black out the region inside `mask` (the classic baselines); the rest is untouched."""
+    """Blur, pixelate or black out the region inside `mask`, with strengths scaled to the face size
+    (blur sigma = size / 9, pixel blocks = size / 8); the rest of the photo is untouched."""
     if how not in FALLBACKS:
         raise ValueError(f"unknown fallback {how!r}; choose one of {FALLBACKS}")
     if how == "blackout":
-        replaced = np.zeros_like(photo)
-    elif how == "blur":
-        k = int(max(3, face_size // 3) // 2 * 2 + 1)
-        replaced = cv2.GaussianBlur(photo, (k, k), k / 3)
-    else:
-        h, w = photo.shape[:2]
-        block = max(2, int(face_size // 8))
-        small = cv2.resize(photo, (max(1, w // block), max(1, h // block)), interpolation=cv2.INTER_AREA)
-        replaced = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
-    return np.where(mask[..., None] > 0, replaced, photo)
+        return blackout_face(photo, mask)
+    if how == "blur":
+        return blur_face(photo, mask, max(1.0, face_size / 9))
+    return pixelate_face(photo, mask, max(2, int(face_size // 8)))
 
 
 @dataclass
@@ -150,6 +146,14 @@ class Obfuscator:
         predicted = [CELEBA_ATTRIBUTES[j] for j in np.flatnonzero(attrs[0])]
         return np.clip(face, 0.0, 1.0), mask, flipped_names(attrs, new_attrs)[0], predicted
 
+    def obfuscate_crop(self, crop: np.ndarray, points: np.ndarray, key: int = 0) -> tuple[np.ndarray, list[str]]:
+        """An aligned CROP x CROP uint8 face with the face redrawn and blended in its feathered ellipse
+        (the whole-photo path without detection and warping); also the flipped attribute names."""
+        new_face, mask, flipped, _ = self.redraw(crop, points, key)
+        alpha = _feather_np(mask, self.feather_radius)[..., None]
+        out = alpha * new_face * 255.0 + (1.0 - alpha) * crop.astype(np.float32)
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8), flipped
+
     def obfuscate_photo(self, photo: np.ndarray, allow_no_face: bool = False) -> tuple[np.ndarray, list[FaceRecord]]:
         """The photo with every detected face obfuscated, and one record per face.
 
@@ -196,7 +200,10 @@ def find_run_dir(kind: str, profile_name: str, encoding: str | None = None) -> P
     prefix = f"{kind}-{profile_name}-" + (f"{encoding}-" if encoding else "")
     found = sorted(d for d in runs_root().glob(prefix + "*") if (d / "test_metrics.json").exists() and d.name.count("-") == prefix.count("-"))
     if not found:
-        encoding_flag = f" --encoding {encoding}" if encoding else ""
+        encoding_flag = ""
+        if encoding:  # a variant is "<encoding>" or "<encoding>-lm_<landmark subset>" (profiles.recon_variant)
+            base, _, subset = encoding.partition("-lm_")
+            encoding_flag = f" --encoding {base}" + (f" --landmarks {subset}" if subset else "")
         raise MissingCheckpointError(
             f"no trained {kind} model for profile {profile_name!r} in {runs_root()}: train it with "
             f"`faceobf train {kind} --profile {profile_name}{encoding_flag}` (or run the book's chapters 1 and 2)"
@@ -215,7 +222,9 @@ def obfuscator_from_runs(profile, encoding: str = "onehot", policy: Callable | N
     from faceobf.policies import FlipNamed
     from faceobf.train import fac, recon
 
-    fac_dir, recon_dir = find_run_dir("fac", profile.name), find_run_dir("recon", profile.name, encoding)
+    from faceobf.profiles import recon_variant
+
+    fac_dir, recon_dir = find_run_dir("fac", profile.name), find_run_dir("recon", profile.name, recon_variant(encoding, profile.recon))
     fac_run = fac.load_run(fac_dir, profile)
     recon_run = recon.load_run(recon_dir, profile, encoding)
     return Obfuscator(fac_run.predictor(), profile.fac.resolution, recon_run.generator(), recon_run.table,

@@ -44,6 +44,20 @@ class ReconTrainConfig:
     feather_radius: float = 1.5  # pixels over which the generated face fades into the context
     train_limit: int | None = None
     eval_limit: int | None = None
+    landmark_subset: str = "all"  # which landmarks the U-Net sees (faceobf.landmarks.LANDMARK_SUBSETS)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Which test faces the evaluation (chapter 4) processes, and how many get the slow checks."""
+
+    identities: int | None = None  # test identities used (those with most detected faces first); None = all
+    images_per_identity: int | None = None  # detected faces per identity; None = all
+    identity_aware_limit: int = 66  # faces the identity-aware policy redraws (~100 redraws each)
+    cnn_limit: int = 100  # faces per method also checked with dlib's CNN detector (~0.3 s each on CPU)
+    seed_protocol_identities: int = 20  # the seed's identity-classifier protocol (its table 3)
+    trials: int = 40  # trial sheets per method for the machine assessor
     seed: int = 0
 
 
@@ -57,6 +71,7 @@ class Profile:
     description: str
     recon: ReconTrainConfig = field(default_factory=ReconTrainConfig)
     unet: UNetConfig = field(default_factory=UNetConfig)
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
 
 
 PROFILES: dict[str, Profile] = {
@@ -67,6 +82,8 @@ PROFILES: dict[str, Profile] = {
         description="a few minutes on 2 CPU cores; checks that every cell runs, numbers mean nothing",
         recon=ReconTrainConfig(resolution=64, batch_size=8, epochs=1, train_limit=64, eval_limit=16),
         unet=UNetConfig(base_width=16, depth=3),
+        evaluation=EvalConfig(identities=10, images_per_identity=4, identity_aware_limit=2, cnn_limit=4,
+                              seed_protocol_identities=10, trials=6),
     ),
     "cpu": Profile(
         name="cpu",
@@ -75,6 +92,7 @@ PROFILES: dict[str, Profile] = {
         description="CelebA-mini on 2 CPU cores, about 45 minutes of training; the committed outputs",
         recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=2, train_limit=2400),
         unet=UNetConfig(base_width=32, depth=4),
+        evaluation=EvalConfig(identity_aware_limit=44),
     ),
     "gpu": Profile(
         name="gpu",
@@ -83,8 +101,24 @@ PROFILES: dict[str, Profile] = {
         description="full CelebA on one GPU (Colab)",
         recon=ReconTrainConfig(resolution=128, batch_size=64, epochs=20),
         unet=UNetConfig(base_width=64, depth=5),
+        evaluation=EvalConfig(images_per_identity=10, identity_aware_limit=500, cnn_limit=1000, trials=200),
     ),
 }
+
+
+def with_landmarks(profile: Profile, subset: str) -> Profile:
+    """The profile with its U-Net fed the named landmark subset (a separate run directory)."""
+    from dataclasses import replace
+
+    from faceobf.landmarks import landmark_subset
+
+    landmark_subset(subset)  # unknown names fail here
+    return replace(profile, recon=replace(profile.recon, landmark_subset=subset))
+
+
+def recon_variant(encoding: str, recon: ReconTrainConfig) -> str:
+    """How runs of the U-Net are told apart in folder names: the encoding, plus the landmark subset if not all."""
+    return encoding if recon.landmark_subset == "all" else f"{encoding}-lm_{recon.landmark_subset}"
 
 
 def get_profile(name: str) -> Profile:

@@ -5,16 +5,14 @@ Two faces are "the same person" for dlib when their descriptors are closer than 
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
-from faceobf.dlib_models import FACE_RECOGNITION_RESNET, model_path
+from faceobf.dlib_models import FACE_RECOGNITION_RESNET, model_path, per_thread
 
 SAME_PERSON_THRESHOLD = 0.6
 
 
-@lru_cache(maxsize=None)
+@per_thread
 def face_recognizer():
     import dlib
 

@@ -217,3 +217,35 @@ def test_the_optional_ssim_term_adds_one_minus_ssim_to_the_generator_loss() -> N
     extra = float(losses[10.0]["g_loss"]) - float(losses[0.0]["g_loss"])
     assert float(losses[10.0]["l1"]) == pytest.approx(float(losses[0.0]["l1"]))  # same initial networks
     assert 0.0 < extra <= 10.0 * 2.0  # 10 * (1 - SSIM), and 1 - SSIM lies in [0, 2]
+
+
+def test_a_landmark_subset_feeds_only_its_heatmaps_and_names_its_own_run(celeba_dir: Path) -> None:
+    from faceobf.landmarks import LANDMARK_SUBSETS
+    from faceobf.obfuscate import MissingCheckpointError, find_run_dir
+    from faceobf.profiles import get_profile, recon_variant, with_landmarks
+    from faceobf.train.recon import make_generate, run_dir_for
+
+    subset = LANDMARK_SUBSETS["outline_nose"]
+    rng = np.random.default_rng(0)
+    images = rng.random((2, 32, 32, 3), dtype=np.float32)
+    landmarks = (rng.random((2, 68, 2)) * 32).astype(np.float32)
+    masks, attrs, table = np.ones((2, 32, 32), np.float32), np.zeros((2, 40), np.float32), jnp.asarray(onehot_table())
+    x = assemble_inputs(images, landmarks, masks, attrs, table, subset)
+    assert x.shape[-1] == len(subset) + 43
+    full = assemble_inputs(images, landmarks, masks, attrs, table)
+    assert np.allclose(x[..., : len(subset)], full[..., list(subset)])  # the same heatmaps, the others dropped
+    moved = landmarks.copy()
+    moved[:, 40] += 5.0  # an eye point, not in the subset: the model input does not change
+    assert np.array_equal(assemble_inputs(images, moved, masks, attrs, table, subset), x)
+
+    cfg = ReconTrainConfig(resolution=32, landmark_subset="outline_nose")
+    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=3), cfg)
+    assert make_generate(g_def, g_state, cfg)(images, landmarks, masks, attrs, table).shape == (2, 32, 32, 3)
+
+    profile = with_landmarks(get_profile("ci"), "outline_nose")
+    assert recon_variant("onehot", profile.recon) == "onehot-lm_outline_nose"
+    assert "-onehot-lm_outline_nose-" in run_dir_for(profile, CelebA.open(celeba_dir), "onehot").name
+    with pytest.raises(MissingCheckpointError, match="--encoding onehot --landmarks outline_nose"):
+        find_run_dir("recon", "ci", "onehot-lm_outline_nose")
+    with pytest.raises(ValueError, match="unknown landmark subset 'eyes'"):
+        with_landmarks(profile, "eyes")

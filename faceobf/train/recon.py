@@ -32,12 +32,13 @@ from tqdm.auto import tqdm
 from faceobf.attributes import ENCODINGS, Word2VecConfig, embedding_table, load_word2vec, onehot_table, save_word2vec, train_word2vec
 from faceobf.data.batches import epoch_order
 from faceobf.data.dataset import CelebA, sample_rows
-from faceobf.factors import FaceFactors, assemble_inputs, face_factors
+from faceobf.factors import FaceFactors, assemble_inputs, face_factors, input_channels
+from faceobf.landmarks import landmark_subset
 from faceobf.imageops import composite, fill_mask, image_metrics, ssim_map
 from faceobf.io import atomic_path, write_json
 from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
 from faceobf.paths import runs_root
-from faceobf.profiles import Profile, ReconTrainConfig
+from faceobf.profiles import Profile, ReconTrainConfig, recon_variant
 from faceobf.train.checkpoints import CheckpointSlot, claim_run_dir, restore_finished
 
 
@@ -51,8 +52,15 @@ def masked_l1(a: jax.Array, b: jax.Array, mask: jax.Array) -> jax.Array:
     return (jnp.abs(a - b) * m).sum() / jnp.maximum(m.sum() * a.shape[-1], 1.0)
 
 
+def _points(cfg: ReconTrainConfig) -> tuple[int, ...] | None:
+    """The landmark subset the U-Net sees, or None for all 68."""
+    return None if cfg.landmark_subset == "all" else landmark_subset(cfg.landmark_subset)
+
+
 def create_recon_state(unet: UNetConfig, cfg: ReconTrainConfig):
     """Split fresh (U-Net, Adam) and (PatchGAN, Adam) pairs into graphs and explicit states."""
+    if cfg.landmark_subset != "all":
+        unet = dataclasses.replace(unet, in_channels=input_channels(landmark_subset(cfg.landmark_subset)))
     g = UNet(unet, rngs=nnx.Rngs(cfg.seed))
     d = PatchGAN(PatchGANConfig(in_channels=unet.in_channels + 3), rngs=nnx.Rngs(cfg.seed + 1))
     g_opt = nnx.Optimizer(g, optax.adam(cfg.lr_g, b1=cfg.beta1), wrt=nnx.Param)
@@ -68,7 +76,7 @@ def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig):
     def g_step(g_state, d_state, images, landmarks, masks, attributes, table):
         g, g_opt = nnx.merge(g_def, g_state)
         d, _ = nnx.merge(d_def, d_state)
-        x = assemble_inputs(images, landmarks, masks, attributes, table)
+        x = assemble_inputs(images, landmarks, masks, attributes, table, _points(cfg))
 
         def loss_fn(g):
             fake = composite(g(x), images, masks, cfg.feather_radius)
@@ -86,7 +94,7 @@ def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig):
 
     def d_step(d_state, images, landmarks, masks, attributes, fakes, table):
         d, d_opt = nnx.merge(d_def, d_state)
-        x = assemble_inputs(images, landmarks, masks, attributes, table)
+        x = assemble_inputs(images, landmarks, masks, attributes, table, _points(cfg))
         fakes = jax.lax.stop_gradient(fakes)
 
         def loss_fn(d):
@@ -106,7 +114,7 @@ def make_generate(g_def, g_state, cfg: ReconTrainConfig) -> Callable:
 
     @jax.jit
     def generate(gs, images, landmarks, masks, attributes, table):
-        x = assemble_inputs(images, landmarks, masks, attributes, table)
+        x = assemble_inputs(images, landmarks, masks, attributes, table, _points(cfg))
         return composite(nnx.merge(gd, gs)(x), images, masks, cfg.feather_radius)
 
     return lambda *args: generate(gs, *args)
@@ -178,7 +186,7 @@ class ReconRun:
 
 
 def run_dir_for(profile: Profile, dataset: CelebA, encoding: str) -> Path:
-    return runs_root() / f"recon-{profile.name}-{encoding}-{dataset.key}"
+    return runs_root() / f"recon-{profile.name}-{recon_variant(encoding, profile.recon)}-{dataset.key}"
 
 
 def attribute_table(encoding: str, train_attributes: np.ndarray, run_dir: Path, w2v: Word2VecConfig = Word2VecConfig()) -> np.ndarray:
@@ -205,7 +213,10 @@ def train_recon(
     """Train (or resume) the U-Net under `profile`, then evaluate it and the baseline on the test split."""
     cfg, unet = profile.recon, profile.unet
     run_dir = Path(run_dir or run_dir_for(profile, dataset, encoding))
-    claim_run_dir(run_dir, {"unet": dataclasses.asdict(unet), "train": dataclasses.asdict(cfg), "encoding": encoding})
+    train_record = dataclasses.asdict(cfg)
+    if cfg.landmark_subset == "all":  # runs made before the option existed keep their recorded config
+        train_record.pop("landmark_subset")
+    claim_run_dir(run_dir, {"unet": dataclasses.asdict(unet), "train": train_record, "encoding": encoding})
 
     splits = {s: sample_rows(dataset.split(s), cfg.train_limit if s == "train" else cfg.eval_limit, cfg.seed) for s in ("train", "val", "test")}
     data = {s: face_factors(dataset, rows, cfg.resolution, progress=progress) for s, rows in splits.items()}

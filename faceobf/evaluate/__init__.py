@@ -1,0 +1,1 @@
+"""Evaluation: how much identity survives each obfuscation method, for machines and for people."""

@@ -1,0 +1,310 @@
+"""The evaluation protocol: every method on the same test faces, read by the machine assessor, summarised.
+
+`run_evaluation` processes the faces with each method, reads them (detection, landmarks, descriptor),
+computes image metrics and FAC features, and keeps one result file per method in the evaluation
+directory, so an interrupted run resumes at the next method and the chapter loads what the CLI made.
+`summarise` turns the stored results into the table of chapter 4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from faceobf.data import CelebA
+from faceobf.evaluate import metrics
+from faceobf.evaluate.assess import paste_crop, read_faces
+from faceobf.evaluate.faces import EvalFaces, select_faces
+from faceobf.evaluate.landmark_attack import landmark_recall
+from faceobf.evaluate.methods import METHODS, Method, get_method, process_crop
+from faceobf.io import save_npz
+from faceobf.paths import runs_root
+from faceobf.profiles import Profile
+from faceobf.recognition import SAME_PERSON_THRESHOLD
+
+FARS = (0.01, 0.001)
+DEFAULT_METHODS: tuple[str, ...] = tuple(METHODS)
+
+
+@dataclass
+class MethodResult:
+    """Everything measured on one method's processed faces (row order = `EvalFaces` order, maybe a prefix)."""
+
+    name: str
+    rows: np.ndarray
+    crops: np.ndarray  # (n, 178, 178, 3) uint8 processed face crops
+    hog_found: np.ndarray
+    landmarks: np.ndarray  # (n, 68, 2) re-detected, NaN where HOG missed
+    cnn_found: np.ndarray  # 1/0, -1 = not run
+    descriptors: np.ndarray  # (n, 128)
+    features: np.ndarray  # (n, 2048) FAC ResNet-50 pooled features (empty when no FAC)
+    image_metrics: dict  # name -> (n,) SSIM / PSNR to the original, whole crop and inside the face mask
+    seconds: float
+
+    def save(self, directory: Path) -> None:
+        """Crops first, then the .npz: the .npz marks a finished method (both written atomically)."""
+        from faceobf.io import atomic_path
+
+        with atomic_path(directory / f"{self.name}-crops.npy") as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, np.ascontiguousarray(self.crops))
+        save_npz(directory / f"{self.name}.npz", rows=self.rows, hog_found=self.hog_found, landmarks=self.landmarks,
+                 cnn_found=self.cnn_found, descriptors=self.descriptors, features=self.features,
+                 seconds=np.float64(self.seconds), **{f"m_{k}": v for k, v in self.image_metrics.items()})
+
+    @classmethod
+    def load(cls, directory: Path, name: str) -> "MethodResult":
+        with np.load(directory / f"{name}.npz") as z:
+            arrays = {k: z[k] for k in z.files}
+        crops = np.load(directory / f"{name}-crops.npy", mmap_mode="r")
+        return cls(name, arrays["rows"], crops, arrays["hog_found"], arrays["landmarks"], arrays["cnn_found"],
+                   arrays["descriptors"], arrays["features"],
+                   {k[2:]: v for k, v in arrays.items() if k.startswith("m_")}, float(arrays["seconds"]))
+
+    @staticmethod
+    def exists(directory: Path, name: str) -> bool:
+        return (directory / f"{name}.npz").exists() and (directory / f"{name}-crops.npy").exists()
+
+
+def evaluation_dir(profile: Profile, dataset: CelebA, encoding: str) -> Path:
+    from faceobf.profiles import recon_variant
+
+    return runs_root() / f"eval-{profile.name}-{recon_variant(encoding, profile.recon)}-{dataset.key}"
+
+
+def method_limit(method: Method, profile: Profile, n_faces: int) -> int:
+    """How many faces a method processes: all, except the slow identity-aware search."""
+    return min(n_faces, profile.evaluation.identity_aware_limit) if method.name.startswith("identity") else n_faces
+
+
+def _image_metrics(processed: np.ndarray, originals: np.ndarray, masks: np.ndarray, batch: int = 32) -> dict:
+    from faceobf.imageops import image_metrics
+
+    out: dict[str, list] = {}
+    for s in range(0, len(processed), batch):
+        m = image_metrics(processed[s : s + batch].astype(np.float32) / 255.0, originals[s : s + batch].astype(np.float32) / 255.0,
+                          masks[s : s + batch])
+        for k in ("ssim", "ssim_mask", "psnr", "psnr_mask"):
+            out.setdefault(k, []).append(np.asarray(m[k]))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def make_feature_fn(fac_run, resolution: int) -> Callable[[np.ndarray], np.ndarray]:
+    """(n, 178, 178, 3) uint8 crops -> (n, 2048) pooled features of the trained FAC ResNet-50."""
+    import cv2
+    import jax
+    from flax import nnx
+
+    graphdef, state = nnx.split(fac_run.model())
+
+    @jax.jit
+    def features(state, images):
+        return nnx.merge(graphdef, state).features(images)
+
+    def run(crops: np.ndarray, batch: int = 64) -> np.ndarray:
+        out = []
+        for s in range(0, len(crops), batch):
+            chunk = np.stack([cv2.resize(c, (resolution, resolution), interpolation=cv2.INTER_AREA) for c in crops[s : s + batch]])
+            n = len(chunk)
+            chunk = np.concatenate([chunk, np.zeros((batch - n, *chunk.shape[1:]), np.uint8)]) if n < batch else chunk
+            out.append(np.asarray(features(state, chunk.astype(np.float32) / 255.0))[:n])
+        return np.concatenate(out)
+
+    return run
+
+
+def run_method(method: Method, faces: EvalFaces, dataset: CelebA, profile: Profile, obfuscator=None,
+               feature_fn: Callable | None = None, progress: bool = True) -> MethodResult:
+    """Process the first `method_limit` faces with `method` and read them as the machine assessor."""
+    import time
+
+    from faceobf.evaluate.methods import face_mask
+
+    start = time.time()
+    n = method_limit(method, profile, len(faces))
+    aligned = [dataset.read_aligned(int(r)) for r in faces.rows[:n]]
+    originals = np.stack([a[30:208] for a in aligned])
+    crops = np.stack([process_crop(method, originals[i], faces.crop_points(i), int(faces.rows[i]), obfuscator)
+                      for i in tqdm(range(n), desc=f"{method.name}: process", disable=not progress)])
+    run_cnn = np.arange(n) < profile.evaluation.cnn_limit
+    readings = read_faces([paste_crop(a, c) for a, c in zip(aligned, crops)], faces.landmarks[:n], run_cnn)
+    masks = np.stack([face_mask(originals[i], faces.crop_points(i)) for i in range(n)])
+    feats = feature_fn(crops) if feature_fn is not None else np.zeros((n, 0), np.float32)
+    return MethodResult(
+        method.name, faces.rows[:n], crops,
+        np.array([r.hog_found for r in readings]), np.stack([r.landmarks for r in readings]),
+        np.array([r.cnn_found for r in readings], np.int8), np.stack([r.descriptor for r in readings]),
+        feats.astype(np.float32), _image_metrics(crops, originals, masks), time.time() - start,
+    )
+
+
+def reference_features(dataset: CelebA, feature_fn: Callable, limit: int | None, seed: int) -> np.ndarray:
+    """FAC features of real faces from the validation split: the 'real' side of the KID."""
+    from faceobf.data.dataset import sample_rows
+
+    rows = sample_rows(dataset.split("val"), limit, seed)
+    return feature_fn(dataset.images(rows, 178, progress=False))
+
+
+def load_models(profile: Profile, encoding: str, need_unet: bool = True):
+    """(Obfuscator or None, FAC run or None) of the profile's finished runs.
+
+    A missing U-Net or FAC raises `MissingCheckpointError` (naming how to train it) only when a method
+    needs it; without a FAC the evaluation still runs but has no KID column.
+    """
+    from faceobf.obfuscate import MissingCheckpointError, find_run_dir, obfuscator_from_runs
+    from faceobf.train import fac
+
+    obfuscator = obfuscator_from_runs(profile, encoding) if need_unet else None
+    try:
+        fac_run = fac.load_run(find_run_dir("fac", profile.name), profile)
+    except MissingCheckpointError:
+        fac_run = None
+    return obfuscator, fac_run
+
+
+def run_evaluation(profile: Profile, dataset: CelebA, encoding: str = "onehot", methods: Sequence[str] = DEFAULT_METHODS,
+                   directory: Path | None = None, progress: bool = True, log: Callable[[str], None] = print) -> dict[str, MethodResult]:
+    """Run (or load, per method) every method on the profile's evaluation faces; returns results by name.
+
+    'original' is always included: its readings are the gallery and the SSIM reference.
+    """
+    from faceobf.train.checkpoints import claim_run_dir
+
+    names = ["original"] + [m for m in methods if m != "original"]
+    chosen = [get_method(m) for m in names]
+    directory = Path(directory) if directory else evaluation_dir(profile, dataset, encoding)
+    claim_run_dir(directory, {"profile": profile.name, "encoding": encoding, "evaluation": asdict(profile.evaluation),
+                              "dataset": dataset.key})
+    faces = select_faces(dataset, profile.evaluation, progress=progress)
+    obfuscator, fac_run = load_models(profile, encoding, any(m.needs_models for m in chosen))
+    feature_fn = make_feature_fn(fac_run, profile.fac.resolution) if fac_run is not None else None
+    if feature_fn is None:
+        log(f"no trained FAC for profile {profile.name!r}: the report has no KID column")
+    elif not (directory / "reference.npz").exists():
+        save_npz(directory / "reference.npz", features=reference_features(dataset, feature_fn, 400, profile.evaluation.seed))
+    save_npz(directory / "faces.npz", rows=faces.rows, identities=faces.identities, landmarks=faces.landmarks)
+    results = {}
+    for method in chosen:
+        if MethodResult.exists(directory, method.name):
+            results[method.name] = MethodResult.load(directory, method.name)
+            continue
+        log(f"evaluating {method.name} ({method.label}) on {method_limit(method, profile, len(faces))} faces")
+        result = run_method(method, faces, dataset, profile, obfuscator, feature_fn, progress)
+        result.save(directory)
+        results[method.name] = MethodResult.load(directory, method.name)
+    return results
+
+
+def load_faces(directory: Path) -> EvalFaces:
+    with np.load(Path(directory) / "faces.npz") as z:
+        return EvalFaces(z["rows"], z["identities"], z["landmarks"])
+
+
+def summarise_method(result: MethodResult, originals: MethodResult, faces: EvalFaces, reference: np.ndarray | None,
+                     subset: int | None = None) -> dict:
+    """The table row of one method: identification, verification, detection, image metrics, KID, landmark leak.
+
+    With `subset`, only its first `subset` faces count (to compare methods on the identity-aware faces).
+    """
+    n = len(result.rows) if subset is None else min(subset, len(result.rows))
+    ids = faces.identities[:n]
+    gallery_ids = faces.identities[: len(originals.rows)]
+    keys, gallery_keys = result.rows[:n], originals.rows
+    desc = result.descriptors[:n]
+    hits = metrics.recall_at_1(desc, ids, originals.descriptors, gallery_ids, keys, gallery_keys)
+    genuine, impostor = metrics.pair_distances(desc, ids, originals.descriptors, gallery_ids, keys, gallery_keys)
+    cnn = result.cnn_found[:n]
+    row = {
+        "faces": int(n),
+        "identities": int(np.unique(ids).size),
+        "recall_at_1": float(hits.mean()),
+        "verification_at_0.6": metrics.verification_rate(genuine, SAME_PERSON_THRESHOLD),
+        **{f"tar_at_far_{far:g}": metrics.tar_at_far(genuine, impostor, far) for far in FARS},
+        "genuine_distance": float(genuine.mean()),
+        "impostor_distance": float(impostor.mean()),
+        "hog_detection": float(result.hog_found[:n].mean()),
+        "cnn_detection": float(cnn[cnn >= 0].mean()) if (cnn >= 0).any() else None,
+        "cnn_faces": int((cnn >= 0).sum()),
+        # the original against itself has no meaningful SSIM/PSNR (PSNR is infinite)
+        **{k: (None if result.name == "original" else float(np.mean(v[:n]))) for k, v in result.image_metrics.items()},
+    }
+    found = result.hog_found[:n]
+    row["landmark_recall_at_1"] = (
+        float(landmark_recall(result.landmarks[:n][found], ids[found], faces.landmarks[: len(originals.rows)], gallery_ids,
+                              keys[found], gallery_keys).mean()) if found.any() else None)
+    if reference is not None and result.features.shape[1] and n >= 20:  # KID of fewer faces is noise
+        kid, kid_std = metrics.kernel_distance(result.features[:n], reference)
+        row["kid"], row["kid_std"] = kid, kid_std
+    return row
+
+
+def summarise(results: dict[str, MethodResult], faces: EvalFaces, reference: np.ndarray | None, subset: int | None = None) -> dict[str, dict]:
+    """One summary row per method (see `summarise_method`), chance level included."""
+    originals = results["original"]
+    table = {name: summarise_method(r, originals, faces, reference, subset) for name, r in results.items()}
+    for row in table.values():
+        row["chance_recall_at_1"] = 1.0 / row["identities"] if row["identities"] else None
+    return table
+
+
+def context_record(profile: Profile, encoding: str, faces: EvalFaces, directory: Path) -> dict:
+    from faceobf.profiles import hardware_summary
+
+    return {"profile": profile.name, "encoding": encoding, "landmark_subset": profile.recon.landmark_subset, "faces": len(faces), "identities": faces.n_identities,
+            "evaluation": asdict(profile.evaluation), "results_dir": str(directory), "hardware": hardware_summary(),
+            "assessor": "dlib face recognition ResNet v1 (128-d), HOG detector upsample 1, 68-point landmarks",
+            "kid_network": "the profile's FAC ResNet-50 (pooled 2048-d), reference: 400 validation-split originals"}
+
+
+def sheet_material(sheets, result: MethodResult, originals: MethodResult) -> tuple[list[list[np.ndarray]], list[dict]]:
+    """The faces each sheet shows (the processed one from `result`) and the machine's picks on them."""
+    from faceobf.evaluate.sheets import machine_answers
+
+    pos = {int(r): k for k, r in enumerate(result.rows)}
+    opos = {int(r): k for k, r in enumerate(originals.rows)}
+    images = [[np.asarray(result.crops[pos[r]] if k == s.processed else originals.crops[opos[r]]) for k, r in enumerate(s.rows)]
+              for s in sheets]
+    answers = machine_answers(sheets, {r: originals.descriptors[k] for r, k in opos.items()},
+                              {r: result.descriptors[k] for r, k in pos.items()})
+    return images, answers
+
+
+def _subset(faces: EvalFaces, rows: Sequence[int]) -> EvalFaces:
+    where = {int(r): k for k, r in enumerate(faces.rows)}
+    idx = np.array([where[int(r)] for r in rows])
+    return EvalFaces(faces.rows[idx], faces.identities[idx], faces.landmarks[idx])
+
+
+def human_test_material(profile: Profile, dataset: CelebA, encoding: str, method_name: str, trials: int, seed: int = 0,
+                        progress: bool = True):
+    """(sheets, images, machine answers) for `trials` sheets of `method_name` on the evaluation faces.
+
+    Uses the stored results of `faceobf evaluate` when they exist; otherwise processes only the faces
+    the sheets show.
+    """
+    from dataclasses import replace
+
+    from faceobf.evaluate.sheets import make_sheets
+
+    method = get_method(method_name)
+    if method.name == "original":
+        raise ValueError("the human test compares a processed face with originals: choose a method other than 'original'")
+    faces = select_faces(dataset, profile.evaluation, progress=progress)
+    sheets = make_sheets(faces.rows, faces.identities, trials, seed, processed_rows=faces.rows[: method_limit(method, profile, len(faces))])
+    directory = evaluation_dir(profile, dataset, encoding)
+    if MethodResult.exists(directory, method.name) and MethodResult.exists(directory, "original"):
+        result, originals = MethodResult.load(directory, method.name), MethodResult.load(directory, "original")
+    else:
+        quick = replace(profile, evaluation=replace(profile.evaluation, cnn_limit=0))
+        processed = list(dict.fromkeys(s.rows[s.processed] for s in sheets))
+        shown = list(dict.fromkeys(r for s in sheets for r in s.rows))
+        obfuscator = load_models(profile, encoding, method.needs_models)[0]
+        result = run_method(method, _subset(faces, processed), dataset, quick, obfuscator, None, progress)
+        originals = run_method(get_method("original"), _subset(faces, shown), dataset, quick, None, None, progress)
+    images, answers = sheet_material(sheets, result, originals)
+    return sheets, images, answers

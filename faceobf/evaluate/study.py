@@ -1,0 +1,102 @@
+"""The whole evaluation of chapter 4 in one call: results table, the seed's protocol, the landmark
+attacker, the machine on the trial sheets; written as JSON and Markdown by `faceobf evaluate`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from faceobf.data import CelebA
+from faceobf.evaluate.faces import EvalFaces
+from faceobf.evaluate.human_test import score_answers
+from faceobf.evaluate.landmark_attack import LANDMARK_SUBSETS, landmark_recall
+from faceobf.evaluate.protocol import (DEFAULT_METHODS, MethodResult, context_record, evaluation_dir, load_faces,
+                                       run_evaluation, sheet_material, summarise)
+from faceobf.evaluate.seed_protocol import IdentityCNNConfig, seed_protocol
+from faceobf.evaluate.sheets import chance_level, make_sheets
+from faceobf.profiles import Profile
+
+
+@dataclass
+class Study:
+    """All numbers of one evaluation (see `run_study`)."""
+
+    context: dict
+    table: dict[str, dict]  # every method on all the faces it processed
+    subset_table: dict[str, dict]  # every method on the faces the identity-aware search processed
+    seed_protocol: dict[str, dict]
+    landmark_attack: dict[str, dict]
+    machine_sheets: dict[str, dict]
+    results: dict[str, MethodResult] = field(repr=False, default_factory=dict)
+    faces: EvalFaces | None = field(repr=False, default=None)
+
+    def as_dict(self) -> dict:
+        return {"context": self.context, "methods": self.table, "identity_aware_subset": self.subset_table,
+                "seed_protocol": self.seed_protocol, "landmark_attack": self.landmark_attack, "machine_sheets": self.machine_sheets}
+
+
+def landmark_attack(faces: EvalFaces, results: dict[str, MethodResult]) -> dict[str, dict]:
+    """Recall@1 of the landmark attacker per landmark subset: original landmarks against each other, and
+    the landmarks re-detected on each U-Net method's faces against the originals'."""
+    out = {}
+    ids, rows = faces.identities, faces.rows
+    for subset in LANDMARK_SUBSETS:
+        row = {"points": len(LANDMARK_SUBSETS[subset]), "original": float(landmark_recall(faces.landmarks, ids, faces.landmarks, ids, rows, rows, subset).mean())}
+        for name, r in results.items():
+            found = r.hog_found
+            if name != "original" and found.sum() >= 2:
+                n = len(r.rows)
+                row[name] = float(landmark_recall(r.landmarks[found], ids[:n][found], faces.landmarks, ids, r.rows[found], rows, subset).mean())
+        out[subset] = row
+    return out
+
+
+def machine_on_sheets(faces: EvalFaces, results: dict[str, MethodResult], trials: int, seed: int) -> dict[str, dict]:
+    """The machine assessor's success rate on `trials` seeded sheets per method (scored like people)."""
+    out = {}
+    for name, r in results.items():
+        if name == "original":
+            continue
+        sheets = make_sheets(faces.rows, faces.identities, trials, seed, processed_rows=r.rows)
+        _, answers = sheet_material(sheets, r, results["original"])
+        key = {"test_id": "machine", "method": name, "sheets": [s.as_dict() for s in sheets]}
+        out[name] = score_answers({"test_id": "machine", "assessor": "dlib", "answers": answers}, key)
+    return out
+
+
+def run_study(profile: Profile, dataset: CelebA, encoding: str = "onehot", methods: Sequence[str] = DEFAULT_METHODS,
+              progress: bool = True, log: Callable[[str], None] = print) -> Study:
+    """Run or load every method, then compute every table of chapter 4."""
+    directory = evaluation_dir(profile, dataset, encoding)
+    results = run_evaluation(profile, dataset, encoding, methods, directory, progress, log)
+    faces = load_faces(directory)
+    reference = None
+    if (directory / "reference.npz").exists():
+        with np.load(directory / "reference.npz") as z:
+            reference = z["features"]
+    table = summarise(results, faces, reference)
+    subset = min((len(r.rows) for r in results.values()), default=0)
+    subset_table = summarise(results, faces, reference, subset=subset) if subset < len(faces) else {}
+    originals = results["original"]
+    processed = {name: (r.crops, np.arange(len(r.rows))) for name, r in results.items()}
+    seed = seed_protocol(originals.crops, faces.identities, processed, profile.evaluation.seed_protocol_identities,
+                         IdentityCNNConfig(seed=profile.evaluation.seed))
+    context = context_record(profile, encoding, faces, directory)
+    context["chance_sheet"] = chance_level()
+    return Study(context, table, subset_table, seed, landmark_attack(faces, results),
+                 machine_on_sheets(faces, results, profile.evaluation.trials, profile.evaluation.seed), results, faces)
+
+
+def write_study(study: Study, out_dir: Path) -> tuple[Path, Path]:
+    """evaluation.json and evaluation.md in `out_dir`, atomically."""
+    from faceobf.evaluate.report import markdown_report
+    from faceobf.io import atomic_path, write_json
+
+    out_dir = Path(out_dir)
+    write_json(out_dir / "evaluation.json", study.as_dict())
+    with atomic_path(out_dir / "evaluation.md") as tmp:
+        tmp.write_text(markdown_report(study.as_dict()))
+    return out_dir / "evaluation.json", out_dir / "evaluation.md"

@@ -1,0 +1,67 @@
+"""The human test inside a notebook: the same trial sheets as ipywidgets, scored like the HTML page."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+from PIL import Image
+
+from faceobf.evaluate.sheets import TrialSheet
+
+
+def _png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def sheet_widget(sheets: list[TrialSheet], images: list[list[np.ndarray]], on_done=None):
+    """An ipywidgets box showing one sheet at a time: tick two faces, press Confirm.
+
+    Answers accumulate in `box.answers` in the format of the HTML page (trial, picks, ms);
+    `on_done(answers)` is called after the last sheet.
+    """
+    import ipywidgets as w
+
+    box = w.VBox()
+    box.answers = []
+    progress, status = w.HTML(), w.HTML()
+    confirm = w.Button(description="Confirm pair", disabled=True)
+    state = {"boxes": [], "shown": 0.0}
+
+    def changed(_=None):
+        confirm.disabled = sum(c.value for c in state["boxes"]) != 2
+
+    def show():
+        k = len(box.answers)
+        if k >= len(sheets):
+            right = sum(sorted(a["picks"]) == list(s.match) for a, s in zip(box.answers, sheets))
+            status.value = f"<b>Done: {right} of {len(sheets)} sheets right</b> (chance 1 in 45 per sheet)."
+            box.children = [progress, status]
+            if on_done:
+                on_done(box.answers)
+            return
+        progress.value = f"Sheet {k + 1} of {len(sheets)}: tick the two faces that show the same person."
+        cells, state["boxes"] = [], []
+        for i, face in enumerate(images[k]):
+            tick = w.Checkbox(description=f"face {i + 1}", value=False, indent=False)
+            tick.observe(changed, "value")
+            state["boxes"].append(tick)
+            cells.append(w.VBox([w.Image(value=_png(face), format="png", width=110), tick]))
+        grid = w.GridBox(cells, layout=w.Layout(grid_template_columns="repeat(5, 120px)"))
+        box.children = [progress, grid, confirm, status]
+        confirm.disabled = True
+        state["shown"] = time.perf_counter()
+
+    def on_confirm(_):
+        picks = [i for i, c in enumerate(state["boxes"]) if c.value]
+        if len(picks) == 2:
+            box.answers.append({"trial": sheets[len(box.answers)].trial, "picks": picks,
+                                "ms": round(1000 * (time.perf_counter() - state["shown"]))})
+            show()
+
+    confirm.on_click(on_confirm)
+    show()
+    return box

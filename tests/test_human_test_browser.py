@@ -1,0 +1,97 @@
+"""The offline human-test page in a real headless Chromium: answer sheets by clicking, export, score.
+
+Uses Debian's chromium and chromedriver driven by selenium (no browser download). CI installs them
+(.ci/run) and the test must run there; elsewhere it is skipped when they are missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceobf.evaluate.human_test import score_file, write_human_test
+from faceobf.evaluate.sheets import make_sheets
+
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage")
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        message = "Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; .ci/run installs them")
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    driver.downloads = downloads
+    yield driver
+    driver.quit()
+
+
+def _wait_for(predicate, timeout: float = 15.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting in the browser")
+
+
+def test_answer_sheets_by_clicking_export_and_score(tmp_path: Path, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    rows, ids = np.arange(60), np.repeat(np.arange(12), 5)
+    sheets = make_sheets(rows, ids, 3, seed=0)
+    images = [[np.full((40, 40, 3), (25 * k, 100, 200 - 15 * k), np.uint8) for k in range(10)] for _ in sheets]
+    paths = write_human_test(tmp_path / "test", sheets, images, "blur_s8", "blur")
+    browser.get(paths["page"].resolve().as_uri())
+
+    def faces():
+        return browser.find_elements(By.CSS_SELECTOR, "#grid img.face")
+
+    confirm = browser.find_element(By.ID, "confirm")
+    wrong = lambda s: next([a, b] for a in range(10) for b in range(a + 1, 10) if (a, b) != s.match)
+    plan = [list(sheets[0].match), wrong(sheets[1]), list(sheets[2].match)]  # right, wrong, right
+    for k, picks in enumerate(plan):
+        _wait_for(lambda: browser.find_element(By.ID, "progress").text == f"Sheet {k + 1} of 3")
+        assert len(faces()) == 10 and not confirm.is_enabled()
+        faces()[picks[0]].click()
+        assert not confirm.is_enabled()  # one face is not a pair
+        faces()[picks[1]].click()
+        assert confirm.is_enabled()
+        confirm.click()
+        if k == 0:  # progress survives a reload (kept in the browser's local storage)
+            browser.refresh()
+            confirm = browser.find_element(By.ID, "confirm")
+            _wait_for(lambda: browser.find_element(By.ID, "progress").text == "Sheet 2 of 3")
+    _wait_for(lambda: browser.find_element(By.ID, "done").is_displayed())
+    browser.find_element(By.ID, "export").click()
+    exported = _wait_for(lambda: [p for p in browser.downloads.glob("answers-*.json")])
+    _wait_for(lambda: exported[0].stat().st_size > 0)
+    data = json.loads(exported[0].read_text())
+    assert [a["picks"] for a in data["answers"]] == [sorted(p) for p in plan]
+    assert all(isinstance(a["ms"], int) and a["ms"] >= 0 for a in data["answers"])
+    assert json.loads(browser.find_element(By.ID, "answers").get_attribute("value"))["answers"] == data["answers"]
+    score = score_file(exported[0], paths["key"])  # the scorer reads the browser's export
+    assert (score["correct"], score["trials"]) == (2, 3)
