@@ -111,6 +111,7 @@ class Obfuscator:
     min_face: int = 32  # faces whose box is narrower (pixels) get the fallback
     fallback: str = "blur"
     feather_radius: float = 1.5
+    run_dir: Path | None = None  # the U-Net's training run, when loaded from one (recorded by the evaluation)
 
     def __post_init__(self) -> None:
         if self.fallback not in FALLBACKS:
@@ -228,4 +229,4 @@ def obfuscator_from_runs(profile, encoding: str = "onehot", policy: Callable | N
     fac_run = fac.load_run(fac_dir, profile)
     recon_run = recon.load_run(recon_dir, profile, encoding)
     return Obfuscator(fac_run.predictor(), profile.fac.resolution, recon_run.generator(), recon_run.table,
-                      profile.recon.resolution, policy or FlipNamed(), **options)
+                      profile.recon.resolution, policy or FlipNamed(), run_dir=recon_dir, **options)

@@ -67,3 +67,47 @@ def training_curves(history: dict, metrics: Sequence[tuple[str, str, str]], base
         ax.legend()
     fig.tight_layout()
     return fig
+
+
+def trial_sheet_figure(images: Sequence[np.ndarray], match: tuple[int, int] | None = None, pick: Sequence[int] | None = None,
+                       title: str = "", size: float = 1.5):
+    """One trial sheet as people see it (2 x 5 faces, numbered); optionally the true pair (green) and a pick (red dashes)."""
+    fig, axes = plt.subplots(2, 5, figsize=(5 * size, 2 * size * 1.12))
+    for k, ax in enumerate(axes.flat):
+        ax.imshow(images[k])
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{k + 1}", fontsize=8)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if match is not None and k in match:
+            for spine in ax.spines.values():
+                spine.set(visible=True, color="#2ca02c", linewidth=4)
+        if pick is not None and k in pick:
+            ax.plot([0.04, 0.96, 0.96, 0.04, 0.04], [0.04, 0.04, 0.96, 0.96, 0.04], transform=ax.transAxes, color="#d62728",
+                    linestyle="--", linewidth=2)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def privacy_scatter(table: dict[str, dict], labels: dict[str, str], x: str, x_label: str, ax=None, chance: float | None = None,
+                    x_scale: float = 1.0):
+    """One point per method: identification rate (y) against a naturalness measure (x)."""
+    ax = ax or plt.gca()
+    kinds = {"unet": "#1f77b4", "baseline": "#ff7f0e", "original": "#2ca02c"}
+    for name, row in table.items():
+        if row.get(x) is None:
+            continue
+        colour = kinds.get(labels.get(f"{name}:kind", ""), "#7f7f7f")
+        ax.scatter(row[x] * x_scale, row["recall_at_1"], color=colour, s=40, zorder=3)
+        ax.annotate(labels.get(name, name), (row[x] * x_scale, row["recall_at_1"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    if chance is not None:
+        ax.axhline(chance, color="grey", linestyle=":", linewidth=1, label="chance")
+        ax.legend(fontsize=7, loc="best")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("Recall@1 (dlib)")
+    ax.set_ylim(-0.03, 1.05)
+    ax.grid(alpha=0.3)
+    return ax

@@ -105,3 +105,23 @@ def test_page_key_and_machine_answers_on_disk(tmp_path: Path) -> None:
     lone.write_text(json.dumps({"test_id": "x", "answers": []}))
     with pytest.raises(AnswersError, match="cannot find the test's key.json"):
         score_file(lone)
+
+
+def test_notebook_widget_records_picks_like_the_page() -> None:
+    from faceobf.evaluate.widget import sheet_widget
+
+    sheets = make_sheets(ROWS, IDS, 2, seed=0)
+    images = [[np.full((8, 8, 3), 10 * k, np.uint8) for k in range(10)] for _ in sheets]
+    done = []
+    box = sheet_widget(sheets, images, on_done=done.append)
+    confirm = box.children[2]
+    for sheet, picks in zip(sheets, [sheet.match for sheet in sheets[:1]] + [(0, 1) if sheets[1].match != (0, 1) else (0, 2)]):
+        ticks = [cell.children[1] for cell in box.children[1].children]
+        assert len(ticks) == 10 and confirm.disabled
+        ticks[picks[0]].value = True
+        assert confirm.disabled
+        ticks[picks[1]].value = True
+        assert not confirm.disabled
+        confirm.click()
+    assert [a["picks"] for a in box.answers] == [list(sheets[0].match), [0, 1] if sheets[1].match != (0, 1) else [0, 2]]
+    assert done == [box.answers] and "1 of 2 sheets right" in box.children[1].value

@@ -8,6 +8,7 @@ directory, so an interrupted run resumes at the next method and the chapter load
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,7 +18,7 @@ from tqdm.auto import tqdm
 
 from faceobf.data import CelebA
 from faceobf.evaluate import metrics
-from faceobf.evaluate.assess import paste_crop, read_faces
+from faceobf.evaluate.assess import face_crop, paste_crop, read_faces
 from faceobf.evaluate.faces import EvalFaces, select_faces
 from faceobf.evaluate.landmark_attack import landmark_recall
 from faceobf.evaluate.methods import METHODS, Method, get_method, process_crop
@@ -127,7 +128,7 @@ def run_method(method: Method, faces: EvalFaces, dataset: CelebA, profile: Profi
     start = time.time()
     n = method_limit(method, profile, len(faces))
     aligned = [dataset.read_aligned(int(r)) for r in faces.rows[:n]]
-    originals = np.stack([a[30:208] for a in aligned])
+    originals = np.stack([face_crop(a) for a in aligned])
     crops = np.stack([process_crop(method, originals[i], faces.crop_points(i), int(faces.rows[i]), obfuscator)
                       for i in tqdm(range(n), desc=f"{method.name}: process", disable=not progress)])
     run_cnn = np.arange(n) < profile.evaluation.cnn_limit
@@ -167,6 +168,32 @@ def load_models(profile: Profile, encoding: str, need_unet: bool = True):
     return obfuscator, fac_run
 
 
+def _fingerprint(run_dir: Path | None) -> str | None:
+    """Which finished training run: its folder name and a hash of its test metrics (rewritten by retraining)."""
+    import hashlib
+
+    if run_dir is None:
+        return None
+    return f"{Path(run_dir).name}:{hashlib.sha256((Path(run_dir) / 'test_metrics.json').read_bytes()).hexdigest()[:16]}"
+
+
+def _check_models(directory: Path, obfuscator, fac_run) -> None:
+    """Refuse to mix stored results of other models with new ones (after retraining, say)."""
+    from faceobf.io import write_json
+
+    record = {"fac": _fingerprint(fac_run.run_dir if fac_run else None),
+              "unet": _fingerprint(getattr(obfuscator, "run_dir", None))}
+    path = directory / "models.json"
+    if path.exists():
+        stored = json.loads(path.read_text())
+        for key, value in record.items():
+            if value is not None and stored.get(key) not in (None, value):
+                raise ValueError(f"{directory}: its results were made with another {key} model ({stored[key]}, now {value}); "
+                                 "delete that folder to evaluate the new one")
+        record = {k: record[k] or stored.get(k) for k in record}
+    write_json(path, record)
+
+
 def run_evaluation(profile: Profile, dataset: CelebA, encoding: str = "onehot", methods: Sequence[str] = DEFAULT_METHODS,
                    directory: Path | None = None, progress: bool = True, log: Callable[[str], None] = print) -> dict[str, MethodResult]:
     """Run (or load, per method) every method on the profile's evaluation faces; returns results by name.
@@ -182,6 +209,7 @@ def run_evaluation(profile: Profile, dataset: CelebA, encoding: str = "onehot", 
                               "dataset": dataset.key})
     faces = select_faces(dataset, profile.evaluation, progress=progress)
     obfuscator, fac_run = load_models(profile, encoding, any(m.needs_models for m in chosen))
+    _check_models(directory, obfuscator, fac_run)
     feature_fn = make_feature_fn(fac_run, profile.fac.resolution) if fac_run is not None else None
     if feature_fn is None:
         log(f"no trained FAC for profile {profile.name!r}: the report has no KID column")

@@ -85,3 +85,21 @@ def markdown_report(study: dict) -> str:
         parts += [f"## Machine assessor on the human-test sheets (chance {c.get('chance_sheet', 1 / 45):.1%})", "",
                   sheets_table(study["machine_sheets"]), ""]
     return "\n".join(parts)
+
+
+def table_frame(table: dict[str, dict], columns=COLUMNS):
+    """The results as a pandas DataFrame (methods as rows, readable column names, numbers unformatted)."""
+    import pandas as pd
+
+    frame = pd.DataFrame({label(name): {title: row.get(key) for key, title, _ in columns} for name, row in table.items()}).T
+    if "KID x1e3" in frame:
+        frame["KID x1e3"] = frame["KID x1e3"].astype(float) * 1e3
+    return frame
+
+
+def plot_labels() -> dict[str, str]:
+    """Short method names for figures, and each method's kind under '<name>:kind'."""
+    short = {"original": "original", "unet_noflip": "U-Net no flip", "flip4": "4 flips", "flip_all": "all flips",
+             "flip_random4": "random 4", "identity4": "identity-aware", "blur_s3": "blur σ3", "blur_s8": "blur σ8",
+             "pixelate_8": "pixel 8", "pixelate_16": "pixel 16", "blackout": "black-out"}
+    return {**short, **{f"{name}:kind": m.kind for name, m in METHODS.items()}}

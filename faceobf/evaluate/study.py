@@ -100,3 +100,42 @@ def write_study(study: Study, out_dir: Path) -> tuple[Path, Path]:
     with atomic_path(out_dir / "evaluation.md") as tmp:
         tmp.write_text(markdown_report(study.as_dict()))
     return out_dir / "evaluation.json", out_dir / "evaluation.md"
+
+
+def _share_originals(source: Path, target: Path) -> None:
+    """Reuse the originals' readings of another evaluation of the same faces (they do not depend on the U-Net)."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("original.npz", "original-crops.npy", "reference.npz"):
+        if (source / name).exists() and not (target / name).exists():
+            shutil.copyfile(source / name, target / name)
+
+
+def compare_landmark_subsets(profile: Profile, dataset: CelebA, encoding: str, subset: str,
+                             methods: Sequence[str] = ("unet_noflip", "flip4"), progress: bool = True,
+                             log: Callable[[str], None] = print) -> dict[str, dict[str, dict]]:
+    """The same U-Net methods with the U-Net fed all 68 landmarks and fed only `subset`:
+    {landmarks: {method: table row}}, the row with the landmark attacker's Recall@1 for both subsets."""
+    from faceobf.profiles import with_landmarks
+
+    out = {}
+    for landmarks in ("all", subset):
+        variant = with_landmarks(profile, landmarks)
+        directory = evaluation_dir(variant, dataset, encoding)
+        if landmarks != "all":
+            main = evaluation_dir(profile, dataset, encoding)
+            if (main / "faces.npz").exists():
+                _share_originals(main, directory)
+        results = run_evaluation(variant, dataset, encoding, methods, directory, progress, log)
+        faces = load_faces(directory)
+        reference = None
+        if (directory / "reference.npz").exists():
+            with np.load(directory / "reference.npz") as z:
+                reference = z["features"]
+        table = summarise(results, faces, reference)
+        attack = landmark_attack(faces, results)
+        for name in table:
+            table[name]["landmark_recall_subset"] = attack[subset].get(name, attack[subset]["original"] if name == "original" else None)
+        out[landmarks] = table
+    return out
