@@ -7,6 +7,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from PIL import Image
+
 from faceobf.data import CelebA
 from faceobf.evaluate.human_test import write_human_test
 from faceobf.evaluate.protocol import human_test_material
@@ -22,7 +24,7 @@ def main() -> None:
         paths = write_human_test(Path(tmp) / "test", sheets, images, "flip4", "U-Net, seed's 4 flips", machine)
         options = webdriver.ChromeOptions()
         options.binary_location = shutil.which("chromium")
-        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1000,900",
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1040,760",
                      f"--user-data-dir={Path(tmp) / 'profile'}"):
             options.add_argument(flag)
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
@@ -30,8 +32,10 @@ def main() -> None:
             driver.get(paths["page"].resolve().as_uri())
             faces = driver.find_elements("css selector", "#grid img.face")
             faces[1].click()  # one face picked, as an assessor mid-decision
-            out = Path(__file__).with_name("human_test_page.png")
-            driver.save_screenshot(str(out))
+            out = Path(__file__).with_name("human_test_page.jpg")
+            shot = Path(tmp) / "page.png"
+            driver.save_screenshot(str(shot))
+            Image.open(shot).convert("RGB").save(out, quality=85)
             print(f"wrote {out}")
         finally:
             driver.quit()

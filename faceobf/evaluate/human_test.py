@@ -41,7 +41,7 @@ PAGE = """<!DOCTYPE html>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1000px; margin: 1em auto; color: #222; }}
 #grid {{ display: grid; grid-template-columns: repeat(5, 1fr); gap: 8px; margin: 1em 0; }}
-.face {{ border: 4px solid transparent; cursor: pointer; width: 100%; }}
+.face {{ border: 4px solid transparent; cursor: pointer; width: 100%; box-sizing: border-box; }}
 .face.picked {{ border-color: #d33; }}
 button {{ font-size: 1.1em; padding: 0.4em 1.2em; }}
 #done {{ display: none; }}
