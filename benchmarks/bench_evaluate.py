@@ -1,5 +1,5 @@
 """Seconds per face of the machine assessor's steps (HOG detection + landmarks, descriptor, CNN detection),
-and `read_faces` on one thread against all cores. Needs $FACEOBF_DATA (CelebA-mini test faces).
+and `read_faces` on one thread against one per core. Needs $FACEOBF_DATA (CelebA-mini test faces).
 
     FACEOBF_DATA=../shared/data/celeba-mini python benchmarks/bench_evaluate.py [--faces 40]
 """

@@ -8,7 +8,6 @@ is (it is an aligned crop): a method is not credited with privacy just because d
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -60,8 +59,13 @@ def read_face(image: np.ndarray, original_points: np.ndarray, run_cnn: bool = Fa
     return FaceReading(face is not None, landmarks, face_descriptor(image, points).astype(np.float32), cnn)
 
 
-def read_faces(images: list[np.ndarray], original_points: np.ndarray, run_cnn: np.ndarray, workers: int | None = None) -> list[FaceReading]:
-    """`read_face` over many images on all cores (dlib releases the GIL, so threads suffice)."""
-    workers = workers or os.cpu_count() or 1
+def read_faces(images: list[np.ndarray], original_points: np.ndarray, run_cnn: np.ndarray, workers: int = 1) -> list[FaceReading]:
+    """`read_face` over many images, on `workers` threads (each with its own dlib models).
+
+    One thread by default: dlib's ResNet already spreads over the cores, and on 2 cores two threads
+    measured slower (0.117 against 0.098 s per face, `benchmarks/bench_evaluate.py`).
+    """
+    if workers <= 1:
+        return [read_face(im, p, bool(c)) for im, p, c in zip(images, original_points, run_cnn)]
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(read_face, images, original_points, run_cnn))
