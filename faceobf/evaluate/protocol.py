@@ -23,6 +23,8 @@ from faceobf.evaluate.faces import EvalFaces, select_faces
 from faceobf.evaluate.landmark_attack import landmark_recall
 from faceobf.evaluate.methods import METHODS, Method, get_method, process_crop
 from faceobf.io import save_npz
+from faceobf.obfuscate import Obfuscator
+from faceobf.train.fac import FACRun
 from faceobf.paths import runs_root
 from faceobf.profiles import Profile
 from faceobf.recognition import SAME_PERSON_THRESHOLD
@@ -94,7 +96,7 @@ def _image_metrics(processed: np.ndarray, originals: np.ndarray, masks: np.ndarr
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def make_feature_fn(fac_run, resolution: int) -> Callable[[np.ndarray], np.ndarray]:
+def make_feature_fn(fac_run: FACRun, resolution: int) -> Callable[[np.ndarray], np.ndarray]:
     """(n, 178, 178, 3) uint8 crops -> (n, 2048) pooled features of the trained FAC ResNet-50."""
     import cv2
     import jax
@@ -151,7 +153,7 @@ def reference_features(dataset: CelebA, feature_fn: Callable, limit: int | None,
     return feature_fn(dataset.images(rows, 178, progress=False))
 
 
-def load_models(profile: Profile, encoding: str, need_unet: bool = True):
+def load_models(profile: Profile, encoding: str, need_unet: bool = True) -> tuple[Obfuscator | None, FACRun | None]:
     """(Obfuscator or None, FAC run or None) of the profile's finished runs.
 
     A missing U-Net or FAC raises `MissingCheckpointError` (naming how to train it) only when a method

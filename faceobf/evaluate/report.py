@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from faceobf.evaluate.methods import METHODS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = (
     ("faces", "faces", "{:d}"),
@@ -87,7 +92,7 @@ def markdown_report(study: dict) -> str:
     return "\n".join(parts)
 
 
-def table_frame(table: dict[str, dict], columns=COLUMNS):
+def table_frame(table: dict[str, dict], columns=COLUMNS) -> pd.DataFrame:
     """The results as a pandas DataFrame (methods as rows, readable column names, numbers unformatted)."""
     import pandas as pd
 

@@ -7,6 +7,7 @@ reported 60% on originals, 36.67% after its 4 flips and 30% after flipping all a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -68,7 +69,8 @@ def _prepare(crops: np.ndarray, resolution: int) -> np.ndarray:
     return np.stack([cv2.resize(np.asarray(c), (resolution, resolution), interpolation=cv2.INTER_AREA) for c in crops]).astype(np.float32) / 255.0
 
 
-def train_identity_cnn(crops: np.ndarray, labels: np.ndarray, n_classes: int, config: IdentityCNNConfig = IdentityCNNConfig()):
+def train_identity_cnn(crops: np.ndarray, labels: np.ndarray, n_classes: int,
+                       config: IdentityCNNConfig = IdentityCNNConfig()) -> Callable[[np.ndarray], np.ndarray]:
     """Train on (crops, labels 0..n_classes-1); returns a function crops -> predicted labels."""
     x, y = _prepare(crops, config.resolution), np.asarray(labels, np.int32)
     model = IdentityCNN(n_classes, config, rngs=nnx.Rngs(config.seed))

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from faceobf.evaluate.sheets import TrialSheet
+
+if TYPE_CHECKING:
+    import ipywidgets
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -17,7 +22,8 @@ def _png(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def sheet_widget(sheets: list[TrialSheet], images: list[list[np.ndarray]], on_done=None):
+def sheet_widget(sheets: list[TrialSheet], images: list[list[np.ndarray]],
+                 on_done: Callable[[list[dict]], None] | None = None) -> ipywidgets.VBox:
     """An ipywidgets box showing one sheet at a time: tick two faces, press Confirm.
 
     Answers accumulate in `box.answers` in the format of the HTML page (trial, picks, ms);
