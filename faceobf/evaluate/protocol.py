@@ -230,6 +230,15 @@ def run_evaluation(profile: Profile, dataset: CelebA, encoding: str = "onehot", 
     return results
 
 
+def load_reference(directory: Path) -> np.ndarray | None:
+    """The real faces' FAC features stored by `run_evaluation` (None when no FAC was trained)."""
+    path = Path(directory) / "reference.npz"
+    if not path.exists():
+        return None
+    with np.load(path) as z:
+        return z["features"]
+
+
 def load_faces(directory: Path) -> EvalFaces:
     with np.load(Path(directory) / "faces.npz") as z:
         return EvalFaces(z["rows"], z["identities"], z["landmarks"])

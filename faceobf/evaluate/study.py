@@ -14,7 +14,7 @@ from faceobf.evaluate.faces import EvalFaces
 from faceobf.evaluate.human_test import score_answers
 from faceobf.evaluate.landmark_attack import LANDMARK_SUBSETS, landmark_recall
 from faceobf.evaluate.protocol import (DEFAULT_METHODS, MethodResult, context_record, evaluation_dir, load_faces,
-                                       run_evaluation, sheet_material, summarise)
+                                       load_reference, run_evaluation, sheet_material, summarise)
 from faceobf.evaluate.seed_protocol import IdentityCNNConfig, seed_protocol
 from faceobf.evaluate.sheets import chance_level, make_sheets
 from faceobf.profiles import Profile
@@ -72,11 +72,7 @@ def run_study(profile: Profile, dataset: CelebA, encoding: str = "onehot", metho
     """Run or load every method, then compute every table of chapter 4."""
     directory = evaluation_dir(profile, dataset, encoding)
     results = run_evaluation(profile, dataset, encoding, methods, directory, progress, log)
-    faces = load_faces(directory)
-    reference = None
-    if (directory / "reference.npz").exists():
-        with np.load(directory / "reference.npz") as z:
-            reference = z["features"]
+    faces, reference = load_faces(directory), load_reference(directory)
     table = summarise(results, faces, reference)
     subset = min((len(r.rows) for r in results.values()), default=0)
     subset_table = summarise(results, faces, reference, subset=subset) if subset < len(faces) else {}
@@ -128,11 +124,7 @@ def compare_landmark_subsets(profile: Profile, dataset: CelebA, encoding: str, s
             if (main / "faces.npz").exists():
                 _share_originals(main, directory)
         results = run_evaluation(variant, dataset, encoding, methods, directory, progress, log)
-        faces = load_faces(directory)
-        reference = None
-        if (directory / "reference.npz").exists():
-            with np.load(directory / "reference.npz") as z:
-                reference = z["features"]
+        faces, reference = load_faces(directory), load_reference(directory)
         table = summarise(results, faces, reference)
         attack = landmark_attack(faces, results)
         for name in table:
