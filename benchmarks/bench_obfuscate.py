@@ -18,7 +18,7 @@ from skimage import data
 
 from faceobf.dlib_models import frontal_detector, shape_predictor_68
 from faceobf.landmarks import detect_faces
-from faceobf.obfuscate import CROP, _apply, obfuscator_from_runs, similarity_to_template
+from faceobf.obfuscate import CROP, apply_affine, obfuscator_from_runs, similarity_to_template
 from faceobf.profiles import get_profile
 
 
@@ -39,7 +39,7 @@ def breakdown(obfuscator, photo: np.ndarray) -> dict[str, float]:
         m = similarity_to_template(face.landmarks)
         crop = cv2.warpAffine(photo, m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         t0 = time.perf_counter()
-        obfuscator.redraw(crop, _apply(m, face.landmarks))
+        obfuscator.redraw(crop, apply_affine(m, face.landmarks))
         t_generate += time.perf_counter() - t0
     t0 = time.perf_counter()
     obfuscator.obfuscate_photo(photo, allow_no_face=True)

@@ -66,7 +66,8 @@ def similarity_to_template(points: np.ndarray, size: int = CROP) -> np.ndarray:
     return np.hstack([scale * rot, (mu_d - scale * rot @ mu_s)[:, None]])
 
 
-def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(n, 2) points mapped by a 2x3 affine matrix (e.g. `similarity_to_template`)."""
     return np.asarray(points, np.float64) @ matrix[:, :2].T + matrix[:, 2]
 
 
@@ -179,7 +180,7 @@ class Obfuscator:
                 continue
             matrix = similarity_to_template(face.landmarks)
             crop = cv2.warpAffine(photo, matrix, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-            new_face, crop_mask, flipped, predicted = self.redraw(crop, _apply(matrix, face.landmarks), key)
+            new_face, crop_mask, flipped, predicted = self.redraw(crop, apply_affine(matrix, face.landmarks), key)
             back = cv2.warpAffine(new_face * 255.0, matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
             region = cv2.warpAffine(crop_mask, matrix, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
             region = region * photo_mask  # never outside the ellipse fitted in the photo itself

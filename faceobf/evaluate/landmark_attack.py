@@ -17,13 +17,13 @@ from faceobf.landmarks import LANDMARK_SUBSETS, landmark_subset  # noqa: F401  (
 def normalise_landmarks(points: np.ndarray, subset: str = "all") -> np.ndarray:
     """(n, 68, 2) landmarks -> (n, 2k) shape vectors: each set aligned to the template by a similarity
     transform (all 68 points define the frame), then the `subset` kept, centred and scaled to unit norm."""
-    from faceobf.obfuscate import _apply, similarity_to_template
+    from faceobf.obfuscate import apply_affine, similarity_to_template
 
     points = np.asarray(points, np.float64)
     idx = np.asarray(landmark_subset(subset))
     out = []
     for p in points:
-        aligned = _apply(similarity_to_template(p, 1), p)[idx]
+        aligned = apply_affine(similarity_to_template(p, 1), p)[idx]
         aligned = aligned - aligned.mean(axis=0)
         out.append((aligned / np.linalg.norm(aligned)).ravel())
     return np.asarray(out)
