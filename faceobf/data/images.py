@@ -65,3 +65,8 @@ def aligned_to_crop(points: np.ndarray, crop: CropBox, resolution: int) -> np.nd
     """Map (x, y) points of the aligned image into the coordinates of the resized crop."""
     scale = resolution / crop.size
     return (np.asarray(points, dtype=np.float32) - np.array([crop.left, crop.top], np.float32)) * scale
+
+
+def resize_images(images: np.ndarray, resolution: int) -> np.ndarray:
+    """A batch of uint8 (N, H, W, 3) images resized to (N, resolution, resolution, 3) with area interpolation."""
+    return np.stack([cv2.resize(np.asarray(im), (resolution, resolution), interpolation=cv2.INTER_AREA) for im in images])

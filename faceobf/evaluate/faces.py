@@ -64,8 +64,3 @@ def select_faces(dataset: CelebA, cfg: EvalConfig, split: str = "test", progress
     order = round_robin(groups)
     return EvalFaces(order, dataset.identities[order], cache.landmarks[order].astype(np.float32))
 
-
-def hog_misses(dataset: CelebA, split: str = "test") -> dict:
-    """How many images of the split HOG missed (only when the whole split's landmarks are cached)."""
-    cache = landmark_cache(dataset, dataset.split(split), progress=False)
-    return cache.miss_report(dataset.split(split))

@@ -24,7 +24,9 @@ from faceobf.evaluate.landmark_attack import landmark_recall
 from faceobf.evaluate.methods import METHODS, Method, get_method, process_crop
 from faceobf.io import save_npz
 from faceobf.obfuscate import Obfuscator
-from faceobf.train.fac import FACRun
+from faceobf.train.fac import FACRun, predict_in_batches
+from faceobf.data.images import resize_images
+from faceobf.policies import IdentityAware
 from faceobf.paths import runs_root
 from faceobf.profiles import Profile
 from faceobf.recognition import SAME_PERSON_THRESHOLD
@@ -81,7 +83,7 @@ def evaluation_dir(profile: Profile, dataset: CelebA, encoding: str) -> Path:
 
 def method_limit(method: Method, profile: Profile, n_faces: int) -> int:
     """How many faces a method processes: all, except the slow identity-aware search."""
-    return min(n_faces, profile.evaluation.identity_aware_limit) if method.name.startswith("identity") else n_faces
+    return min(n_faces, profile.evaluation.identity_aware_limit) if isinstance(method.policy, IdentityAware) else n_faces
 
 
 def _image_metrics(processed: np.ndarray, originals: np.ndarray, masks: np.ndarray, batch: int = 32) -> dict:
@@ -98,7 +100,6 @@ def _image_metrics(processed: np.ndarray, originals: np.ndarray, masks: np.ndarr
 
 def make_feature_fn(fac_run: FACRun, resolution: int) -> Callable[[np.ndarray], np.ndarray]:
     """(n, 178, 178, 3) uint8 crops -> (n, 2048) pooled features of the trained FAC ResNet-50."""
-    import cv2
     import jax
     from flax import nnx
 
@@ -108,16 +109,7 @@ def make_feature_fn(fac_run: FACRun, resolution: int) -> Callable[[np.ndarray], 
     def features(state, images):
         return nnx.merge(graphdef, state).features(images)
 
-    def run(crops: np.ndarray, batch: int = 64) -> np.ndarray:
-        out = []
-        for s in range(0, len(crops), batch):
-            chunk = np.stack([cv2.resize(c, (resolution, resolution), interpolation=cv2.INTER_AREA) for c in crops[s : s + batch]])
-            n = len(chunk)
-            chunk = np.concatenate([chunk, np.zeros((batch - n, *chunk.shape[1:]), np.uint8)]) if n < batch else chunk
-            out.append(np.asarray(features(state, chunk.astype(np.float32) / 255.0))[:n])
-        return np.concatenate(out)
-
-    return run
+    return lambda crops: predict_in_batches(lambda x: np.asarray(features(state, x)), resize_images(crops, resolution), 64)
 
 
 def run_method(method: Method, faces: EvalFaces, dataset: CelebA, profile: Profile, obfuscator=None,
@@ -244,6 +236,17 @@ def load_faces(directory: Path) -> EvalFaces:
         return EvalFaces(z["rows"], z["identities"], z["landmarks"])
 
 
+def landmark_recall_of(result: MethodResult, faces: EvalFaces, subset: str = "all", n: int | None = None) -> float | None:
+    """The landmark attacker on the landmarks re-detected in the first `n` processed faces, against every
+    original's landmarks (the face's own image left out); None when HOG found none of them."""
+    n = len(result.rows) if n is None else n
+    found = result.hog_found[:n]
+    if not found.any():
+        return None
+    return float(landmark_recall(result.landmarks[:n][found], faces.identities[:n][found], faces.landmarks, faces.identities,
+                                 result.rows[:n][found], faces.rows, subset).mean())
+
+
 def summarise_method(result: MethodResult, originals: MethodResult, faces: EvalFaces, reference: np.ndarray | None,
                      subset: int | None = None) -> dict:
     """The table row of one method: identification, verification, detection, image metrics, KID, landmark leak.
@@ -272,10 +275,7 @@ def summarise_method(result: MethodResult, originals: MethodResult, faces: EvalF
         # the original against itself has no meaningful SSIM/PSNR (PSNR is infinite)
         **{k: (None if result.name == "original" else float(np.mean(v[:n]))) for k, v in result.image_metrics.items()},
     }
-    found = result.hog_found[:n]
-    row["landmark_recall_at_1"] = (
-        float(landmark_recall(result.landmarks[:n][found], ids[found], faces.landmarks[: len(originals.rows)], gallery_ids,
-                              keys[found], gallery_keys).mean()) if found.any() else None)
+    row["landmark_recall_at_1"] = landmark_recall_of(result, faces, "all", n)
     if reference is not None and result.features.shape[1] and n >= 20:  # KID of fewer faces is noise
         kid, kid_std = metrics.kernel_distance(result.features[:n], reference)
         row["kid"], row["kid_std"] = kid, kid_std
@@ -329,6 +329,7 @@ def human_test_material(profile: Profile, dataset: CelebA, encoding: str, method
     from dataclasses import replace
 
     from faceobf.evaluate.sheets import make_sheets
+    from faceobf.obfuscate import obfuscator_from_runs
 
     method = get_method(method_name)
     if method.name == "original":
@@ -342,7 +343,7 @@ def human_test_material(profile: Profile, dataset: CelebA, encoding: str, method
         quick = replace(profile, evaluation=replace(profile.evaluation, cnn_limit=0))
         processed = list(dict.fromkeys(s.rows[s.processed] for s in sheets))
         shown = list(dict.fromkeys(r for s in sheets for r in s.rows))
-        obfuscator = load_models(profile, encoding, method.needs_models)[0]
+        obfuscator = obfuscator_from_runs(profile, encoding) if method.needs_models else None
         result = run_method(method, _subset(faces, processed), dataset, quick, obfuscator, None, progress)
         originals = run_method(get_method("original"), _subset(faces, shown), dataset, quick, None, None, progress)
     images, answers = sheet_material(sheets, result, originals)

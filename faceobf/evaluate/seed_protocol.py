@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+
+from faceobf.data.images import resize_images
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def split_identities(identities: np.ndarray, n_identities: int, train_fraction: 
 
 
 def _prepare(crops: np.ndarray, resolution: int) -> np.ndarray:
-    return np.stack([cv2.resize(np.asarray(c), (resolution, resolution), interpolation=cv2.INTER_AREA) for c in crops]).astype(np.float32) / 255.0
+    return resize_images(crops, resolution).astype(np.float32) / 255.0
 
 
 def train_identity_cnn(crops: np.ndarray, labels: np.ndarray, n_classes: int,

@@ -12,9 +12,10 @@ import numpy as np
 from faceobf.data import CelebA
 from faceobf.evaluate.faces import EvalFaces
 from faceobf.evaluate.human_test import score_answers
-from faceobf.evaluate.landmark_attack import LANDMARK_SUBSETS, landmark_recall
+from faceobf.evaluate.landmark_attack import LANDMARK_SUBSETS
 from faceobf.evaluate.protocol import (DEFAULT_METHODS, MethodResult, context_record, evaluation_dir, load_faces,
-                                       load_reference, run_evaluation, sheet_material, summarise)
+                                       landmark_recall_of, load_reference, run_evaluation, sheet_material,
+                                       summarise)
 from faceobf.evaluate.seed_protocol import IdentityCNNConfig, seed_protocol
 from faceobf.evaluate.sheets import chance_level, make_sheets
 from faceobf.profiles import Profile
@@ -39,17 +40,15 @@ class Study:
 
 
 def landmark_attack(faces: EvalFaces, results: dict[str, MethodResult]) -> dict[str, dict]:
-    """Recall@1 of the landmark attacker per landmark subset: original landmarks against each other, and
-    the landmarks re-detected on each U-Net method's faces against the originals'."""
+    """Recall@1 of the landmark attacker per landmark subset, on the landmarks re-detected in each
+    method's faces (for 'original', the originals' own) against the originals'."""
     out = {}
-    ids, rows = faces.identities, faces.rows
-    for subset in LANDMARK_SUBSETS:
-        row = {"points": len(LANDMARK_SUBSETS[subset]), "original": float(landmark_recall(faces.landmarks, ids, faces.landmarks, ids, rows, rows, subset).mean())}
+    for subset, points in LANDMARK_SUBSETS.items():
+        row: dict = {"points": len(points)}
         for name, r in results.items():
-            found = r.hog_found
-            if name != "original" and found.sum() >= 2:
-                n = len(r.rows)
-                row[name] = float(landmark_recall(r.landmarks[found], ids[:n][found], faces.landmarks, ids, r.rows[found], rows, subset).mean())
+            value = landmark_recall_of(r, faces, subset)
+            if value is not None:
+                row[name] = value
         out[subset] = row
     return out
 
@@ -126,8 +125,7 @@ def compare_landmark_subsets(profile: Profile, dataset: CelebA, encoding: str, s
         results = run_evaluation(variant, dataset, encoding, methods, directory, progress, log)
         faces, reference = load_faces(directory), load_reference(directory)
         table = summarise(results, faces, reference)
-        attack = landmark_attack(faces, results)
         for name in table:
-            table[name]["landmark_recall_subset"] = attack[subset].get(name, attack[subset]["original"] if name == "original" else None)
+            table[name]["landmark_recall_subset"] = landmark_recall_of(results[name], faces, subset)
         out[landmarks] = table
     return out
