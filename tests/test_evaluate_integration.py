@@ -14,7 +14,7 @@ from faceobf.cli import main
 
 def test_evaluate_then_human_test_on_real_faces(real_celeba: Path, tmp_path: Path, capsys) -> None:
     from faceobf.data import CelebA
-    from faceobf.evaluate.assess import face_crop
+    from faceobf.data.images import FACE_CROP, crop_and_resize
     from faceobf.evaluate.methods import face_mask
     from faceobf.evaluate.protocol import MethodResult, evaluation_dir, load_faces
     from faceobf.profiles import get_profile
@@ -39,7 +39,7 @@ def test_evaluate_then_human_test_on_real_faces(real_celeba: Path, tmp_path: Pat
     directory = evaluation_dir(get_profile("ci"), dataset, "onehot")
     faces, blackout = load_faces(directory), MethodResult.load(directory, "blackout")
     for i in range(3):  # stored crops: black inside the face ellipse, the original everywhere else
-        original = face_crop(dataset.read_aligned(int(faces.rows[i])))
+        original = crop_and_resize(dataset.read_aligned(int(faces.rows[i])), FACE_CROP, FACE_CROP.size)
         mask = face_mask(original, faces.crop_points(i)) > 0
         assert np.array_equal(blackout.crops[i][~mask], original[~mask]) and blackout.crops[i][mask].max() == 0
 

@@ -26,11 +26,6 @@ class FaceReading:
     cnn_found: int  # 1/0, or -1 when the CNN detector was not run
 
 
-def face_crop(aligned: np.ndarray) -> np.ndarray:
-    """The face crop (FACE_CROP) of an aligned image, as a copy."""
-    return aligned[FACE_CROP.top : FACE_CROP.top + FACE_CROP.size, FACE_CROP.left : FACE_CROP.left + FACE_CROP.size].copy()
-
-
 def paste_crop(aligned: np.ndarray, crop: np.ndarray) -> np.ndarray:
     """The aligned image with its face crop (FACE_CROP) replaced by `crop`."""
     out = aligned.copy()

@@ -18,14 +18,14 @@ from tqdm.auto import tqdm
 
 from faceobf.data import CelebA
 from faceobf.evaluate import metrics
-from faceobf.evaluate.assess import face_crop, paste_crop, read_faces
+from faceobf.evaluate.assess import paste_crop, read_faces
 from faceobf.evaluate.faces import EvalFaces, select_faces
 from faceobf.evaluate.landmark_attack import landmark_recall
 from faceobf.evaluate.methods import METHODS, Method, get_method, process_crop
 from faceobf.io import save_npz
 from faceobf.obfuscate import Obfuscator
 from faceobf.train.fac import FACRun, predict_in_batches
-from faceobf.data.images import resize_images
+from faceobf.data.images import FACE_CROP, crop_and_resize, resize_images
 from faceobf.policies import IdentityAware
 from faceobf.paths import runs_root
 from faceobf.profiles import Profile
@@ -122,7 +122,7 @@ def run_method(method: Method, faces: EvalFaces, dataset: CelebA, profile: Profi
     start = time.time()
     n = method_limit(method, profile, len(faces))
     aligned = [dataset.read_aligned(int(r)) for r in faces.rows[:n]]
-    originals = np.stack([face_crop(a) for a in aligned])
+    originals = np.stack([crop_and_resize(a, FACE_CROP, FACE_CROP.size) for a in aligned])
     crops = np.stack([process_crop(method, originals[i], faces.crop_points(i), int(faces.rows[i]), obfuscator)
                       for i in tqdm(range(n), desc=f"{method.name}: process", disable=not progress)])
     run_cnn = np.arange(n) < profile.evaluation.cnn_limit
