@@ -14,7 +14,7 @@ import numpy as np
 
 from faceobf.data import CelebA
 from faceobf.evaluate.assess import read_faces
-from faceobf.landmarks import detect_faces, landmark_cache
+from faceobf.disentangle.landmarks import detect_faces, landmark_cache
 from faceobf.recognition import face_descriptor
 
 

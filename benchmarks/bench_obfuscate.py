@@ -17,8 +17,9 @@ import numpy as np
 from skimage import data
 
 from faceobf.dlib_models import frontal_detector, shape_predictor_68
-from faceobf.landmarks import detect_faces
-from faceobf.obfuscate import CROP, apply_affine, obfuscator_from_runs, similarity_to_template
+from faceobf.disentangle.landmarks import detect_faces
+from faceobf.obfuscate.align import CROP, apply_affine, similarity_to_template
+from faceobf.obfuscate.pipeline import obfuscator_from_runs
 from faceobf.profiles import get_profile
 
 
@@ -34,13 +35,13 @@ def breakdown(obfuscator, photo: np.ndarray) -> dict[str, float]:
     for rect in rects:
         shape_predictor_68()(photo, dlib.rectangle(rect.left(), rect.top(), rect.right(), rect.bottom()))
     t_landmarks = time.perf_counter() - t0
-    t_generate = 0.0
-    for face in detect_faces(photo, obfuscator.upsample):
-        m = similarity_to_template(face.landmarks)
-        crop = cv2.warpAffine(photo, m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        t0 = time.perf_counter()
-        obfuscator.redraw(crop, apply_affine(m, face.landmarks))
-        t_generate += time.perf_counter() - t0
+    faces = detect_faces(photo, obfuscator.upsample)
+    matrices = [similarity_to_template(face.landmarks) for face in faces]
+    crops = [cv2.warpAffine(photo, m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT) for m in matrices]
+    t0 = time.perf_counter()
+    if faces:  # all faces of the photo are redrawn in one batch, as obfuscate_photo does
+        obfuscator.redraw(crops, [apply_affine(m, f.landmarks) for m, f in zip(matrices, faces)], range(len(faces)))
+    t_generate = time.perf_counter() - t0
     t0 = time.perf_counter()
     obfuscator.obfuscate_photo(photo, allow_no_face=True)
     total = time.perf_counter() - t0
@@ -60,7 +61,7 @@ def main() -> None:
     root = os.environ.get("FACEOBF_DATA")
     if root:
         from faceobf.data import CelebA
-        from faceobf.photo_io import read_photo
+        from faceobf.obfuscate.photo_io import read_photo
 
         ds = CelebA.open(root)
         sets[f"CelebA-mini test (178x218), {args.photos} photos"] = [read_photo(ds.image_path(int(r))) for r in ds.split("test")[: args.photos]]

@@ -28,7 +28,7 @@ def _cmd_data_download(args: argparse.Namespace) -> int:
 
 def _cmd_data_landmarks(args: argparse.Namespace) -> int:
     from faceobf.data import CelebA
-    from faceobf.landmarks import landmark_cache
+    from faceobf.disentangle.landmarks import landmark_cache
 
     dataset = CelebA.open(args.root)
     cache = landmark_cache(dataset, np.arange(len(dataset)), upsample=args.upsample)
@@ -77,9 +77,9 @@ def build_obfuscator(args: argparse.Namespace):
     """The stage-3 pipeline the command line asks for (separate so tests can swap the models)."""
     from dataclasses import replace
 
-    from faceobf.obfuscate import obfuscator_from_runs
+    from faceobf.obfuscate.pipeline import obfuscator_from_runs
     from faceobf.paths import RUNS_ENV
-    from faceobf.policies import FlipAll, FlipNamed, FlipRandom, IdentityAware, SEED_FLIPS
+    from faceobf.obfuscate.policies import FlipAll, FlipNamed, FlipRandom, IdentityAware, SEED_FLIPS
 
     if args.checkpoint:
         os.environ[RUNS_ENV] = args.checkpoint
@@ -95,7 +95,7 @@ def build_obfuscator(args: argparse.Namespace):
 
 
 def _cmd_obfuscate(args: argparse.Namespace) -> int:
-    from faceobf.batch_obfuscate import collect_inputs, obfuscate_files
+    from faceobf.obfuscate.batch import collect_inputs, obfuscate_files
 
     inputs = collect_inputs(args.inputs)
     if not inputs:
@@ -163,7 +163,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from faceobf.landmarks import LANDMARK_SUBSETS
+    from faceobf.disentangle.landmarks import LANDMARK_SUBSETS
 
     parser = argparse.ArgumentParser(prog="faceobf", description="Identity obfuscation in face images.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -262,13 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     from faceobf.data.download import ChecksumError
     from faceobf.evaluate.human_test import AnswersError
     from faceobf.dlib_models import ModelFileError
-    from faceobf.obfuscate import MissingCheckpointError
+    from faceobf.runs import MissingCheckpointError, RunConfigError
     from faceobf.paths import DataNotFoundError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DataNotFoundError, CelebAFormatError, ChecksumError, ModelFileError, MissingCheckpointError, FileNotFoundError,
+    except (DataNotFoundError, CelebAFormatError, ChecksumError, ModelFileError, MissingCheckpointError, RunConfigError, FileNotFoundError,
             FileExistsError, AnswersError, ValueError) as exc:
         print(f"faceobf: error: {exc}", file=sys.stderr)
         return 2

@@ -9,7 +9,9 @@ import os
 import platform
 from dataclasses import dataclass, field
 
-from faceobf.models.unet import UNetConfig
+from faceobf.models.identity_cnn import IdentityCNNConfig
+from faceobf.models.resnet import ResNetConfig
+from faceobf.models.unet import PatchGANConfig, UNetConfig
 
 PROFILE_ENV = "FACEOBF_PROFILE"
 
@@ -59,11 +61,12 @@ class EvalConfig:
     seed_protocol_identities: int = 20  # the seed's identity-classifier protocol (its table 3)
     trials: int = 40  # trial sheets per method for the machine assessor
     seed: int = 0
+    identity_cnn: IdentityCNNConfig = field(default_factory=IdentityCNNConfig)  # the seed protocol's classifier
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A named budget: how many images each stage sees and how long it trains."""
+    """A named budget: every model's architecture, how many images each stage sees and how long it trains."""
 
     name: str
     fac: FACTrainConfig
@@ -72,6 +75,8 @@ class Profile:
     recon: ReconTrainConfig = field(default_factory=ReconTrainConfig)
     unet: UNetConfig = field(default_factory=UNetConfig)
     evaluation: EvalConfig = field(default_factory=EvalConfig)
+    fac_model: ResNetConfig = field(default_factory=ResNetConfig)  # ResNet-50 (chapter 1)
+    patchgan: PatchGANConfig = field(default_factory=PatchGANConfig)  # its input channels follow the U-Net's
 
 
 PROFILES: dict[str, Profile] = {
@@ -82,6 +87,7 @@ PROFILES: dict[str, Profile] = {
         description="a few minutes on 2 CPU cores; checks that every cell runs, numbers mean nothing",
         recon=ReconTrainConfig(resolution=64, batch_size=8, epochs=1, train_limit=64, eval_limit=16),
         unet=UNetConfig(base_width=16, depth=3),
+        patchgan=PatchGANConfig(base_width=16),  # as wide as the U-Net it judges
         evaluation=EvalConfig(identities=10, images_per_identity=4, identity_aware_limit=2, cnn_limit=4,
                               seed_protocol_identities=10, trials=6),
     ),
@@ -92,6 +98,7 @@ PROFILES: dict[str, Profile] = {
         description="CelebA-mini on 2 CPU cores, about 45 minutes of training; the committed outputs",
         recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=2, train_limit=2400),
         unet=UNetConfig(base_width=32, depth=4),
+        patchgan=PatchGANConfig(base_width=64),
         evaluation=EvalConfig(identity_aware_limit=44),
     ),
     "gpu": Profile(
@@ -101,6 +108,7 @@ PROFILES: dict[str, Profile] = {
         description="full CelebA on one GPU (Colab)",
         recon=ReconTrainConfig(resolution=128, batch_size=64, epochs=20),
         unet=UNetConfig(base_width=64, depth=5),
+        patchgan=PatchGANConfig(base_width=64),
         evaluation=EvalConfig(images_per_identity=10, identity_aware_limit=500, cnn_limit=1000, trials=200),
     ),
 }
@@ -110,15 +118,10 @@ def with_landmarks(profile: Profile, subset: str) -> Profile:
     """The profile with its U-Net fed the named landmark subset (a separate run directory)."""
     from dataclasses import replace
 
-    from faceobf.landmarks import landmark_subset
+    from faceobf.disentangle.landmarks import landmark_subset
 
     landmark_subset(subset)  # unknown names fail here
     return replace(profile, recon=replace(profile.recon, landmark_subset=subset))
-
-
-def recon_variant(encoding: str, recon: ReconTrainConfig) -> str:
-    """How runs of the U-Net are told apart in folder names: the encoding, plus the landmark subset if not all."""
-    return encoding if recon.landmark_subset == "all" else f"{encoding}-lm_{recon.landmark_subset}"
 
 
 def get_profile(name: str) -> Profile:

@@ -7,7 +7,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from faceobf.landmarks import BROWS, EYES, JAW, MOUTH, NOSE
+from faceobf.disentangle.landmarks import BROWS, EYES, JAW, MOUTH, NOSE
 
 _GROUP_COLORS = ((JAW, "#f5c518"), (BROWS, "#ff6f61"), (NOSE, "#6fd3ff"), (EYES, "#7CFC00"), (MOUTH, "#ff4dd2"))
 

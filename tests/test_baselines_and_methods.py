@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faceobf.baselines import blackout_face, blur_face, pixelate_face
-from faceobf.evaluate.methods import METHODS, face_mask, get_method, process_crop
-from faceobf.template import MEAN_LANDMARKS
+from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
+from faceobf.evaluate.methods import METHODS, face_mask, get_method, process_crops
+from faceobf.disentangle.template import MEAN_LANDMARKS
 
 CROP = 178
 
@@ -23,7 +23,7 @@ POINTS = MEAN_LANDMARKS * CROP
 
 @pytest.mark.parametrize("name", [m.name for m in METHODS.values() if m.kind == "baseline"])
 def test_baselines_change_only_the_face_region(crop: np.ndarray, name: str) -> None:
-    out = process_crop(get_method(name), crop, POINTS, key=0)
+    out = process_crops(get_method(name), crop[None], [POINTS], keys=[0])[0]
     mask = face_mask(crop, POINTS) > 0
     assert out.dtype == np.uint8 and out.shape == crop.shape
     assert np.array_equal(out[~mask], crop[~mask])  # bit-identical outside the ellipse
@@ -52,5 +52,5 @@ def test_unknown_method_and_unet_method_without_models(crop: np.ndarray) -> None
     with pytest.raises(ValueError, match="unknown method 'smudge'"):
         get_method("smudge")
     with pytest.raises(ValueError, match="pass an Obfuscator"):
-        process_crop(get_method("flip4"), crop, POINTS, key=0)
-    assert np.array_equal(process_crop(get_method("original"), crop, POINTS, key=0), crop)
+        process_crops(get_method("flip4"), crop[None], [POINTS], keys=[0])
+    assert np.array_equal(process_crops(get_method("original"), crop[None], [POINTS], keys=[0])[0], crop)

@@ -12,8 +12,8 @@ import pytest
 from faceobf.cli import main
 from faceobf.data import CelebA
 from faceobf.data.download import CELEBA_FILES
-from faceobf.landmarks import detect_landmarks
-from faceobf.masking import mask_face
+from faceobf.disentangle.landmarks import detect_landmarks
+from faceobf.disentangle.masking import mask_face
 from faceobf.data.images import aligned_to_crop
 from faceobf.data import FACE_CROP, crop_and_resize
 
@@ -60,8 +60,8 @@ def test_official_checksums_match_the_full_annotation_files(real_celeba: Path) -
 
 
 def test_the_face_template_is_the_mean_training_landmarks(real_celeba: Path) -> None:
-    from faceobf.landmarks import landmark_cache
-    from faceobf.template import MEAN_LANDMARKS
+    from faceobf.disentangle.landmarks import landmark_cache
+    from faceobf.disentangle.template import MEAN_LANDMARKS
 
     ds = CelebA.open(real_celeba)
     rows = ds.split("train")[::10]  # a tenth is enough to check the committed mean

@@ -65,19 +65,20 @@ def test_epoch_order_is_deterministic_and_differs_between_epochs() -> None:
 def test_batches_cover_the_epoch_once_and_are_reproducible(prefetch: int) -> None:
     images = np.arange(10 * 4 * 4 * 3, dtype=np.uint8).reshape(10, 4, 4, 3)
     labels = np.arange(10, dtype=np.float32)[:, None]
-    run = lambda: list(iterate_batches(images, labels, 3, seed=7, epoch=2, hflip=True, prefetch=prefetch))
+    run = lambda: list(iterate_batches((images, labels), 3, seed=7, epoch=2, hflip=True, prefetch=prefetch))
     a, b = run(), run()
     assert len(a) == 3  # drop_last: 9 of 10 images
     rows = np.concatenate([x.rows for x in a])
     assert len(set(rows.tolist())) == 9
     for x, y in zip(a, b):
-        np.testing.assert_array_equal(x.images, y.images)
+        np.testing.assert_array_equal(np.asarray(x.arrays[0]), np.asarray(y.arrays[0]))
     for batch in a:
-        np.testing.assert_array_equal(batch.labels[:, 0], batch.rows)
-        for img, row in zip(batch.images, batch.rows):
-            original = images[row].astype(np.float32) / 255
-            assert np.array_equal(img, original) or np.array_equal(img, original[:, ::-1])
-    flipped = [not np.array_equal(img, images[r].astype(np.float32) / 255) for x in a for img, r in zip(x.images, x.rows)]
+        batch_images, batch_labels = (np.asarray(v) for v in batch.arrays)
+        assert batch_images.dtype == np.uint8  # bytes travel to the device; the step converts them
+        np.testing.assert_array_equal(batch_labels[:, 0], batch.rows)
+        for img, row in zip(batch_images, batch.rows):
+            assert np.array_equal(img, images[row]) or np.array_equal(img, images[row][:, ::-1])
+    flipped = [not np.array_equal(img, images[r]) for x in a for img, r in zip(np.asarray(x.arrays[0]), x.rows)]
     assert any(flipped) and not all(flipped)
 
 
@@ -88,4 +89,4 @@ def test_batch_errors_reach_the_consumer() -> None:
 
     images = np.zeros((4, 2, 2, 3), np.uint8).view(Exploding)
     with pytest.raises(RuntimeError, match="disk gone"):
-        list(iterate_batches(images, np.zeros((4, 1)), 2, prefetch=2))
+        list(iterate_batches((images, np.zeros((4, 1))), 2, prefetch=2))

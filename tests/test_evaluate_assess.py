@@ -6,7 +6,7 @@ import numpy as np
 
 from conftest import astronaut_aligned
 from faceobf.evaluate.assess import paste_crop, read_face, read_faces
-from faceobf.landmarks import detect_faces
+from faceobf.disentangle.landmarks import detect_faces
 
 
 def test_threads_give_the_same_readings_as_one_thread() -> None:

@@ -47,10 +47,10 @@ def test_one_jit_train_step_lowers_the_loss_on_a_fixed_batch() -> None:
     rng = np.random.default_rng(0)
     images = rng.random((8, 64, 64, 3), dtype=np.float32)
     labels = (rng.random((8, 40)) > 0.5).astype(np.float32)
-    state, first_loss, _ = step(state, images, labels)
+    state, first = step(state, images, labels)
     for _ in range(3):
-        state, loss, _ = step(state, images, labels)
-    assert float(loss) < float(first_loss)
+        state, metrics = step(state, images, labels)
+    assert float(metrics["train_loss"]) < float(first["train_loss"])
 
 
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
 
 def _tiny_profile(epochs: int) -> Profile:
     fac = FACTrainConfig(resolution=32, batch_size=2, epochs=epochs, hflip=True)
-    return Profile("test", fac, landmark_limit=None, description="unit test")
+    return Profile("test", fac, landmark_limit=None, description="unit test", fac_model=TINY)
 
 
 def test_training_resumes_after_an_interruption_without_losing_epochs(celeba_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,17 +83,17 @@ def test_training_resumes_after_an_interruption_without_losing_epochs(celeba_dir
 
     monkeypatch.setattr(fac_module, "iterate_batches", interrupt_in_epoch_3)
     with pytest.raises(KeyboardInterrupt):
-        train_fac(profile, ds, run_dir, model_config=TINY, progress=False, log=lambda s: None)
+        train_fac(profile, ds, run_dir, progress=False, log=lambda s: None)
     assert CheckpointSlot(run_dir, "last").latest_step == 2
     monkeypatch.setattr(fac_module, "iterate_batches", real_iterate)
 
     logs: list[str] = []
-    resumed = train_fac(profile, ds, run_dir, model_config=TINY, progress=False, log=logs.append)
+    resumed = train_fac(profile, ds, run_dir, progress=False, log=logs.append)
     assert any("resuming" in line and "after epoch 2" in line for line in logs)
     assert resumed.history["epoch"] == [1, 2, 3]
 
     # The same run without interruption gives the same epochs 1-2 (deterministic data order).
-    straight = train_fac(profile, ds, celeba_dir.parent / "run2", model_config=TINY, progress=False, log=lambda s: None)
+    straight = train_fac(profile, ds, celeba_dir.parent / "run2", progress=False, log=lambda s: None)
     np.testing.assert_allclose(straight.history["train_loss"][:2], resumed.history["train_loss"][:2], rtol=1e-5)
     test = json.loads((run_dir / "test_metrics.json").read_text())
     assert len(test["accuracy"]) == 40 and 0 <= test["mean_accuracy"] <= 1
@@ -103,9 +103,9 @@ def test_training_resumes_after_an_interruption_without_losing_epochs(celeba_dir
 def test_load_or_train_trains_once_then_loads_the_best_state_and_full_history(celeba_dir: Path) -> None:
     ds = CelebA.open(celeba_dir)
     profile = _tiny_profile(epochs=2)
-    trained = load_or_train_fac(profile, ds, TINY, progress=False, log=lambda s: None)
+    trained = load_or_train_fac(profile, ds, progress=False, log=lambda s: None)
     logs: list[str] = []
-    loaded = load_or_train_fac(profile, ds, TINY, progress=False, log=logs.append)
+    loaded = load_or_train_fac(profile, ds, progress=False, log=logs.append)
     assert logs and logs[0].startswith("loaded the finished run")
     assert loaded.history == trained.history and loaded.history["epoch"] == [1, 2]
     assert loaded.test == trained.test
@@ -116,9 +116,9 @@ def test_load_or_train_trains_once_then_loads_the_best_state_and_full_history(ce
 def test_a_run_refuses_a_changed_configuration(celeba_dir: Path) -> None:
     ds = CelebA.open(celeba_dir)
     run_dir = celeba_dir.parent / "run"
-    train_fac(_tiny_profile(1), ds, run_dir, model_config=TINY, progress=False, log=lambda s: None)
+    train_fac(_tiny_profile(1), ds, run_dir, progress=False, log=lambda s: None)
     with pytest.raises(ValueError, match="another configuration"):
-        train_fac(_tiny_profile(2), ds, run_dir, model_config=TINY, progress=False, log=lambda s: None)
+        train_fac(_tiny_profile(2), ds, run_dir, progress=False, log=lambda s: None)
 
 
 def test_profiles_are_known_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:

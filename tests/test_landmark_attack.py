@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from faceobf.evaluate.landmark_attack import LANDMARK_SUBSETS, landmark_recall, normalise_landmarks
-from faceobf.template import MEAN_LANDMARKS
+from faceobf.disentangle.template import MEAN_LANDMARKS
 
 
 def _similar(points: np.ndarray, angle: float, scale: float, shift: tuple[float, float]) -> np.ndarray:

@@ -11,8 +11,8 @@ from skimage import data
 from faceobf.data import FACE_CROP, CelebA, crop_and_resize
 from faceobf.data.images import aligned_to_crop
 from faceobf.dlib_models import SHAPE_PREDICTOR_68, model_path
-from faceobf.landmarks import LandmarkCache, detect_faces, detect_landmarks, landmark_heatmaps
-from faceobf.masking import fit_face_ellipse, mask_face
+from faceobf.disentangle.landmarks import LandmarkCache, detect_faces, detect_landmarks, landmark_heatmaps
+from faceobf.disentangle.masking import fit_face_ellipse, mask_face
 from tests.conftest import astronaut_aligned
 
 

@@ -10,26 +10,32 @@ import numpy as np
 import pytest
 from skimage import data
 
-from faceobf.attributes import onehot_table
-from faceobf.landmarks import detect_faces
-from faceobf.masking import ellipse_mask, fit_face_ellipse
+from faceobf.reconstruct.planes import onehot_table
+from faceobf.disentangle.landmarks import detect_faces
+from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
 from faceobf.models.resnet import ResNetConfig
 from faceobf.models.unet import UNetConfig
-from faceobf.obfuscate import CROP, NoFaceError, Obfuscator, similarity_to_template
-from faceobf.policies import FlipNamed
-from faceobf.profiles import FACTrainConfig, ReconTrainConfig
-from faceobf.template import MEAN_LANDMARKS
-from faceobf.train.fac import create_train_state, make_predict
-from faceobf.train.recon import create_recon_state, make_generate
+from faceobf.obfuscate.align import CROP, similarity_to_template
+from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
+from faceobf.obfuscate.policies import FlipNamed
+from faceobf.profiles import ReconTrainConfig
+from faceobf.disentangle.template import MEAN_LANDMARKS
+from faceobf.disentangle.classifier import AttributeClassifier
+from faceobf.models.unet import PatchGANConfig
+from faceobf.train.recon import create_recon_state, make_generator
 
 
 @pytest.fixture(scope="module")
 def obfuscator() -> Obfuscator:
     """Real (small, untrained) ResNet and U-Net: the pipeline's guarantees do not depend on training."""
-    graphdef, state = create_train_state(ResNetConfig(stage_sizes=(1, 1), base_width=8), FACTrainConfig())
+    from flax import nnx
+
+    from faceobf.models.resnet import ResNet
+
+    classifier = AttributeClassifier(ResNet(ResNetConfig(stage_sizes=(1, 1), base_width=8), rngs=nnx.Rngs(0)), 32)
     cfg = ReconTrainConfig(resolution=32)
-    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), cfg)
-    return Obfuscator(make_predict(graphdef, state), 32, make_generate(g_def, g_state, cfg), np.asarray(onehot_table()), 32, FlipNamed())
+    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)
+    return Obfuscator(classifier, make_generator(g_def, g_state, onehot_table(), cfg), 32, FlipNamed())
 
 
 def _outside(photo: np.ndarray) -> np.ndarray:
@@ -171,7 +177,7 @@ def test_face_descriptors_match_the_same_face() -> None:
 def test_identity_aware_policy_flips_k_allowed_attributes(obfuscator: Obfuscator) -> None:
     from dataclasses import replace
 
-    from faceobf.policies import PROTECTED_ATTRIBUTES, IdentityAware
+    from faceobf.obfuscate.policies import PROTECTED_ATTRIBUTES, IdentityAware
 
     searching = replace(obfuscator, policy=IdentityAware(k=2, beam=3))
     photo = data.astronaut()
@@ -179,5 +185,5 @@ def test_identity_aware_policy_flips_k_allowed_attributes(obfuscator: Obfuscator
     assert len(records[0].flipped) == 2 and not set(records[0].flipped) & set(PROTECTED_ATTRIBUTES)
     outside = _outside(photo)
     np.testing.assert_array_equal(out[outside], photo[outside])
-    with pytest.raises(TypeError, match="needs the face images"):
+    with pytest.raises(ValueError, match="call it with a scorer"):
         IdentityAware()(np.zeros((1, 40), np.int8))

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from faceobf.data import ImageReadError
-from faceobf.photo_io import read_photo, write_photo
+from faceobf.obfuscate.photo_io import read_photo, write_photo
 
 
 def _rgb(h: int = 40, w: int = 60) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faceobf.attributes import CELEBA_ATTRIBUTES
-from faceobf.policies import (
+from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
+from faceobf.obfuscate.policies import (
     PROTECTED_ATTRIBUTES,
     SEED_FLIPS,
     FlipAll,

@@ -12,21 +12,21 @@ import pytest
 from flax import nnx
 from skimage.metrics import structural_similarity
 
-from faceobf.attributes import (
-    CELEBA_ATTRIBUTES,
+from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
+from faceobf.obfuscate.policies import FlipNamed
+from faceobf.reconstruct.planes import (
     Word2VecConfig,
     attribute_planes,
     attribute_sentences,
     embedding_table,
-    flip_attributes,
     load_word2vec,
     onehot_table,
     save_word2vec,
     train_word2vec,
 )
 from faceobf.data import CelebA
-from faceobf.factors import N_CHANNELS, assemble_inputs, face_factors
-from faceobf.imageops import composite, feather, image_metrics, ssim_map
+from faceobf.reconstruct.factors import N_CHANNELS, assemble_inputs, face_factors
+from faceobf.reconstruct.imageops import composite, feather, image_metrics, ssim_map
 from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
 from faceobf.profiles import ReconTrainConfig
 from faceobf.train.recon import create_recon_state, make_recon_steps
@@ -87,12 +87,12 @@ def test_word2vec_places_attributes_of_the_same_contexts_together() -> None:
     assert wv.similarity("Heavy_Makeup", "Wearing_Lipstick") > wv.similarity("Heavy_Makeup", "Mustache")
 
 
-def test_flip_attributes_names_and_errors() -> None:
+def test_flip_by_name_and_errors() -> None:
     attrs = np.zeros((1, 40), np.int8)
-    flipped = flip_attributes(attrs, ["Smiling", "Young"])
+    flipped = FlipNamed(("Smiling", "Young"))(attrs)
     assert flipped[0, CELEBA_ATTRIBUTES.index("Smiling")] == 1 and flipped.sum() == 2 and attrs.sum() == 0
     with pytest.raises(ValueError, match="unknown attribute 'Smiley'"):
-        flip_attributes(attrs, ["Smiley"])
+        FlipNamed(("Smiley",))
 
 
 def test_unet_and_patchgan_shapes_and_range() -> None:
@@ -149,7 +149,7 @@ def test_one_generator_and_one_discriminator_step_lower_their_losses() -> None:
     # Small learning rates: Adam's first step moves every weight by ~lr, and a step of the default
     # 2e-4 can overshoot on a batch this small; the claim tested is that the gradients point downhill.
     cfg = ReconTrainConfig(resolution=32, batch_size=4, lr_g=1e-4, lr_d=1e-5)
-    g_def, g_state, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=3), cfg)
+    g_def, g_state, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=3), PatchGANConfig(base_width=8), cfg)
     g_step, d_step = make_recon_steps(g_def, d_def, cfg)
     rng = np.random.default_rng(0)
     images = rng.random((4, 32, 32, 3), dtype=np.float32)
@@ -172,20 +172,20 @@ def test_recon_training_resumes_and_reports_test_metrics(celeba_dir: Path, monke
     from faceobf.train import recon as recon_module
     from faceobf.train.recon import load_or_train_recon, train_recon
 
-    profile = Profile("test", FACTrainConfig(), None, "unit test",
-                      recon=ReconTrainConfig(resolution=32, batch_size=2, epochs=2), unet=UNetConfig(base_width=8, depth=2))
+    profile = Profile("test", FACTrainConfig(), None, "unit test", recon=ReconTrainConfig(resolution=32, batch_size=2, epochs=2),
+                      unet=UNetConfig(base_width=8, depth=2), patchgan=PatchGANConfig(base_width=8))
     ds = CelebA.open(celeba_dir)
-    real_order = recon_module.epoch_order
+    real_iterate = recon_module.iterate_batches
 
-    def interrupt_in_epoch_2(n, seed, epoch, shuffle=True):
+    def interrupt_in_epoch_2(*args, epoch, **kwargs):
         if epoch == 1:
             raise KeyboardInterrupt
-        return real_order(n, seed, epoch, shuffle)
+        return real_iterate(*args, epoch=epoch, **kwargs)
 
-    monkeypatch.setattr(recon_module, "epoch_order", interrupt_in_epoch_2)
+    monkeypatch.setattr(recon_module, "iterate_batches", interrupt_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         train_recon(profile, ds, "word2vec", progress=False, log=lambda s: None)
-    monkeypatch.setattr(recon_module, "epoch_order", real_order)
+    monkeypatch.setattr(recon_module, "iterate_batches", real_iterate)
     logs: list[str] = []
     run = train_recon(profile, ds, "word2vec", progress=False, log=logs.append)
     assert any("after epoch 1" in line for line in logs)
@@ -210,7 +210,7 @@ def test_the_optional_ssim_term_adds_one_minus_ssim_to_the_generator_loss() -> N
     losses = {}
     for weight in (0.0, 10.0):
         cfg = ReconTrainConfig(resolution=16, batch_size=2, ssim_weight=weight)
-        g_def, g_state, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=2), cfg)
+        g_def, g_state, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)
         g_step, _ = make_recon_steps(g_def, d_def, cfg)
         _, _, metrics = g_step(g_state, d_state, images, landmarks, masks, attrs, table)
         losses[weight] = metrics
@@ -220,10 +220,11 @@ def test_the_optional_ssim_term_adds_one_minus_ssim_to_the_generator_loss() -> N
 
 
 def test_a_landmark_subset_feeds_only_its_heatmaps_and_names_its_own_run(celeba_dir: Path) -> None:
-    from faceobf.landmarks import LANDMARK_SUBSETS
-    from faceobf.obfuscate import MissingCheckpointError, find_run_dir
-    from faceobf.profiles import get_profile, recon_variant, with_landmarks
-    from faceobf.train.recon import make_generate, run_dir_for
+    from faceobf.disentangle.landmarks import LANDMARK_SUBSETS
+    from faceobf import runs
+    from faceobf.profiles import get_profile, with_landmarks
+    from faceobf.runs import recon_variant
+    from faceobf.train.recon import make_generator
 
     subset = LANDMARK_SUBSETS["outline_nose"]
     rng = np.random.default_rng(0)
@@ -239,13 +240,14 @@ def test_a_landmark_subset_feeds_only_its_heatmaps_and_names_its_own_run(celeba_
     assert np.array_equal(assemble_inputs(images, moved, masks, attrs, table, subset), x)
 
     cfg = ReconTrainConfig(resolution=32, landmark_subset="outline_nose")
-    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=3), cfg)
-    assert make_generate(g_def, g_state, cfg)(images, landmarks, masks, attrs, table).shape == (2, 32, 32, 3)
+    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=3), PatchGANConfig(base_width=8), cfg)
+    assert make_generator(g_def, g_state, onehot_table(), cfg)(images, landmarks, masks, attrs).shape == (2, 32, 32, 3)
 
     profile = with_landmarks(get_profile("ci"), "outline_nose")
     assert recon_variant("onehot", profile.recon) == "onehot-lm_outline_nose"
-    assert "-onehot-lm_outline_nose-" in run_dir_for(profile, CelebA.open(celeba_dir), "onehot").name
-    with pytest.raises(MissingCheckpointError, match="--encoding onehot --landmarks outline_nose"):
-        find_run_dir("recon", "ci", "onehot-lm_outline_nose")
+    spec = runs.RunSpec.recon(profile, "onehot")
+    assert "-onehot-lm_outline_nose-" in spec.folder_name(CelebA.open(celeba_dir).key)
+    with pytest.raises(runs.MissingCheckpointError, match="--encoding onehot --landmarks outline_nose"):
+        runs.find(spec)
     with pytest.raises(ValueError, match="unknown landmark subset 'eyes'"):
         with_landmarks(profile, "eyes")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from faceobf.data.images import FACE_CROP
-from faceobf.landmarks import detect_faces
+from faceobf.disentangle.landmarks import detect_faces
 from faceobf.recognition import face_descriptor
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from faceobf.data import CelebA
 from faceobf.data.images import FACE_CROP, aligned_to_crop
-from faceobf.landmarks import landmark_cache
+from faceobf.disentangle.landmarks import landmark_cache
 from faceobf.profiles import EvalConfig
 
 

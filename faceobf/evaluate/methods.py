@@ -9,13 +9,13 @@ black out the same ellipse, so every method changes exactly the same region.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
-from faceobf.baselines import blackout_face, blur_face, pixelate_face
-from faceobf.masking import ellipse_mask, fit_face_ellipse
-from faceobf.policies import SEED_FLIPS, FlipAll, FlipNamed, FlipRandom, IdentityAware
+from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
+from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
+from faceobf.obfuscate.policies import SEED_FLIPS, FlipAll, FlipNamed, FlipRandom, IdentityAware, Policy
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Method:
     name: str
     label: str
     kind: str  # "original", "unet" (needs the trained models) or "baseline"
-    policy: Callable | None = None  # stage-3 policy for kind "unet"
+    policy: Policy | None = None  # stage-3 policy for kind "unet"
     baseline: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (crop, mask) -> crop
 
     @property
@@ -61,15 +61,14 @@ def face_mask(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
     return ellipse_mask(crop.shape[:2], fit_face_ellipse(points))
 
 
-def process_crop(method: Method, crop: np.ndarray, points: np.ndarray, key: int, obfuscator=None) -> np.ndarray:
-    """The crop as `method` leaves it (uint8). U-Net methods need an `Obfuscator` (any policy: the
-    method's own replaces it)."""
-    crop = np.ascontiguousarray(crop, dtype=np.uint8)
+def process_crops(method: Method, crops: np.ndarray, points: Sequence[np.ndarray], keys: Sequence[int], obfuscator=None) -> np.ndarray:
+    """The crops as `method` leaves them (uint8, one batch). U-Net methods need an `Obfuscator` (any policy:
+    the method's own replaces it)."""
+    crops = np.ascontiguousarray(crops, dtype=np.uint8)
     if method.kind == "original":
-        return crop.copy()
+        return crops.copy()
     if method.kind == "baseline":
-        return method.baseline(crop, face_mask(crop, points))
+        return np.stack([method.baseline(c, face_mask(c, p)) for c, p in zip(crops, points)])
     if obfuscator is None:
         raise ValueError(f"method {method.name!r} redraws faces with the trained models: pass an Obfuscator")
-    out, _ = replace(obfuscator, policy=method.policy).obfuscate_crop(crop, points, key)
-    return out
+    return np.stack([out for out, _ in replace(obfuscator, policy=method.policy).obfuscate_crops(crops, points, keys)])

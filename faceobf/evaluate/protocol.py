@@ -16,17 +16,17 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from faceobf import runs
 from faceobf.data import CelebA
+from faceobf.disentangle.classifier import AttributeClassifier
 from faceobf.evaluate import metrics
 from faceobf.evaluate.assess import paste_crop, read_faces
 from faceobf.evaluate.faces import EvalFaces, select_faces
 from faceobf.evaluate.landmark_attack import landmark_recall
-from faceobf.evaluate.methods import METHODS, Method, get_method, process_crop
+from faceobf.evaluate.methods import METHODS, Method, face_mask, get_method, process_crops
 from faceobf.io import save_npz
-from faceobf.obfuscate import Obfuscator
-from faceobf.train.fac import FACRun, predict_in_batches
-from faceobf.data.images import FACE_CROP, crop_and_resize, resize_images
-from faceobf.policies import IdentityAware
+from faceobf.obfuscate.pipeline import Obfuscator
+from faceobf.data.images import FACE_CROP, crop_and_resize
 from faceobf.paths import runs_root
 from faceobf.profiles import Profile
 from faceobf.recognition import SAME_PERSON_THRESHOLD
@@ -76,18 +76,18 @@ class MethodResult:
 
 
 def evaluation_dir(profile: Profile, dataset: CelebA, encoding: str) -> Path:
-    from faceobf.profiles import recon_variant
-
-    return runs_root() / f"eval-{profile.name}-{recon_variant(encoding, profile.recon)}-{dataset.key}"
+    """Where the evaluation of `profile`'s models on `dataset` keeps its per-method results (the run registry's name)."""
+    return runs_root() / runs.RunSpec.evaluation(profile, encoding).folder_name(dataset.key)
 
 
 def method_limit(method: Method, profile: Profile, n_faces: int) -> int:
-    """How many faces a method processes: all, except the slow identity-aware search."""
-    return min(n_faces, profile.evaluation.identity_aware_limit) if isinstance(method.policy, IdentityAware) else n_faces
+    """How many faces a method processes: all, except for policies that search over redrawn faces (slow)."""
+    searches = method.policy is not None and method.policy.needs_scorer
+    return min(n_faces, profile.evaluation.identity_aware_limit) if searches else n_faces
 
 
 def _image_metrics(processed: np.ndarray, originals: np.ndarray, masks: np.ndarray, batch: int = 32) -> dict:
-    from faceobf.imageops import image_metrics
+    from faceobf.reconstruct.imageops import image_metrics
 
     out: dict[str, list] = {}
     for s in range(0, len(processed), batch):
@@ -98,37 +98,22 @@ def _image_metrics(processed: np.ndarray, originals: np.ndarray, masks: np.ndarr
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def make_feature_fn(fac_run: FACRun, resolution: int) -> Callable[[np.ndarray], np.ndarray]:
-    """(n, 178, 178, 3) uint8 crops -> (n, 2048) pooled features of the trained FAC ResNet-50."""
-    import jax
-    from flax import nnx
-
-    graphdef, state = nnx.split(fac_run.model())
-
-    @jax.jit
-    def features(state, images):
-        return nnx.merge(graphdef, state).features(images)
-
-    return lambda crops: predict_in_batches(lambda x: np.asarray(features(state, x)), resize_images(crops, resolution), 64)
-
-
-def run_method(method: Method, faces: EvalFaces, dataset: CelebA, profile: Profile, obfuscator=None,
-               feature_fn: Callable | None = None, progress: bool = True) -> MethodResult:
-    """Process the first `method_limit` faces with `method` and read them as the machine assessor."""
+def run_method(method: Method, faces: EvalFaces, aligned: Sequence[np.ndarray], profile: Profile, obfuscator=None,
+               classifier: AttributeClassifier | None = None, progress: bool = True, chunk: int = 32) -> MethodResult:
+    """Process the first `method_limit` faces (their decoded aligned images: `aligned`) with `method`, in
+    batches of `chunk`, and read them as the machine assessor."""
     import time
-
-    from faceobf.evaluate.methods import face_mask
 
     start = time.time()
     n = method_limit(method, profile, len(faces))
-    aligned = [dataset.read_aligned(int(r)) for r in faces.rows[:n]]
-    originals = np.stack([crop_and_resize(a, FACE_CROP, FACE_CROP.size) for a in aligned])
-    crops = np.stack([process_crop(method, originals[i], faces.crop_points(i), int(faces.rows[i]), obfuscator)
-                      for i in tqdm(range(n), desc=f"{method.name}: process", disable=not progress)])
+    originals = np.stack([crop_and_resize(a, FACE_CROP, FACE_CROP.size) for a in aligned[:n]])
+    points = [faces.crop_points(i) for i in range(n)]
+    crops = np.concatenate([process_crops(method, originals[s : s + chunk], points[s : s + chunk], faces.rows[s : s + chunk], obfuscator)
+                            for s in tqdm(range(0, n, chunk), desc=f"{method.name}: process", disable=not progress)])
     run_cnn = np.arange(n) < profile.evaluation.cnn_limit
-    readings = read_faces([paste_crop(a, c) for a, c in zip(aligned, crops)], faces.landmarks[:n], run_cnn)
-    masks = np.stack([face_mask(originals[i], faces.crop_points(i)) for i in range(n)])
-    feats = feature_fn(crops) if feature_fn is not None else np.zeros((n, 0), np.float32)
+    readings = read_faces([paste_crop(a, c) for a, c in zip(aligned[:n], crops)], faces.landmarks[:n], run_cnn)
+    masks = np.stack([face_mask(originals[i], points[i]) for i in range(n)])
+    feats = classifier.features(crops) if classifier is not None else np.zeros((n, 0), np.float32)
     return MethodResult(
         method.name, faces.rows[:n], crops,
         np.array([r.hog_found for r in readings]), np.stack([r.landmarks for r in readings]),
@@ -137,46 +122,36 @@ def run_method(method: Method, faces: EvalFaces, dataset: CelebA, profile: Profi
     )
 
 
-def reference_features(dataset: CelebA, feature_fn: Callable, limit: int | None, seed: int) -> np.ndarray:
+def reference_features(dataset: CelebA, classifier: AttributeClassifier, limit: int | None, seed: int) -> np.ndarray:
     """FAC features of real faces from the validation split: the 'real' side of the KID."""
     from faceobf.data.dataset import sample_rows
 
     rows = sample_rows(dataset.split("val"), limit, seed)
-    return feature_fn(dataset.images(rows, 178, progress=False))
+    return classifier.features(dataset.images(rows, 178, progress=False))
 
 
-def load_models(profile: Profile, encoding: str, need_unet: bool = True) -> tuple[Obfuscator | None, FACRun | None]:
-    """(Obfuscator or None, FAC run or None) of the profile's finished runs.
+def load_models(profile: Profile, encoding: str, need_unet: bool = True) -> tuple[Obfuscator | None, AttributeClassifier | None, Path | None]:
+    """(Obfuscator or None, the FAC as a classifier or None, the FAC's run folder or None) of the profile's finished runs.
 
     A missing U-Net or FAC raises `MissingCheckpointError` (naming how to train it) only when a method
     needs it; without a FAC the evaluation still runs but has no KID column.
     """
-    from faceobf.obfuscate import MissingCheckpointError, find_run_dir, obfuscator_from_runs
+    from faceobf.obfuscate.pipeline import obfuscator_from_runs
     from faceobf.train import fac
 
     obfuscator = obfuscator_from_runs(profile, encoding) if need_unet else None
     try:
-        fac_run = fac.load_run(find_run_dir("fac", profile.name), profile)
-    except MissingCheckpointError:
-        fac_run = None
-    return obfuscator, fac_run
+        fac_dir = runs.find(runs.RunSpec.fac(profile))
+    except runs.MissingCheckpointError:
+        return obfuscator, None, None
+    return obfuscator, fac.load_run(fac_dir, profile).classifier(), fac_dir
 
 
-def _fingerprint(run_dir: Path | None) -> str | None:
-    """Which finished training run: its folder name and a hash of its test metrics (rewritten by retraining)."""
-    import hashlib
-
-    if run_dir is None:
-        return None
-    return f"{Path(run_dir).name}:{hashlib.sha256((Path(run_dir) / 'test_metrics.json').read_bytes()).hexdigest()[:16]}"
-
-
-def _check_models(directory: Path, obfuscator, fac_run) -> None:
+def _check_models(directory: Path, obfuscator, fac_dir: Path | None) -> None:
     """Refuse to mix stored results of other models with new ones (after retraining, say)."""
     from faceobf.io import write_json
 
-    record = {"fac": _fingerprint(fac_run.run_dir if fac_run else None),
-              "unet": _fingerprint(getattr(obfuscator, "run_dir", None))}
+    record = {"fac": runs.fingerprint(fac_dir), "unet": runs.fingerprint(getattr(obfuscator, "run_dir", None))}
     path = directory / "models.json"
     if path.exists():
         stored = json.loads(path.read_text())
@@ -194,29 +169,26 @@ def run_evaluation(profile: Profile, dataset: CelebA, encoding: str = "onehot", 
 
     'original' is always included: its readings are the gallery and the SSIM reference.
     """
-    from faceobf.train.checkpoints import claim_run_dir
-
     names = ["original"] + [m for m in methods if m != "original"]
     chosen = [get_method(m) for m in names]
-    directory = Path(directory) if directory else evaluation_dir(profile, dataset, encoding)
-    claim_run_dir(directory, {"profile": profile.name, "encoding": encoding, "evaluation": asdict(profile.evaluation),
-                              "dataset": dataset.key})
+    directory = runs.claim(runs.RunSpec.evaluation(profile, encoding), dataset.key, directory or evaluation_dir(profile, dataset, encoding))
     faces = select_faces(dataset, profile.evaluation, progress=progress)
-    obfuscator, fac_run = load_models(profile, encoding, any(m.needs_models for m in chosen))
-    _check_models(directory, obfuscator, fac_run)
-    feature_fn = make_feature_fn(fac_run, profile.fac.resolution) if fac_run is not None else None
-    if feature_fn is None:
+    obfuscator, classifier, fac_dir = load_models(profile, encoding, any(m.needs_models for m in chosen))
+    _check_models(directory, obfuscator, fac_dir)
+    if classifier is None:
         log(f"no trained FAC for profile {profile.name!r}: the report has no KID column")
     elif not (directory / "reference.npz").exists():
-        save_npz(directory / "reference.npz", features=reference_features(dataset, feature_fn, 400, profile.evaluation.seed))
+        save_npz(directory / "reference.npz", features=reference_features(dataset, classifier, 400, profile.evaluation.seed))
     save_npz(directory / "faces.npz", rows=faces.rows, identities=faces.identities, landmarks=faces.landmarks)
+    todo = [m for m in chosen if not MethodResult.exists(directory, m.name)]
+    aligned = [dataset.read_aligned(int(r)) for r in faces.rows] if todo else []  # decoded once for all methods
     results = {}
     for method in chosen:
         if MethodResult.exists(directory, method.name):
             results[method.name] = MethodResult.load(directory, method.name)
             continue
         log(f"evaluating {method.name} ({method.label}) on {method_limit(method, profile, len(faces))} faces")
-        result = run_method(method, faces, dataset, profile, obfuscator, feature_fn, progress)
+        result = run_method(method, faces, aligned, profile, obfuscator, classifier, progress)
         result.save(directory)
         results[method.name] = MethodResult.load(directory, method.name)
     return results
@@ -329,7 +301,7 @@ def human_test_material(profile: Profile, dataset: CelebA, encoding: str, method
     from dataclasses import replace
 
     from faceobf.evaluate.sheets import make_sheets
-    from faceobf.obfuscate import obfuscator_from_runs
+    from faceobf.obfuscate.pipeline import obfuscator_from_runs
 
     method = get_method(method_name)
     if method.name == "original":
@@ -341,10 +313,11 @@ def human_test_material(profile: Profile, dataset: CelebA, encoding: str, method
         result, originals = MethodResult.load(directory, method.name), MethodResult.load(directory, "original")
     else:
         quick = replace(profile, evaluation=replace(profile.evaluation, cnn_limit=0))
-        processed = list(dict.fromkeys(s.rows[s.processed] for s in sheets))
-        shown = list(dict.fromkeys(r for s in sheets for r in s.rows))
+        processed = _subset(faces, list(dict.fromkeys(s.rows[s.processed] for s in sheets)))
+        shown = _subset(faces, list(dict.fromkeys(r for s in sheets for r in s.rows)))
+        aligned = {int(r): dataset.read_aligned(int(r)) for r in np.union1d(processed.rows, shown.rows)}
         obfuscator = obfuscator_from_runs(profile, encoding) if method.needs_models else None
-        result = run_method(method, _subset(faces, processed), dataset, quick, obfuscator, None, progress)
-        originals = run_method(get_method("original"), _subset(faces, shown), dataset, quick, None, None, progress)
+        result = run_method(method, processed, [aligned[int(r)] for r in processed.rows], quick, obfuscator, None, progress)
+        originals = run_method(get_method("original"), shown, [aligned[int(r)] for r in shown.rows], quick, None, None, progress)
     images, answers = sheet_material(sheets, result, originals)
     return sheets, images, answers

@@ -8,7 +8,7 @@ reported 60% on originals, 36.67% after its 4 flips and 30% after flipping all a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -16,40 +16,11 @@ import numpy as np
 import optax
 from flax import nnx
 
+from faceobf.data.batches import iterate_batches
 from faceobf.data.images import resize_images
-
-
-@dataclass(frozen=True)
-class IdentityCNNConfig:
-    """The small classifier and how it is trained (whole 178x178 crop resized to `resolution`)."""
-
-    resolution: int = 64
-    widths: tuple[int, ...] = (32, 64, 128, 256)
-    epochs: int = 40
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    train_fraction: float = 2 / 3  # of each identity's images; the rest are held out for testing
-    seed: int = 0
-
-
-class IdentityCNN(nnx.Module):
-    """conv3x3-BN-ReLU-maxpool blocks, global average pooling, a linear layer over identities."""
-
-    def __init__(self, n_classes: int, config: IdentityCNNConfig, *, rngs: nnx.Rngs):
-        convs, norms, cin = [], [], 3
-        for width in config.widths:
-            convs.append(nnx.Conv(cin, width, (3, 3), rngs=rngs))
-            norms.append(nnx.BatchNorm(width, rngs=rngs))
-            cin = width
-        self.convs, self.norms = nnx.List(convs), nnx.List(norms)
-        self.dropout = nnx.Dropout(0.3, rngs=rngs)
-        self.head = nnx.Linear(cin, n_classes, rngs=rngs)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = (x - 0.5) / 0.25
-        for conv, norm in zip(self.convs, self.norms):
-            x = nnx.max_pool(nnx.relu(norm(conv(x))), (2, 2), strides=(2, 2))
-        return self.head(self.dropout(x.mean(axis=(1, 2))))
+from faceobf.inference import BatchedModel, as_float_images
+from faceobf.models.identity_cnn import IdentityCNN, IdentityCNNConfig
+from faceobf.train.loop import fit
 
 
 def split_identities(identities: np.ndarray, n_identities: int, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,44 +37,31 @@ def split_identities(identities: np.ndarray, n_identities: int, train_fraction: 
     return np.sort(train), np.sort(test), chosen
 
 
-def _prepare(crops: np.ndarray, resolution: int) -> np.ndarray:
-    return resize_images(crops, resolution).astype(np.float32) / 255.0
-
-
 def train_identity_cnn(crops: np.ndarray, labels: np.ndarray, n_classes: int,
                        config: IdentityCNNConfig = IdentityCNNConfig()) -> Callable[[np.ndarray], np.ndarray]:
-    """Train on (crops, labels 0..n_classes-1); returns a function crops -> predicted labels."""
-    x, y = _prepare(crops, config.resolution), np.asarray(labels, np.int32)
+    """Train on (uint8 crops, labels 0..n_classes-1) with the shared loop; returns crops -> predicted labels."""
+    x, y = resize_images(crops, config.resolution), np.asarray(labels, np.int32)
     model = IdentityCNN(n_classes, config, rngs=nnx.Rngs(config.seed))
     optimizer = nnx.Optimizer(model, optax.adam(config.learning_rate), wrt=nnx.Param)
     graphdef, state = nnx.split((model, optimizer))
 
-    @jax.jit
+    @partial(jax.jit, donate_argnums=0)
     def step(state, images, targets):
         model, optimizer = nnx.merge(graphdef, state)
         model.train()
 
         def loss_fn(m):
-            return optax.softmax_cross_entropy_with_integer_labels(m(images), targets).mean()
+            return optax.softmax_cross_entropy_with_integer_labels(m(as_float_images(images)), targets).mean()
 
         loss, grads = nnx.value_and_grad(loss_fn)(model)
         optimizer.update(model, grads)
-        return nnx.state((model, optimizer)), loss
+        return nnx.state((model, optimizer)), {"train_loss": loss}
 
-    rng = np.random.default_rng(config.seed)
-    for _ in range(config.epochs):
-        order = rng.permutation(len(x))
-        for s in range(0, len(order) - config.batch_size + 1, config.batch_size):
-            idx = order[s : s + config.batch_size]
-            batch = x[idx]
-            flip = rng.random(len(idx)) < 0.5
-            batch = np.where(flip[:, None, None, None], batch[:, :, ::-1], batch)
-            state, _ = step(state, batch, y[idx])
+    state, _, _ = fit(state, step, lambda epoch: iterate_batches((x, y), config.batch_size, seed=config.seed, epoch=epoch, hflip=True),
+                      config.epochs, progress=False, log=lambda line: None)
     model, _ = nnx.merge(graphdef, state)
-    model.eval()
-    m_def, m_state = nnx.split(model)
-    predict = jax.jit(lambda st, images: jnp.argmax(nnx.merge(m_def, st)(images), axis=-1))
-    return lambda crops: np.asarray(predict(m_state, _prepare(crops, config.resolution)))
+    classify = BatchedModel(model, lambda m, images: jnp.argmax(m(as_float_images(images)), axis=-1), config.batch_size)
+    return lambda crops: classify(resize_images(crops, config.resolution))
 
 
 def seed_protocol(original_crops: np.ndarray, identities: np.ndarray, processed: dict[str, tuple[np.ndarray, np.ndarray]],

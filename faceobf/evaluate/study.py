@@ -16,7 +16,7 @@ from faceobf.evaluate.landmark_attack import LANDMARK_SUBSETS
 from faceobf.evaluate.protocol import (DEFAULT_METHODS, MethodResult, context_record, evaluation_dir, load_faces,
                                        landmark_recall_of, load_reference, run_evaluation, sheet_material,
                                        summarise)
-from faceobf.evaluate.seed_protocol import IdentityCNNConfig, seed_protocol
+from faceobf.evaluate.seed_protocol import seed_protocol
 from faceobf.evaluate.sheets import chance_level, make_sheets
 from faceobf.profiles import Profile
 
@@ -78,7 +78,7 @@ def run_study(profile: Profile, dataset: CelebA, encoding: str = "onehot", metho
     originals = results["original"]
     processed = {name: (r.crops, np.arange(len(r.rows))) for name, r in results.items()}
     seed = seed_protocol(originals.crops, faces.identities, processed, profile.evaluation.seed_protocol_identities,
-                         IdentityCNNConfig(seed=profile.evaluation.seed))
+                         profile.evaluation.identity_cnn)
     context = context_record(profile, encoding, faces, directory)
     context["chance_sheet"] = chance_level()
     return Study(context, table, subset_table, seed, landmark_attack(faces, results),

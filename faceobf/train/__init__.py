@@ -1,1 +1,1 @@
-"""Training loops over explicit state, with orbax checkpoints that resume."""
+"""Training, chapters 1 and 2: one loop over explicit state (`loop.fit`), the FAC and U-Net trainers, checkpoints."""

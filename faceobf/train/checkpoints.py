@@ -58,18 +58,6 @@ class CheckpointSlot:
         self._manager.close()
 
 
-def claim_run_dir(run_dir: Path, record: dict) -> None:
-    """Create `run_dir` for a run configured as `record` (JSON-able); refuse one started with another config."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    record = json.loads(json.dumps(record))
-    config_path = run_dir / "config.json"
-    if config_path.exists() and json.loads(config_path.read_text()) != record:
-        raise ValueError(f"{config_path}: the run was started with another configuration; use a new run directory")
-    from faceobf.io import write_json
-
-    write_json(config_path, record)
-
-
 def restore_finished(run_dir: Path, like: Any) -> tuple[Any, dict, dict]:
     """(best state shaped like `like`, full history from `last`, test metrics) of a finished run.
 

@@ -1,15 +1,13 @@
 """Train the face attribute classifier (ResNet-50, 40 sigmoid outputs) as the seed did.
 
 Adam with default settings, binary cross-entropy summed over the 40 attributes, and the mean
-per-attribute accuracy as metric. Steps are `jax.jit` functions over the explicit nnx state of
-(model, optimizer); the Python loop only feeds batches, so a step costs what XLA costs.
-Each epoch ends with a `last` checkpoint (resume point) and, when validation improves, a `best` one.
+per-attribute accuracy as metric. The step is a `jax.jit` function over the explicit nnx state of
+(model, optimizer), run by the shared loop (`faceobf.train.loop.fit`): prefetched uint8 batches,
+metrics summed on the device, a `last` checkpoint each epoch and a `best` one on validation accuracy.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,22 +16,18 @@ import jax
 import numpy as np
 import optax
 from flax import nnx
-from tqdm.auto import tqdm
 
+from faceobf import runs
 from faceobf.data.batches import iterate_batches
 from faceobf.data.dataset import CelebA, sample_rows
+from faceobf.disentangle.classifier import AttributeClassifier
+from faceobf.inference import as_float_images
 from faceobf.io import write_json
 from faceobf.models.resnet import ResNet, ResNetConfig
-from faceobf.paths import runs_root
 from faceobf.profiles import FACTrainConfig, Profile
-from faceobf.train.checkpoints import CheckpointSlot, claim_run_dir, restore_finished
-from faceobf.train.losses import (
-    batch_accuracy,
-    majority_baseline,
-    mean_attribute_accuracy,
-    per_attribute_accuracy,
-    summed_bce,
-)
+from faceobf.train.checkpoints import restore_finished
+from faceobf.train.loop import fit
+from faceobf.train.losses import batch_accuracy, majority_baseline, mean_attribute_accuracy, per_attribute_accuracy, summed_bce
 
 
 def create_train_state(model_config: ResNetConfig, train_config: FACTrainConfig) -> tuple[nnx.GraphDef, nnx.State]:
@@ -44,45 +38,21 @@ def create_train_state(model_config: ResNetConfig, train_config: FACTrainConfig)
 
 
 def make_train_step(graphdef: nnx.GraphDef) -> Callable:
-    """A jitted `(state, images, labels) -> (state, loss, accuracy)`; the state buffer is donated."""
+    """A jitted `(state, images, labels) -> (state, {train_loss, train_acc})`; images may be uint8; the state is donated."""
 
     def step(state: nnx.State, images: jax.Array, labels: jax.Array):
         model, optimizer = nnx.merge(graphdef, state)
+        labels = labels.astype(jax.numpy.float32)
 
         def loss_fn(model: ResNet):
-            logits = model(images)
+            logits = model(as_float_images(images))
             return summed_bce(logits, labels), logits
 
         (loss, logits), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
         optimizer.update(model, grads)
-        return nnx.state((model, optimizer)), loss, batch_accuracy(logits, labels)
+        return nnx.state((model, optimizer)), {"train_loss": loss, "train_acc": batch_accuracy(logits, labels)}
 
     return jax.jit(step, donate_argnums=0)
-
-
-def make_predict(graphdef: nnx.GraphDef, state: nnx.State) -> Callable[[np.ndarray], np.ndarray]:
-    """A jitted inference function (batch-norm running averages) over the model part of `state`."""
-    model, _ = nnx.merge(graphdef, state)
-    model.eval()
-    model_graphdef, model_state = nnx.split(model)
-
-    @jax.jit
-    def predict(model_state: nnx.State, images: jax.Array) -> jax.Array:
-        return jax.nn.sigmoid(nnx.merge(model_graphdef, model_state)(images))
-
-    return lambda images: np.asarray(predict(model_state, images))
-
-
-def predict_in_batches(predict: Callable, images_uint8: np.ndarray, batch_size: int) -> np.ndarray:
-    """Probabilities for all images, padding the last batch so that only one shape is compiled."""
-    out = []
-    for start in range(0, len(images_uint8), batch_size):
-        chunk = images_uint8[start : start + batch_size].astype(np.float32) / 255.0
-        n = len(chunk)
-        if n < batch_size:
-            chunk = np.concatenate([chunk, np.zeros((batch_size - n, *chunk.shape[1:]), np.float32)])
-        out.append(predict(chunk)[:n])
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 @dataclass
@@ -94,100 +64,60 @@ class FACRun:
     state: nnx.State
     history: dict
     test: dict
-
-    def predictor(self) -> Callable[[np.ndarray], np.ndarray]:
-        return make_predict(self.graphdef, self.state)
+    resolution: int
+    batch_size: int
 
     def model(self) -> ResNet:
         model, _ = nnx.merge(self.graphdef, self.state)
         model.eval()
         return model
 
+    def classifier(self) -> AttributeClassifier:
+        """The trained network as stage 1's attribute classifier (batched, jitted, evaluation mode)."""
+        return AttributeClassifier(self.model(), self.resolution, self.batch_size)
 
-def run_dir_for(profile: Profile, dataset: CelebA) -> Path:
-    return runs_root() / f"fac-{profile.name}-{dataset.key}"
 
-
-def _config_record(model_config: ResNetConfig, train_config: FACTrainConfig) -> dict:
-    return {"model": dataclasses.asdict(model_config), "train": dataclasses.asdict(train_config)}
+def _classifier(graphdef: nnx.GraphDef, state: nnx.State, cfg: FACTrainConfig) -> AttributeClassifier:
+    model, _ = nnx.merge(graphdef, state)
+    return AttributeClassifier(model, cfg.resolution, cfg.batch_size)
 
 
 def train_fac(
     profile: Profile,
     dataset: CelebA,
     run_dir: Path | None = None,
-    model_config: ResNetConfig = ResNetConfig(),
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> FACRun:
     """Train (or resume) the FAC under `profile`, then evaluate the best checkpoint on the test split."""
-    cfg = profile.fac
-    run_dir = Path(run_dir or run_dir_for(profile, dataset))
-    claim_run_dir(run_dir, _config_record(model_config, cfg))
+    cfg, model_config = profile.fac, profile.fac_model
+    run_dir = runs.claim(runs.RunSpec.fac(profile), dataset.key, run_dir)
 
     train_rows = sample_rows(dataset.split("train"), cfg.train_limit, cfg.seed)
     val_rows = sample_rows(dataset.split("val"), cfg.eval_limit, cfg.seed)
     test_rows = sample_rows(dataset.split("test"), cfg.eval_limit, cfg.seed)
-    all_rows = np.concatenate([train_rows, val_rows, test_rows])
-    dataset.image_cache(cfg.resolution).ensure(all_rows, progress=progress)
+    dataset.image_cache(cfg.resolution).ensure(np.concatenate([train_rows, val_rows, test_rows]), progress=progress)
     train_x = dataset.images(train_rows, cfg.resolution, progress=False)
     train_y = dataset.attributes[train_rows]
     val_x = dataset.images(val_rows, cfg.resolution, progress=False)
     val_y = dataset.attributes[val_rows]
 
     graphdef, state = create_train_state(model_config, cfg)
-    last, best = CheckpointSlot(run_dir, "last"), CheckpointSlot(run_dir, "best")
-    history: dict = {"epoch": [], "train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [], "images_per_s": []}
-    if last.latest_step is not None:
-        state, history = last.restore(state)
-        log(f"resuming from {last.directory} after epoch {last.latest_step}")
-    start_epoch = len(history["epoch"])
 
-    train_step = make_train_step(graphdef)
-    for epoch in range(start_epoch, cfg.epochs):
-        losses, accs = [], []
-        n_batches = len(train_x) // cfg.batch_size
-        bar = tqdm(total=n_batches, desc=f"FAC epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
-        t0, timed_images, t_first = None, 0, time.perf_counter()
-        for i, batch in enumerate(iterate_batches(train_x, train_y, cfg.batch_size, seed=cfg.seed, epoch=epoch, hflip=cfg.hflip)):
-            state, loss, acc = train_step(state, batch.images, batch.labels)
-            if i == 0:
-                loss.block_until_ready()  # exclude compilation from the throughput
-                t0 = time.perf_counter()
-            else:
-                timed_images += len(batch.images)
-            losses.append(loss)
-            accs.append(acc)
-            bar.update(1)
-            if i % 10 == 0:
-                bar.set_postfix(loss=f"{float(loss):.2f}")
-        jax.block_until_ready(state)
-        bar.close()
-        elapsed = time.perf_counter() - (t0 or t_first)
-        predict = make_predict(graphdef, state)
-        val_p = predict_in_batches(predict, val_x, cfg.batch_size)
-        val_loss = _bce_from_proba(val_p, val_y)
-        history["epoch"].append(epoch + 1)
-        history["train_loss"].append(float(np.mean([float(l) for l in losses])))
-        history["train_acc"].append(float(np.mean([float(a) for a in accs])))
-        history["val_loss"].append(val_loss)
-        history["val_acc"].append(mean_attribute_accuracy(val_p, val_y))
-        history["images_per_s"].append(timed_images / elapsed if timed_images else float("nan"))
-        log(
-            f"epoch {epoch + 1}/{cfg.epochs}: train loss {history['train_loss'][-1]:.3f} acc {history['train_acc'][-1]:.4f} | "
-            f"val loss {val_loss:.3f} acc {history['val_acc'][-1]:.4f} | {history['images_per_s'][-1]:.1f} img/s"
-        )
-        last.save(epoch + 1, state, history)
-        if history["val_acc"][-1] >= max(history["val_acc"]):
-            best.save(epoch + 1, state, history)
+    def validate(state: nnx.State) -> dict[str, float]:
+        p = _classifier(graphdef, state, cfg).probabilities(val_x)
+        return {"val_loss": _bce_from_proba(p, val_y), "val_acc": mean_attribute_accuracy(p, val_y)}
 
-    best_state, _ = best.restore(state)
-    last.close()
-    best.close()
-    test = evaluate_on_test(graphdef, best_state, dataset, train_rows, test_rows, cfg)
-    test["best_epoch"] = int(best.latest_step)
-    write_json(run_dir / "test_metrics.json", test)
-    return FACRun(run_dir, graphdef, best_state, history, test)
+    state, history, best_epoch = fit(
+        state, make_train_step(graphdef),
+        lambda epoch: iterate_batches((train_x, train_y), cfg.batch_size, seed=cfg.seed, epoch=epoch, hflip=cfg.hflip),
+        cfg.epochs, run_dir=run_dir, validate=validate, best=("val_acc", "max"),
+        steps_per_epoch=len(train_x) // cfg.batch_size, desc="FAC", progress=progress, log=log,
+    )
+    test = evaluate_on_test(_classifier(graphdef, state, cfg), dataset, train_rows, test_rows, cfg)
+    test["best_epoch"] = best_epoch
+    write_json(run_dir / runs.FINISHED, test)
+    return FACRun(run_dir, graphdef, state, history, test, cfg.resolution, cfg.batch_size)
 
 
 def _bce_from_proba(p: np.ndarray, y: np.ndarray) -> float:
@@ -196,11 +126,10 @@ def _bce_from_proba(p: np.ndarray, y: np.ndarray) -> float:
     return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).sum(axis=1).mean())
 
 
-def evaluate_on_test(graphdef, state, dataset: CelebA, train_rows, test_rows, cfg: FACTrainConfig) -> dict:
+def evaluate_on_test(classifier: AttributeClassifier, dataset: CelebA, train_rows, test_rows, cfg: FACTrainConfig) -> dict:
     """Per-attribute test accuracy of the model and of the majority-class baseline."""
-    test_x = dataset.images(test_rows, cfg.resolution, progress=False)
     test_y = dataset.attributes[test_rows]
-    probs = predict_in_batches(make_predict(graphdef, state), test_x, cfg.batch_size)
+    probs = classifier.probabilities(dataset.images(test_rows, cfg.resolution, progress=False))
     acc = per_attribute_accuracy(probs, test_y)
     base = majority_baseline(dataset.attributes[train_rows], test_y)
     return {
@@ -214,24 +143,21 @@ def evaluate_on_test(graphdef, state, dataset: CelebA, train_rows, test_rows, cf
     }
 
 
-def load_or_train_fac(
-    profile: Profile,
-    dataset: CelebA,
-    model_config: ResNetConfig = ResNetConfig(),
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-) -> FACRun:
-    """The finished run of `profile` if one is on disk, else train it (resuming a partial run)."""
-    run_dir = run_dir_for(profile, dataset)
-    if (run_dir / "test_metrics.json").exists():
-        run = load_run(run_dir, profile, model_config)
-        log(f"loaded the finished run {run_dir.name} ({len(run.history['epoch'])} epochs) from {run_dir.parent}")
-        return run
-    return train_fac(profile, dataset, run_dir, model_config, progress=progress, log=log)
+def load_or_train_fac(profile: Profile, dataset: CelebA, progress: bool = True, log: Callable[[str], None] = print) -> FACRun:
+    """The finished run of `profile` on this data set if one is on disk, else train it (resuming a partial run)."""
+    spec = runs.RunSpec.fac(profile)
+    try:
+        run_dir = runs.find(spec, dataset.key)
+    except runs.MissingCheckpointError:
+        return train_fac(profile, dataset, progress=progress, log=log)
+    run = load_run(run_dir, profile)
+    log(f"loaded the finished run {run_dir.name} ({len(run.history['epoch'])} epochs) from {run_dir.parent}")
+    return run
 
 
-def load_run(run_dir: Path, profile: Profile, model_config: ResNetConfig = ResNetConfig()) -> FACRun:
-    """A finished run: the best checkpoint's state, the full history and the test metrics."""
-    graphdef, state = create_train_state(model_config, profile.fac)
+def load_run(run_dir: Path, profile: Profile) -> FACRun:
+    """A finished run, checked against `profile`: the best checkpoint's state, the full history, the test metrics."""
+    runs.check(run_dir, runs.RunSpec.fac(profile))
+    graphdef, state = create_train_state(profile.fac_model, profile.fac)
     state, history, test = restore_finished(run_dir, state)
-    return FACRun(run_dir, graphdef, state, history, test)
+    return FACRun(run_dir, graphdef, state, history, test, profile.fac.resolution, profile.fac.batch_size)

@@ -1,4 +1,4 @@
-"""The 40 CelebA attributes and their encodings as image planes (stage 2's attribute factor).
+"""The attribute factor of stage 2: the 40 attributes encoded as image planes.
 
 Two encodings, one per model config (`AttributeEncoding`):
 
@@ -23,16 +23,9 @@ from typing import Sequence
 
 import numpy as np
 
+from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
 from faceobf.io import atomic_path
 
-CELEBA_ATTRIBUTES: tuple[str, ...] = (
-    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
-    "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby",
-    "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male",
-    "Mouth_Slightly_Open", "Mustache", "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose",
-    "Receding_Hairline", "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair",
-    "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
-)
 ENCODINGS = ("onehot", "word2vec")
 
 
@@ -49,14 +42,6 @@ class Word2VecConfig:
     @property
     def vector_size(self) -> int:
         return self.side * self.side
-
-
-def attribute_index(name: str) -> int:
-    """Column of attribute `name`; a clear error listing the names otherwise."""
-    try:
-        return CELEBA_ATTRIBUTES.index(name)
-    except ValueError:
-        raise ValueError(f"unknown attribute {name!r}; CelebA attributes are: {', '.join(CELEBA_ATTRIBUTES)}") from None
 
 
 def attribute_sentences(attributes: np.ndarray, names: Sequence[str] = CELEBA_ATTRIBUTES) -> list[list[str]]:
@@ -127,10 +112,15 @@ def _array_module(x):
     return np
 
 
-def flip_attributes(attributes: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    """A copy of (N, 40) 0/1 `attributes` with the named attributes flipped."""
-    out = np.array(attributes, copy=True)
-    for name in names:
-        j = attribute_index(name)
-        out[..., j] = 1 - out[..., j]
-    return out
+def attribute_table(encoding: str, train_attributes: np.ndarray, run_dir: Path, w2v: Word2VecConfig = Word2VecConfig()) -> np.ndarray:
+    """The (40, s, s) attribute table of `encoding`; word2vec is trained once and saved in the run folder."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unknown attribute encoding {encoding!r}; choose one of {ENCODINGS}")
+    if encoding == "onehot":
+        return onehot_table()
+    path = Path(run_dir) / "word2vec.model"
+    if path.exists():
+        return embedding_table(load_word2vec(path), w2v)
+    model = train_word2vec(train_attributes, w2v)
+    save_word2vec(model, path)
+    return embedding_table(model, w2v)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from faceobf.landmarks import BROWS, EYES, JAW
+from faceobf.disentangle.landmarks import BROWS, EYES, JAW
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from faceobf.attributes import attribute_planes
+from faceobf.reconstruct.planes import attribute_planes
 from faceobf.data.dataset import CelebA
 from faceobf.data.images import aligned_to_crop
-from faceobf.imageops import batch_heatmaps
-from faceobf.landmarks import landmark_cache
-from faceobf.masking import ellipse_mask, fit_face_ellipse
+from faceobf.reconstruct.imageops import batch_heatmaps
+from faceobf.disentangle.landmarks import landmark_cache
+from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
 
 N_CHANNELS = 68 + 3 + 40
 

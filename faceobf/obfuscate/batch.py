@@ -17,8 +17,8 @@ from tqdm.auto import tqdm
 
 from faceobf.data.images import ImageReadError
 from faceobf.io import write_json
-from faceobf.obfuscate import NoFaceError, Obfuscator
-from faceobf.photo_io import FORMATS, read_photo, write_photo
+from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
+from faceobf.obfuscate.photo_io import FORMATS, read_photo, write_photo
 
 
 def collect_inputs(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]]:

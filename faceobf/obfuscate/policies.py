@@ -1,6 +1,8 @@
 """Stage 3 attribute manipulation policies: which attributes to flip before the U-Net redraws a face.
 
-A policy maps the (N, 40) 0/1 attribute vectors of N faces to the vectors fed to the U-Net. All
+Every policy is a `Policy`: called with the (N, 40) 0/1 attribute vectors of N faces, stable keys of
+the faces and, for policies that search (`needs_scorer`), a `Scorer` that says how far the face drawn
+with candidate attributes lies from the original; it returns the vectors fed to the U-Net. All
 policies honour `PROTECTED_ATTRIBUTES` unless built with `respect_protected=False`:
 
 * `FlipNamed`: flip a named set, by default the seed's final choice (Pointy_Nose, Smiling, Young,
@@ -8,19 +10,19 @@ policies honour `PROTECTED_ATTRIBUTES` unless built with `respect_protected=Fals
 * `FlipAll`: flip every attribute that is not protected;
 * `FlipRandom`: flip k allowed attributes drawn per face from (seed, face key), so the same face
   gets the same flips whatever batch it comes in;
-* `identity_aware_flips`: among allowed flip sets of size k, the one that moves a face descriptor
-  furthest from the original, found by a bounded beam search (see its docstring).
+* `IdentityAware`: among allowed flip sets of size k, the one that moves a face descriptor furthest
+  from the original, found by a bounded beam search (`identity_aware_flips`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Protocol, Sequence
 
 import numpy as np
 
-from faceobf.attributes import CELEBA_ATTRIBUTES, attribute_index
+from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES, attribute_index
 
 SEED_FLIPS: tuple[str, ...] = ("Pointy_Nose", "Smiling", "Young", "Big_Nose")
 
@@ -29,6 +31,18 @@ SEED_FLIPS: tuple[str, ...] = ("Pointy_Nose", "Smiling", "Young", "Big_Nose")
 PROTECTED_ATTRIBUTES: tuple[str, ...] = (
     "Male", "5_o_Clock_Shadow", "Goatee", "Mustache", "No_Beard", "Sideburns", "Heavy_Makeup", "Wearing_Lipstick",
 )
+
+
+Scorer = Callable[[int, np.ndarray], np.ndarray]
+"""(face index, (M, 40) candidate attribute vectors of that face) -> (M,) distances from the original face."""
+
+
+class Policy(Protocol):
+    """What stage 3 calls: new attribute vectors for N faces; `needs_scorer` policies get a `Scorer`."""
+
+    needs_scorer: ClassVar[bool]
+
+    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None, scorer: Scorer | None = None) -> np.ndarray: ...
 
 
 class ProtectedAttributeError(ValueError):
@@ -54,6 +68,7 @@ class FlipNamed:
 
     names: tuple[str, ...] = SEED_FLIPS
     respect_protected: bool = True
+    needs_scorer: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         for name in self.names:
@@ -71,7 +86,7 @@ class FlipNamed:
         mask[:, [attribute_index(n) for n in self.names]] = True
         return mask
 
-    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
+    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None, scorer: Scorer | None = None) -> np.ndarray:
         return _flip(attributes, self.flip_mask(attributes, keys))
 
 
@@ -80,13 +95,14 @@ class FlipAll:
     """Flip every attribute that may be flipped."""
 
     respect_protected: bool = True
+    needs_scorer: ClassVar[bool] = False
 
     def flip_mask(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
         mask = np.zeros(np.shape(attributes), bool)
         mask[:, allowed_indices(self.respect_protected)] = True
         return mask
 
-    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
+    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None, scorer: Scorer | None = None) -> np.ndarray:
         return _flip(attributes, self.flip_mask(attributes, keys))
 
 
@@ -97,6 +113,7 @@ class FlipRandom:
     k: int
     seed: int = 0
     respect_protected: bool = True
+    needs_scorer: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         n_allowed = allowed_indices(self.respect_protected).size
@@ -114,21 +131,30 @@ class FlipRandom:
             mask[i, np.random.default_rng([self.seed, int(key)]).choice(allowed, size=self.k, replace=False)] = True
         return mask
 
-    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
+    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None, scorer: Scorer | None = None) -> np.ndarray:
         return _flip(attributes, self.flip_mask(attributes, keys))
 
 
 @dataclass(frozen=True)
 class IdentityAware:
-    """Flip the allowed set of `k` attributes that moves dlib's descriptor of the redrawn face furthest
-    from the original's (`identity_aware_flips`); needs the face, so the obfuscator runs it."""
+    """Flip the allowed set of `k` attributes whose redrawn face lies furthest from the original by the
+    scorer (dlib's descriptor distance in stage 3), found per face by `identity_aware_flips`."""
 
     k: int = 4
     beam: int = 8
     respect_protected: bool = True
+    needs_scorer: ClassVar[bool] = True
 
-    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
-        raise TypeError("IdentityAware needs the face images; use it through faceobf.obfuscate.Obfuscator")
+    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None, scorer: Scorer | None = None) -> np.ndarray:
+        if scorer is None:
+            raise ValueError("IdentityAware searches over redrawn faces: call it with a scorer (the Obfuscator makes one)")
+        attributes = np.asarray(attributes)
+        mask = np.zeros(attributes.shape, bool)
+        for i in range(len(attributes)):
+            names, _, _ = identity_aware_flips(attributes[i], lambda candidates, i=i: scorer(i, candidates), self.k, self.beam,
+                                               self.respect_protected)
+            mask[i, [attribute_index(n) for n in names]] = True
+        return _flip(attributes, mask)
 
 
 def flipped_names(before: np.ndarray, after: np.ndarray) -> list[list[str]]:
