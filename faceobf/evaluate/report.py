@@ -108,3 +108,30 @@ def plot_labels() -> dict[str, str]:
              "flip_random4": "random 4", "identity4": "identity-aware", "blur_s3": "blur σ3", "blur_s8": "blur σ8",
              "pixelate_8": "pixel 8", "pixelate_16": "pixel 16", "blackout": "black-out"}
     return {**short, **{f"{name}:kind": m.kind for name, m in METHODS.items()}}
+
+
+SUBSET_COLUMNS = (
+    ("recall_at_1", "Recall@1"), ("verification_at_0.6", "verified @0.6"), ("hog_detection", "HOG det."),
+    ("landmark_recall_at_1", "landmark R@1 (68 points)"), ("landmark_recall_subset", "landmark R@1 (outline+nose)"),
+    ("ssim", "SSIM"), ("kid", "KID x1e3"),
+)
+
+
+def landmark_subset_frame(both: dict[str, dict[str, dict]], methods: tuple[str, ...] = ("unet_noflip", "flip4")) -> pd.DataFrame:
+    """`compare_landmark_subsets`'s tables side by side: rows (U-Net fed, method), KID scaled by 1e3."""
+    import pandas as pd
+
+    rows = {}
+    for landmarks, table in both.items():
+        fed = "U-Net fed all 68" if landmarks == "all" else f"U-Net fed {landmarks.replace('_', ' + ')} ({_subset_size(landmarks)})"
+        for name in methods:
+            row = table[name]
+            rows[(fed, label(name))] = {title: (None if row.get(key) is None else row[key] * (1e3 if key == "kid" else 1))
+                                        for key, title in SUBSET_COLUMNS}
+    return pd.DataFrame(rows).T
+
+
+def _subset_size(name: str) -> int:
+    from faceobf.disentangle.landmarks import landmark_subset
+
+    return len(landmark_subset(name))
