@@ -55,20 +55,20 @@ def face_factors(dataset: CelebA, rows: np.ndarray, resolution: int, progress: b
 
 
 def assemble_inputs(images: jax.Array, landmarks: jax.Array, masks: jax.Array, attributes: jax.Array, table: jax.Array,
-                    points: tuple[int, ...] | None = None) -> jax.Array:
+                    subset: tuple[int, ...] | None = None) -> jax.Array:
     """(B, R, R, 111): 68 landmark heatmaps | masked context RGB | 40 attribute planes (images in [0, 1]).
 
-    With `points` (a landmark subset), only those heatmaps: (B, R, R, len(points) + 43).
+    With `subset` (indices of a landmark subset), only those heatmaps: (B, R, R, len(subset) + 43).
     """
     resolution = images.shape[1]
     context = images * (1.0 - masks[..., None])
-    if points is not None:
-        landmarks = landmarks[:, jnp.asarray(points)]
+    if subset is not None:
+        landmarks = landmarks[:, jnp.asarray(subset)]
     return jnp.concatenate(
         [batch_heatmaps(landmarks, resolution), context, attribute_planes(attributes, table, resolution)], axis=-1
     )
 
 
-def input_channels(points: tuple[int, ...], n_attributes: int = 40) -> int:
-    """Channels of `assemble_inputs` for a landmark subset: heatmaps + RGB context + attribute planes."""
-    return len(points) + 3 + n_attributes
+def input_channels(subset: tuple[int, ...], n_attributes: int = 40) -> int:
+    """Channels of `assemble_inputs` for a landmark subset (indices): heatmaps + RGB context + attribute planes."""
+    return len(subset) + 3 + n_attributes

@@ -20,14 +20,14 @@ from faceobf.reconstruct.imageops import composite
 class FaceGenerator:
     """Composites of the U-Net's faces for given factors (any number of faces, batched and padded)."""
 
-    def __init__(self, unet: UNet, table: np.ndarray, feather_radius: float, points: tuple[int, ...] | None = None,
+    def __init__(self, unet: UNet, table: np.ndarray, feather_radius: float, subset: tuple[int, ...] | None = None,
                  batch_size: int = 16):
         self.table = np.asarray(table, np.float32)
         table_device = jnp.asarray(self.table)
 
         def apply(g: UNet, images, landmarks, masks, attributes):
             images, masks = as_float_images(images), masks.astype(jnp.float32)
-            x = assemble_inputs(images, landmarks, masks, attributes.astype(jnp.float32), table_device, points)
+            x = assemble_inputs(images, landmarks, masks, attributes.astype(jnp.float32), table_device, subset)
             return composite(g(x), images, masks, feather_radius)
 
         self._model = BatchedModel(unet, apply, batch_size)

@@ -57,13 +57,12 @@ def fit(
             log(f"resuming from {last.directory} after epoch {last.latest_step}")
     try:
         for epoch in range(len(history["epoch"]), epochs):
-            sums, names, n_steps, timed, t0 = None, [], 0, 0, time.perf_counter()
+            sums, n_steps, timed, t0 = None, 0, 0, time.perf_counter()
             bar = tqdm(total=steps_per_epoch, desc=f"{desc} epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
             for batch in batches(epoch):
                 state, metrics = step(state, *batch.arrays)
                 sums = metrics if sums is None else jax.tree.map(jnp.add, sums, metrics)
                 if n_steps == 0:
-                    names = list(metrics)  # the step's own order (a pytree of a dict sorts its keys)
                     jax.block_until_ready(metrics)  # once per epoch: keep compilation out of the throughput
                     t0 = time.perf_counter()
                 else:
@@ -73,8 +72,7 @@ def fit(
             jax.block_until_ready(state)
             elapsed = time.perf_counter() - t0
             bar.close()
-            totals = jax.device_get(sums or {})
-            means = {k: float(totals[k]) / max(1, n_steps) for k in names}
+            means = {k: float(v) / max(1, n_steps) for k, v in jax.device_get(sums or {}).items()}  # keys sorted, as jit returns them
             record = {"epoch": epoch + 1, **means, **(validate(state) if validate else {}),
                       "images_per_s": timed / elapsed if timed else float("nan")}
             for key, value in record.items():

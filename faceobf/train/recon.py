@@ -54,8 +54,8 @@ def masked_l1(a: jax.Array, b: jax.Array, mask: jax.Array) -> jax.Array:
     return (jnp.abs(a - b) * m).sum() / jnp.maximum(m.sum() * a.shape[-1], 1.0)
 
 
-def landmark_points(cfg: ReconTrainConfig) -> tuple[int, ...] | None:
-    """The landmark subset the U-Net sees, or None for all 68."""
+def landmark_indices(cfg: ReconTrainConfig) -> tuple[int, ...] | None:
+    """Indices of the landmark subset the U-Net sees, or None for all 68."""
     return None if cfg.landmark_subset == "all" else landmark_subset(cfg.landmark_subset)
 
 
@@ -64,9 +64,9 @@ def create_recon_state(unet: UNetConfig, patchgan: PatchGANConfig, cfg: ReconTra
 
     The input channels follow the recipe's landmark subset; the discriminator sees the U-Net's input and an image.
     """
-    points = landmark_points(cfg)
-    if points is not None:
-        unet = dataclasses.replace(unet, in_channels=input_channels(points))
+    subset = landmark_indices(cfg)
+    if subset is not None:
+        unet = dataclasses.replace(unet, in_channels=input_channels(subset))
     patchgan = dataclasses.replace(patchgan, in_channels=unet.in_channels + 3)
     g = UNet(unet, rngs=nnx.Rngs(cfg.seed))
     d = PatchGAN(patchgan, rngs=nnx.Rngs(cfg.seed + 1))
@@ -80,7 +80,7 @@ def create_recon_state(unet: UNetConfig, patchgan: PatchGANConfig, cfg: ReconTra
 def _factors(images, landmarks, masks, attributes, table, cfg: ReconTrainConfig):
     """(images float, masks float, the U-Net input) from a batch as stored (uint8 images and masks, int8 attributes)."""
     images, masks = as_float_images(images), masks.astype(jnp.float32)
-    return images, masks, assemble_inputs(images, landmarks, masks, attributes.astype(jnp.float32), table, landmark_points(cfg))
+    return images, masks, assemble_inputs(images, landmarks, masks, attributes.astype(jnp.float32), table, landmark_indices(cfg))
 
 
 def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig):
@@ -136,7 +136,7 @@ def make_train_step(g_def, d_def, cfg: ReconTrainConfig, table: jax.Array) -> Ca
 def make_generator(g_def, g_state, table: np.ndarray, cfg: ReconTrainConfig) -> FaceGenerator:
     """The generator part of a (U-Net, optimizer) state as stage 2's `FaceGenerator`."""
     g, _ = nnx.merge(g_def, g_state)
-    return FaceGenerator(g, table, cfg.feather_radius, landmark_points(cfg), cfg.batch_size)
+    return FaceGenerator(g, table, cfg.feather_radius, landmark_indices(cfg), cfg.batch_size)
 
 
 @dataclass

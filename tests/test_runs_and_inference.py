@@ -1,0 +1,102 @@
+"""The run registry, the inference wrapper and the training loop that every stage shares."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from faceobf import runs
+from faceobf.data.batches import iterate_batches
+from faceobf.inference import BatchedModel, as_float_images
+from faceobf.profiles import get_profile
+from faceobf.train.loop import fit
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FACEOBF_RUNS", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+def _finish(run_dir: Path, metrics: dict | None = None) -> None:
+    (run_dir / runs.FINISHED).write_text(json.dumps(metrics or {"mean_accuracy": 0.5}))
+
+
+def test_runs_are_found_by_their_stored_config_not_by_folder_name(runs_dir: Path) -> None:
+    profile = get_profile("ci")
+    spec = runs.RunSpec.recon(profile, "onehot")
+    with pytest.raises(runs.MissingCheckpointError, match="faceobf train recon --profile ci --encoding onehot"):
+        runs.find(spec)
+    run_dir = runs.claim(spec, "data1")
+    assert run_dir.name == "recon-ci-onehot-data1" and json.loads((run_dir / runs.RECORD).read_text())["kind"] == "recon"
+    with pytest.raises(runs.MissingCheckpointError):
+        runs.find(spec)  # started, not finished
+    _finish(run_dir)
+    moved = run_dir.rename(run_dir.parent / "my-favourite-model")
+    assert runs.find(spec) == moved
+    assert runs.find(spec, "data1") == moved
+    with pytest.raises(runs.MissingCheckpointError):
+        runs.find(spec, "other-data")
+    with pytest.raises(runs.MissingCheckpointError):
+        runs.find(runs.RunSpec.recon(profile, "word2vec"))  # another variant is another run
+
+
+def test_a_run_of_another_configuration_is_refused(runs_dir: Path) -> None:
+    profile = get_profile("ci")
+    run_dir = runs.claim(runs.RunSpec.fac(profile), "data1")
+    _finish(run_dir)
+    changed = dataclasses.replace(profile, fac=dataclasses.replace(profile.fac, epochs=profile.fac.epochs + 1))
+    with pytest.raises(runs.RunConfigError, match="trained with another config"):
+        runs.find(runs.RunSpec.fac(changed))
+    with pytest.raises(runs.RunConfigError, match="another configuration"):
+        runs.claim(runs.RunSpec.fac(changed), "data1", run_dir)
+    runs.check(run_dir, runs.RunSpec.fac(profile))  # the profile it was made with passes
+
+
+def test_fingerprints_change_when_a_run_is_retrained(runs_dir: Path) -> None:
+    run_dir = runs.claim(runs.RunSpec.fac(get_profile("ci")), "data1")
+    _finish(run_dir, {"mean_accuracy": 0.5})
+    first = runs.fingerprint(run_dir)
+    _finish(run_dir, {"mean_accuracy": 0.6})
+    assert runs.fingerprint(run_dir) != first and first.startswith(run_dir.name + ":")
+    assert runs.fingerprint(None) is None
+
+
+class Scale(nnx.Module):
+    def __init__(self):
+        self.w = nnx.Param(jnp.full((3,), 2.0))
+
+    def __call__(self, x):
+        return x * self.w[...]
+
+
+def test_batched_model_pads_batches_converts_bytes_and_keeps_order() -> None:
+    model = BatchedModel(Scale(), lambda m, x: m(as_float_images(x)).sum(axis=(1, 2)), batch_size=4)
+    images = np.random.default_rng(0).integers(0, 256, (10, 2, 2, 3), dtype=np.uint8)
+    out = model(images)
+    np.testing.assert_allclose(out, (images.astype(np.float32) / 255 * 2).sum(axis=(1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(model(images[:3]), out[:3], rtol=1e-6)  # the same faces, another batch split
+    assert model(images[:0]).shape == (0, 3)
+    with pytest.raises(ValueError, match="different lengths"):
+        BatchedModel(Scale(), lambda m, x, y: m(x) + y, 4)(np.zeros((2, 3)), np.zeros((3, 3)))
+
+
+def test_fit_averages_step_metrics_over_the_epoch_on_the_device() -> None:
+    values = np.arange(8, dtype=np.float32)[:, None]
+
+    @jax.jit
+    def step(state, x):
+        return state + 1, {"seen": x.mean(), "count": jnp.float32(len(x))}
+
+    state, history, epoch = fit(jnp.float32(0), step, lambda e: iterate_batches((values,), 2, seed=0, epoch=e, shuffle=False),
+                                epochs=2, progress=False, log=lambda s: None)
+    assert float(state) == 8 and epoch == 2  # 4 steps per epoch
+    assert history["epoch"] == [1, 2] and history["seen"] == [3.5, 3.5] and history["count"] == [2.0, 2.0]
+    assert list(history) == ["epoch", "count", "seen", "images_per_s"]
