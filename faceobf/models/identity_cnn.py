@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import jax
 from flax import nnx
 
+from faceobf.models.layers import Conv
+
 
 @dataclass(frozen=True)
 class IdentityCNNConfig:
@@ -27,7 +29,7 @@ class IdentityCNN(nnx.Module):
     def __init__(self, n_classes: int, config: IdentityCNNConfig, *, rngs: nnx.Rngs):
         convs, norms, cin = [], [], 3
         for width in config.widths:
-            convs.append(nnx.Conv(cin, width, (3, 3), rngs=rngs))
+            convs.append(Conv(cin, width, (3, 3), rngs=rngs))
             norms.append(nnx.BatchNorm(width, rngs=rngs))
             cin = width
         self.convs, self.norms = nnx.List(convs), nnx.List(norms)

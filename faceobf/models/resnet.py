@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from faceobf.models.layers import Conv
+
 
 @dataclass(frozen=True)
 class ResNetConfig:
@@ -29,8 +31,8 @@ def _bn(features: int, config: ResNetConfig, rngs: nnx.Rngs, zero_init: bool = F
     return nnx.BatchNorm(features, momentum=config.bn_momentum, epsilon=1e-5, scale_init=scale_init, rngs=rngs)
 
 
-def _conv(cin: int, cout: int, kernel: int, stride: int, rngs: nnx.Rngs) -> nnx.Conv:
-    return nnx.Conv(
+def _conv(cin: int, cout: int, kernel: int, stride: int, rngs: nnx.Rngs) -> Conv:
+    return Conv(
         cin, cout, (kernel, kernel), strides=(stride, stride), padding="SAME", use_bias=False,
         kernel_init=nnx.initializers.variance_scaling(2.0, "fan_out", "normal"), rngs=rngs,
     )

@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from faceobf.models.layers import Conv
+
 
 @dataclass(frozen=True)
 class UNetConfig:
@@ -49,9 +51,9 @@ class ConvBlock(nnx.Module):
     """Two (3x3 conv, GroupNorm, ReLU) layers."""
 
     def __init__(self, cin: int, cout: int, groups: int, rngs: nnx.Rngs):
-        self.conv1 = nnx.Conv(cin, cout, (3, 3), padding="SAME", use_bias=False, rngs=rngs)
+        self.conv1 = Conv(cin, cout, (3, 3), padding="SAME", use_bias=False, rngs=rngs)
         self.norm1 = nnx.GroupNorm(cout, num_groups=_groups(cout, groups), rngs=rngs)
-        self.conv2 = nnx.Conv(cout, cout, (3, 3), padding="SAME", use_bias=False, rngs=rngs)
+        self.conv2 = Conv(cout, cout, (3, 3), padding="SAME", use_bias=False, rngs=rngs)
         self.norm2 = nnx.GroupNorm(cout, num_groups=_groups(cout, groups), rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -77,11 +79,11 @@ class UNet(nnx.Module):
         self.bottleneck = ConvBlock(cin, widths[-1], config.groups, rngs)
         ups, decoders = [], []
         for w_low, w in zip(widths[:0:-1], widths[-2::-1]):
-            ups.append(nnx.Conv(w_low, w, (3, 3), padding="SAME", rngs=rngs))
+            ups.append(Conv(w_low, w, (3, 3), padding="SAME", rngs=rngs))
             decoders.append(ConvBlock(2 * w, w, config.groups, rngs))
         self.ups = nnx.List(ups)
         self.decoders = nnx.List(decoders)
-        self.head = nnx.Conv(widths[0], config.out_channels, (1, 1), rngs=rngs)
+        self.head = Conv(widths[0], config.out_channels, (1, 1), rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         skips = []
@@ -104,14 +106,14 @@ class PatchGAN(nnx.Module):
         convs, norms = [], []
         cin, width = config.in_channels, config.base_width
         for i in range(config.n_layers):
-            convs.append(nnx.Conv(cin, width, (4, 4), strides=(2, 2), padding="SAME", rngs=rngs))
+            convs.append(Conv(cin, width, (4, 4), strides=(2, 2), padding="SAME", rngs=rngs))
             norms.append(nnx.GroupNorm(width, num_groups=_groups(width, 8), rngs=rngs) if i > 0 else None)
             cin, width = width, min(width * 2, 8 * config.base_width)
         self.convs = nnx.List(convs)
         self.norms = nnx.List([n for n in norms if n is not None])
-        self.penultimate = nnx.Conv(cin, width, (4, 4), padding="SAME", rngs=rngs)
+        self.penultimate = Conv(cin, width, (4, 4), padding="SAME", rngs=rngs)
         self.penultimate_norm = nnx.GroupNorm(width, num_groups=_groups(width, 8), rngs=rngs)
-        self.out = nnx.Conv(width, 1, (4, 4), padding="SAME", rngs=rngs)
+        self.out = Conv(width, 1, (4, 4), padding="SAME", rngs=rngs)
 
     def __call__(self, factors: jax.Array, image: jax.Array) -> jax.Array:
         x = jnp.concatenate([factors, image], axis=-1)
