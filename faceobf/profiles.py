@@ -46,7 +46,11 @@ class ReconTrainConfig:
     feather_radius: float = 1.5  # pixels over which the generated face fades into the context
     train_limit: int | None = None
     eval_limit: int | None = None
-    landmark_subset: str = "all"  # which landmarks the U-Net sees (faceobf.landmarks.LANDMARK_SUBSETS)
+    landmark_subset: str = "all"  # which landmarks the U-Net sees (faceobf.disentangle.landmarks.LANDMARK_SUBSETS)
+    # AttGAN's attribute loss (He et al., 2019); edit_flips = 0 is the pix2pix recipe (L1 + adversarial only)
+    edit_flips: int = 0  # allowed attributes flipped per face for the edited redraw of each G step
+    attr_weight: float = 0.0  # weight of the discriminator head's BCE on edited faces against their targets (AttGAN: 10)
+    d_attr_weight: float = 1.0  # weight of the head's BCE on real faces and their labels in the D loss (AttGAN: 1)
     seed: int = 0
 
 

@@ -251,3 +251,82 @@ def test_a_landmark_subset_feeds_only_its_heatmaps_and_names_its_own_run(celeba_
         runs.find(spec)
     with pytest.raises(ValueError, match="unknown landmark subset 'eyes'"):
         with_landmarks(profile, "eyes")
+
+
+def test_edit_targets_flip_exactly_k_allowed_attributes() -> None:
+    from faceobf.obfuscate.policies import PROTECTED_ATTRIBUTES
+    from faceobf.train.recon import edit_targets
+
+    attributes = jnp.asarray((np.random.default_rng(0).random((64, 40)) > 0.5).astype(np.float32))
+    targets = np.asarray(edit_targets(attributes, jax.random.key(3), 4))
+    flipped = targets != np.asarray(attributes)
+    assert (flipped.sum(axis=1) == 4).all()
+    protected = [CELEBA_ATTRIBUTES.index(n) for n in PROTECTED_ATTRIBUTES]
+    assert not flipped[:, protected].any()
+    assert len({tuple(np.flatnonzero(row)) for row in flipped}) > 1  # drawn per face
+    np.testing.assert_array_equal(targets, np.asarray(edit_targets(attributes, jax.random.key(3), 4)))  # a key replays
+
+
+def test_the_attribute_recipe_adds_the_head_and_edited_redraws() -> None:
+    cfg = ReconTrainConfig(resolution=32, batch_size=4, edit_flips=4, attr_weight=10.0, lr_d=1e-5)
+    unet = UNetConfig(base_width=8, depth=3, inject_levels=2)
+    patchgan = PatchGANConfig(base_width=8, attribute_head=True, sees_attributes=False)
+    g_def, g_state, d_def, d_state = create_recon_state(unet, patchgan, cfg)
+    g, _ = nnx.merge(g_def, g_state)
+    d, _ = nnx.merge(d_def, d_state)
+    assert g.decoders[0].conv1.kernel.shape[2] == 2 * 32 + 40 and g.decoders[1].conv1.kernel.shape[2] == 2 * 16 + 40
+    assert g.decoders[2].conv1.kernel.shape[2] == 2 * 8  # only the two coarsest levels get the planes
+    assert d.convs[0].kernel.shape[2] == 111 - 40 + 3  # the discriminator reads attributes from the image only
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    landmarks = (rng.random((4, 68, 2)) * 32).astype(np.float32)
+    masks = np.zeros((4, 32, 32), np.uint8)
+    masks[:, 8:24, 8:24] = 1
+    attrs = (rng.random((4, 40)) > 0.5).astype(np.int8)
+    table = jnp.asarray(onehot_table())
+    g_step, d_step = make_recon_steps(g_def, d_def, cfg)
+    g_state, fakes, gm = g_step(g_state, d_state, images, landmarks, masks, attrs, table)
+    expected = cfg.l1_weight * float(gm["l1"]) + cfg.adv_weight * float(gm["g_adv"]) + cfg.attr_weight * float(gm["g_attr"])
+    assert float(gm["g_loss"]) == pytest.approx(expected, rel=1e-5)
+    fake, fake_edit, targets = fakes
+    assert (np.asarray(targets) != attrs).sum(axis=1).tolist() == [4] * 4
+    assert not np.allclose(np.asarray(fake), np.asarray(fake_edit))  # the edited redraw is another face
+    d_state, before = d_step(d_state, images, landmarks, masks, attrs, fakes, table)
+    d_state, after = d_step(d_state, images, landmarks, masks, attrs, fakes, table)
+    assert set(before) == {"d_loss", "d_attr"} and float(after["d_loss"]) < float(before["d_loss"])
+
+
+def test_editing_accuracy_and_preservation_from_known_readings() -> None:
+    from faceobf.reconstruct.editing import judge_edit
+
+    base = np.zeros((4, 40), np.int8)
+    base[:, 31] = [1, 1, 0, 0]  # Smiling
+    smiling, young = CELEBA_ATTRIBUTES.index("Smiling"), CELEBA_ATTRIBUTES.index("Young")
+    reading = base.copy()
+    reading[:3, smiling] = 1 - base[:3, smiling]  # 3 of 4 faces read with the flipped smile
+    reading[0, young] = 1  # one unflipped attribute of one face changed
+    result = judge_edit(reading, base, [smiling])
+    assert result["accuracy"] == {"Smiling": 0.75} and result["mean_accuracy"] == 0.75
+    assert result["preservation"] == pytest.approx(1 - 1 / (4 * 39))
+    assert judge_edit(base, base, [])["preservation"] == 1.0
+
+
+def test_editing_accuracy_runs_the_judge_on_redrawn_faces() -> None:
+    from faceobf.disentangle.classifier import AttributeClassifier
+    from faceobf.models.resnet import ResNet, ResNetConfig
+    from faceobf.reconstruct.editing import editing_accuracy
+    from faceobf.reconstruct.factors import FaceFactors
+    from faceobf.train.recon import make_generator
+
+    cfg = ReconTrainConfig(resolution=32)
+    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)
+    rng = np.random.default_rng(0)
+    masks = np.zeros((3, 32, 32), np.uint8)
+    masks[:, 8:24, 8:24] = 1
+    faces = FaceFactors(np.arange(3), rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8),
+                        (rng.random((3, 68, 2)) * 32).astype(np.float32), masks, np.zeros((3, 40), np.int8), np.zeros(0, np.int64))
+    judge = AttributeClassifier(ResNet(ResNetConfig(stage_sizes=(1, 1), base_width=8), rngs=nnx.Rngs(0)), 32)
+    out = editing_accuracy(make_generator(g_def, g_state, onehot_table(), cfg), judge, faces, {"seed's 4": ("Pointy_Nose", "Smiling", "Young", "Big_Nose")})
+    assert set(out) == {"no flip", "seed's 4"} and out["no flip"]["flipped"] == []
+    assert set(out["seed's 4"]["accuracy"]) == {"Pointy_Nose", "Smiling", "Young", "Big_Nose"}
+    assert all(0.0 <= v <= 1.0 for v in out["seed's 4"]["accuracy"].values()) and out["seed's 4"]["faces"] == 3

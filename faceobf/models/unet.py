@@ -4,10 +4,14 @@ U-Net (Ronneberger et al., 2015): `depth` encoder blocks of two (conv 3x3, Group
 each followed by 2x2 max-pooling; a bottleneck block; `depth` decoder blocks of nearest-neighbour
 up-sampling, a conv, concatenation with the encoder's skip, and two conv layers. Widths double at
 each level from `base_width`. A 1x1 conv and a sigmoid give RGB in [0, 1]. GroupNorm (not batch
-norm) keeps training and inference identical and independent of the batch.
+norm) keeps training and inference identical and independent of the batch. With `inject_levels`
+> 0, the attribute planes (the input's last `n_attributes` channels) also reach the first
+`inject_levels` decoder blocks, average-pooled to their scale (AttGAN's inject layers, He et al. 2019).
 
 PatchGAN (Isola et al., 2017): sees the factors and an image, concatenated, and returns a map of
-logits, one per overlapping patch (70x70 receptive field with three stride-2 layers).
+logits, one per overlapping patch (70x70 receptive field with three stride-2 layers). With
+`attribute_head`, it also returns 40 attribute logits from its pooled last features (AttGAN's
+auxiliary classifier), trained on real faces and their labels.
 """
 
 from __future__ import annotations
@@ -30,15 +34,20 @@ class UNetConfig:
     base_width: int = 32
     depth: int = 4
     groups: int = 8
+    inject_levels: int = 0  # decoder blocks, from the coarsest up, that also get the attribute planes
+    n_attributes: int = 40  # the input's last channels are the attribute planes
 
 
 @dataclass(frozen=True)
 class PatchGANConfig:
     """Architecture of the conditional PatchGAN discriminator."""
 
-    in_channels: int = 111 + 3  # factors + image
+    in_channels: int = 111 + 3  # factors + image (set from the U-Net's input by the trainer)
     base_width: int = 64
     n_layers: int = 3
+    attribute_head: bool = False  # also predict the 40 attributes (AttGAN's auxiliary classifier)
+    sees_attributes: bool = True  # False: the attribute planes are left out of its factors (the head must read the image)
+    n_attributes: int = 40
 
 
 def _groups(width: int, groups: int) -> int:
@@ -61,6 +70,13 @@ class ConvBlock(nnx.Module):
         return nnx.relu(self.norm2(self.conv2(x)))
 
 
+def _pool_to(planes: jax.Array, side: int) -> jax.Array:
+    """(B, R, R, C) planes average-pooled to (B, side, side, C); R divisible by side."""
+    b, r, _, c = planes.shape
+    f = r // side
+    return planes.reshape(b, side, f, side, f, c).mean(axis=(2, 4))
+
+
 def _upsample2x(x: jax.Array) -> jax.Array:
     return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
 
@@ -78,23 +94,27 @@ class UNet(nnx.Module):
         self.encoders = nnx.List(encoders)
         self.bottleneck = ConvBlock(cin, widths[-1], config.groups, rngs)
         ups, decoders = [], []
-        for w_low, w in zip(widths[:0:-1], widths[-2::-1]):
+        for level, (w_low, w) in enumerate(zip(widths[:0:-1], widths[-2::-1])):
             ups.append(Conv(w_low, w, (3, 3), padding="SAME", rngs=rngs))
-            decoders.append(ConvBlock(2 * w, w, config.groups, rngs))
+            injected = config.n_attributes if level < config.inject_levels else 0
+            decoders.append(ConvBlock(2 * w + injected, w, config.groups, rngs))
         self.ups = nnx.List(ups)
         self.decoders = nnx.List(decoders)
         self.head = Conv(widths[0], config.out_channels, (1, 1), rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
+        planes = x[..., -self.config.n_attributes :]
         skips = []
         for block in self.encoders:
             x = block(x)
             skips.append(x)
             x = nnx.max_pool(x, (2, 2), strides=(2, 2))
         x = self.bottleneck(x)
-        for up, block, skip in zip(self.ups, self.decoders, reversed(skips)):
-            x = nnx.relu(up(_upsample2x(x)))
-            x = block(jnp.concatenate([x, skip], axis=-1))
+        for level, (up, block, skip) in enumerate(zip(self.ups, self.decoders, reversed(skips))):
+            parts = [nnx.relu(up(_upsample2x(x))), skip]
+            if level < self.config.inject_levels:
+                parts.append(_pool_to(planes, skip.shape[1]))
+            x = block(jnp.concatenate(parts, axis=-1))
         return jax.nn.sigmoid(self.head(x))
 
 
@@ -114,11 +134,21 @@ class PatchGAN(nnx.Module):
         self.penultimate = Conv(cin, width, (4, 4), padding="SAME", rngs=rngs)
         self.penultimate_norm = nnx.GroupNorm(width, num_groups=_groups(width, 8), rngs=rngs)
         self.out = Conv(width, 1, (4, 4), padding="SAME", rngs=rngs)
+        if config.attribute_head:  # set only when used: an attribute first set to None could not hold a layer later
+            self.attribute_head = nnx.Linear(width, config.n_attributes, rngs=rngs)
 
-    def __call__(self, factors: jax.Array, image: jax.Array) -> jax.Array:
+    def _trunk(self, factors: jax.Array, image: jax.Array) -> jax.Array:
         x = jnp.concatenate([factors, image], axis=-1)
         x = nnx.leaky_relu(self.convs[0](x), 0.2)
         for conv, norm in zip(self.convs[1:], self.norms):
             x = nnx.leaky_relu(norm(conv(x)), 0.2)
-        x = nnx.leaky_relu(self.penultimate_norm(self.penultimate(x)), 0.2)
-        return self.out(x)
+        return nnx.leaky_relu(self.penultimate_norm(self.penultimate(x)), 0.2)
+
+    def __call__(self, factors: jax.Array, image: jax.Array) -> jax.Array:
+        """(B, R/8, R/8, 1) real/fake logits per patch."""
+        return self.out(self._trunk(factors, image))
+
+    def classify(self, factors: jax.Array, image: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(patch logits, (B, 40) attribute logits); needs `attribute_head`."""
+        x = self._trunk(factors, image)
+        return self.out(x), self.attribute_head(x.mean(axis=(1, 2)))

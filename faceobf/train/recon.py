@@ -34,6 +34,7 @@ from faceobf.disentangle.landmarks import landmark_subset
 from faceobf.inference import as_float_images
 from faceobf.io import write_json
 from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
+from faceobf.obfuscate.policies import allowed_indices
 from faceobf.profiles import Profile, ReconTrainConfig
 from faceobf.reconstruct.factors import assemble_inputs, face_factors, input_channels
 from faceobf.reconstruct.generate import FaceGenerator
@@ -67,7 +68,8 @@ def create_recon_state(unet: UNetConfig, patchgan: PatchGANConfig, cfg: ReconTra
     subset = landmark_indices(cfg)
     if subset is not None:
         unet = dataclasses.replace(unet, in_channels=input_channels(subset))
-    patchgan = dataclasses.replace(patchgan, in_channels=unet.in_channels + 3)
+    seen = unet.in_channels if patchgan.sees_attributes else unet.in_channels - patchgan.n_attributes
+    patchgan = dataclasses.replace(patchgan, in_channels=seen + 3)
     g = UNet(unet, rngs=nnx.Rngs(cfg.seed))
     d = PatchGAN(patchgan, rngs=nnx.Rngs(cfg.seed + 1))
     g_opt = nnx.Optimizer(g, optax.adam(cfg.lr_g, b1=cfg.beta1), wrt=nnx.Param)
@@ -83,52 +85,113 @@ def _factors(images, landmarks, masks, attributes, table, cfg: ReconTrainConfig)
     return images, masks, assemble_inputs(images, landmarks, masks, attributes.astype(jnp.float32), table, landmark_indices(cfg))
 
 
+def edit_targets(attributes: jax.Array, key: jax.Array, k: int) -> jax.Array:
+    """`attributes` (B, 40) with `k` allowed (non-protected) attributes flipped per face, drawn from `key`."""
+    allowed = np.zeros(attributes.shape[-1], bool)
+    allowed[allowed_indices()] = True
+    scores = jnp.where(jnp.asarray(allowed), jax.random.uniform(key, attributes.shape), -1.0)
+    _, chosen = jax.lax.top_k(scores, k)
+    flip = jax.nn.one_hot(chosen, attributes.shape[-1]).sum(axis=1) > 0
+    return jnp.where(flip, 1.0 - attributes, attributes)
+
+
+def _discriminator_view(d: PatchGAN, x: jax.Array) -> jax.Array:
+    """The factors the discriminator sees: all of them, or all but the attribute planes (the last channels)."""
+    return x if d.config.sees_attributes else x[..., : -d.config.n_attributes]
+
+
+def _judge(d: PatchGAN, x: jax.Array, image: jax.Array) -> tuple[jax.Array, jax.Array | None]:
+    """(patch logits, attribute logits or None) of the discriminator on one image batch."""
+    if d.config.attribute_head:
+        return d.classify(_discriminator_view(d, x), image)
+    return d(_discriminator_view(d, x), image), None
+
+
+def _attribute_bce(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    return optax.sigmoid_binary_cross_entropy(logits, targets).mean()
+
+
 def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig):
-    """Jitted `g_step(g_state, d_state, *batch, table)` and `d_step(d_state, *batch, fakes, table)`."""
+    """Jitted `g_step(g_state, d_state, *batch, table)` and `d_step(d_state, *batch, fakes, table)`.
+
+    With `cfg.edit_flips` > 0, each G step also redraws every face with `edit_flips` allowed attributes
+    flipped (targets drawn from the step count, so a resumed run replays them): the edited face gets the
+    adversarial loss and, with the discriminator's attribute head, `attr_weight` x BCE of the head
+    against the targets; L1 (and SSIM) apply to the unedited redraw only. The D step sees real faces
+    (and trains its head on their labels, weight `d_attr_weight`) against both redraws.
+    """
+    editing = cfg.edit_flips > 0
+    base_key = jax.random.key(cfg.seed)
 
     def g_step(g_state, d_state, images, landmarks, masks, attributes, table):
         g, g_opt = nnx.merge(g_def, g_state)
         d, _ = nnx.merge(d_def, d_state)
         images, masks, x = _factors(images, landmarks, masks, attributes, table, cfg)
+        if editing:
+            targets = edit_targets(attributes.astype(jnp.float32), jax.random.fold_in(base_key, g_opt.step[...]), cfg.edit_flips)
+            _, _, x_edit = _factors(images, landmarks, masks, targets, table, cfg)
+        else:
+            targets, x_edit = attributes.astype(jnp.float32), x
 
         def loss_fn(g):
             fake = composite(g(x), images, masks, cfg.feather_radius)
             l1 = masked_l1(fake, images, masks)
-            adv = _bce(d(x, fake), 1.0)
-            loss = cfg.l1_weight * l1 + cfg.adv_weight * adv
+            adv = _bce(_judge(d, x, fake)[0], 1.0)
+            g_attr = jnp.float32(0.0)
+            fake_edit = fake
+            if editing:
+                fake_edit = composite(g(x_edit), images, masks, cfg.feather_radius)
+                patches, attr_logits = _judge(d, x_edit, fake_edit)
+                adv = 0.5 * (adv + _bce(patches, 1.0))
+                if attr_logits is not None:
+                    g_attr = _attribute_bce(attr_logits, targets)
+            loss = cfg.l1_weight * l1 + cfg.adv_weight * adv + cfg.attr_weight * g_attr
             if cfg.ssim_weight:
                 s = (ssim_map(fake, images) * masks).sum() / jnp.maximum(masks.sum(), 1.0)
                 loss = loss + cfg.ssim_weight * (1.0 - s)
-            return loss, (fake, l1, adv)
+            return loss, (fake, fake_edit, l1, adv, g_attr)
 
-        (loss, (fake, l1, adv)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(g)
+        (loss, (fake, fake_edit, l1, adv, g_attr)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(g)
         g_opt.update(g, grads)
-        return nnx.state((g, g_opt)), fake, {"g_loss": loss, "l1": l1, "g_adv": adv}
+        metrics = {"g_loss": loss, "l1": l1, "g_adv": adv}
+        if editing:
+            metrics["g_attr"] = g_attr
+        return nnx.state((g, g_opt)), (fake, fake_edit, targets), metrics
 
     def d_step(d_state, images, landmarks, masks, attributes, fakes, table):
         d, d_opt = nnx.merge(d_def, d_state)
+        labels = attributes.astype(jnp.float32)
         images, _, x = _factors(images, landmarks, masks, attributes, table, cfg)
-        fakes = jax.lax.stop_gradient(fakes)
+        fake, fake_edit, targets = jax.lax.stop_gradient(fakes)
+        _, _, x_edit = _factors(images, landmarks, masks, targets, table, cfg) if editing else (None, None, x)
 
         def loss_fn(d):
-            return 0.5 * (_bce(d(x, images), 1.0) + _bce(d(x, fakes), 0.0))
+            real_patches, real_attrs = _judge(d, x, images)
+            fake_loss = _bce(_judge(d, x, fake)[0], 0.0)
+            if editing:
+                fake_loss = 0.5 * (fake_loss + _bce(_judge(d, x_edit, fake_edit)[0], 0.0))
+            d_attr = _attribute_bce(real_attrs, labels) if real_attrs is not None else jnp.float32(0.0)
+            return 0.5 * (_bce(real_patches, 1.0) + fake_loss) + cfg.d_attr_weight * d_attr, d_attr
 
-        loss, grads = nnx.value_and_grad(loss_fn)(d)
+        (loss, d_attr), grads = nnx.value_and_grad(loss_fn, has_aux=True)(d)
         d_opt.update(d, grads)
-        return nnx.state((d, d_opt)), {"d_loss": loss}
+        metrics = {"d_loss": loss}
+        if d.config.attribute_head:
+            metrics["d_attr"] = d_attr
+        return nnx.state((d, d_opt)), metrics
 
     return jax.jit(g_step, donate_argnums=0), jax.jit(d_step, donate_argnums=0)
 
 
 def make_train_step(g_def, d_def, cfg: ReconTrainConfig, table: jax.Array) -> Callable:
-    """`((g_state, d_state), *batch) -> (state, {l1, g_adv, d_loss})`: one G step, then one D step on its fakes."""
+    """`((g_state, d_state), *batch) -> (state, metrics)`: one G step, then one D step on its fakes."""
     g_step, d_step = make_recon_steps(g_def, d_def, cfg)
 
     def step(state, images, landmarks, masks, attributes):
         g_state, d_state = state
         g_state, fakes, gm = g_step(g_state, d_state, images, landmarks, masks, attributes, table)
         d_state, dm = d_step(d_state, images, landmarks, masks, attributes, fakes, table)
-        return (g_state, d_state), {"l1": gm["l1"], "g_adv": gm["g_adv"], "d_loss": dm["d_loss"]}
+        return (g_state, d_state), {**{k: v for k, v in gm.items() if k != "g_loss"}, **dm}
 
     return step
 
