@@ -2,8 +2,7 @@
 
 FAC (ResNet-50 at 96x96, batch 32): the whole jitted train step; without the Adam update (gradients
 only); with batch norm in evaluation mode (running averages: no batch statistics); without the
-gradient (forward only). U-Net step (cpu profile): the G + D steps; with GroupNorm replaced by the
-identity; with the 111-channel input assembled once outside the step (heatmaps, context, planes).
+gradient (forward only). U-Net step (cpu profile, its recipe): the G + D steps; with GroupNorm replaced by the identity.
 Differences between lines are the cost of the part removed (one run each: compare within a run).
 
     python benchmarks/bench_costs.py [--steps 6]
@@ -72,17 +71,14 @@ def fac_parts(steps: int) -> dict[str, float]:
 
 
 def unet_parts(steps: int) -> dict[str, float]:
-    import dataclasses
+    import sys
 
     from faceobf.models import unet as unet_module
     from faceobf.profiles import get_profile
     from faceobf.reconstruct.planes import onehot_table
     from faceobf.train.recon import create_recon_state, make_train_step
 
-    sys_path = os.path.dirname(__file__)
-    import sys
-
-    sys.path.insert(0, sys_path)
+    sys.path.insert(0, os.path.dirname(__file__))
     from bench_recon import random_factors
 
     profile = get_profile("cpu")

@@ -2,13 +2,14 @@
 
 For the U-Net and PatchGAN of each profile at its resolution and batch size, on random factors:
 
-* `before` / `after`: one generator step plus one discriminator step on batches already on the
-  device, with XLA's own convolution everywhere (before) and with `faceobf.models.layers.Conv`'s
-  lowerings (after), after a warm-up that excludes compilation;
-* `loop`: one epoch of `faceobf.train.loop.fit` over uint8 factors held on the host (the way
-  `faceobf train recon` runs: batch gathering and prefetch, metrics summed on the device);
+* `before` / `after`: one generator step plus one discriminator step of the pix2pix recipe (L1 + GAN)
+  on batches already on the device, with XLA's own convolution everywhere (before) and with
+  `faceobf.models.layers.Conv`'s lowerings (after), after a warm-up that excludes compilation;
 * `torch`: the same U-Net, PatchGAN, input assembly (heatmaps, context, planes), feathered composite
-  and losses in eager PyTorch (oneDNN), Adam(2e-4, 0.5) on both networks.
+  and losses in eager PyTorch (oneDNN), Adam(2e-4, 0.5) on both networks;
+* `attgan` / `loop`: the profile's attribute recipe (edited redraws, attribute head), as a step and as
+  one epoch of `faceobf.train.loop.fit` over uint8 factors held on the host (the way `faceobf train
+  recon` runs: batch gathering and prefetch, metrics summed on the device).
 
     python benchmarks/bench_recon.py                 # ci and cpu profiles
     python benchmarks/bench_recon.py --profiles gpu  # the gpu profile's shapes (on this CPU, or on a GPU)
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import time
 
@@ -27,7 +29,7 @@ import numpy as np
 
 from faceobf.data.batches import iterate_batches
 from faceobf.models.layers import xla_convolutions
-from faceobf.profiles import get_profile
+from faceobf.profiles import get_profile, with_recipe
 from faceobf.reconstruct.planes import onehot_table
 from faceobf.train.loop import fit
 from faceobf.train.recon import create_recon_state, make_train_step
@@ -43,9 +45,16 @@ def random_factors(n: int, r: int, seed: int = 0) -> tuple[np.ndarray, ...]:
     return images, landmarks, masks, (rng.random((n, 40)) > 0.5).astype(np.int8)
 
 
-def recon_throughput(profile_name: str, steps: int, warmup: int = 2, xla_only: bool = False, loop: bool = False) -> float:
-    """Images/s of the G + D steps of one profile (with `loop`: of one epoch of the training loop instead)."""
-    profile = get_profile(profile_name)
+def bench_profile(name: str, batch: int | None = None, recipe: str = "pix2pix"):
+    """The profile `name` with `recipe`, its batch size replaced by `batch` if given (the gpu shapes on a CPU)."""
+    profile = with_recipe(get_profile(name), recipe)
+    return profile if batch is None else dataclasses.replace(profile, recon=dataclasses.replace(profile.recon, batch_size=batch))
+
+
+def recon_throughput(profile_name: str, steps: int, warmup: int = 2, xla_only: bool = False, loop: bool = False,
+                     recipe: str = "pix2pix", batch: int | None = None) -> float:
+    """Images/s of the G + D steps of one profile with `recipe` (with `loop`: of one epoch of the training loop instead)."""
+    profile = bench_profile(profile_name, batch, recipe)
     cfg = profile.recon
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, profile.patchgan, cfg)
     step = make_train_step(g_def, d_def, cfg, jnp.asarray(onehot_table()))
@@ -67,13 +76,13 @@ def recon_throughput(profile_name: str, steps: int, warmup: int = 2, xla_only: b
     return steps * b / (time.perf_counter() - t0)
 
 
-def torch_recon_throughput(profile_name: str, steps: int, warmup: int = 2) -> float:
-    """Images/s of the same G + D steps in eager PyTorch."""
+def torch_recon_throughput(profile_name: str, steps: int, warmup: int = 2, batch: int | None = None) -> float:
+    """Images/s of the same G + D steps (the pix2pix recipe) in eager PyTorch."""
     import torch
     from torch import nn
     from torch.nn import functional as F
 
-    profile = get_profile(profile_name)
+    profile = bench_profile(profile_name, batch)
     cfg, unet, pg = profile.recon, profile.unet, profile.patchgan
     torch.manual_seed(0)
 
@@ -171,24 +180,26 @@ def main() -> None:
     parser.add_argument("--profiles", nargs="+", default=["ci", "cpu"])
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--batch", type=int, help="replace the profiles' batch sizes (e.g. the gpu shapes on a CPU)")
     args = parser.parse_args()
     print(f"JAX {jax.__version__} ({jax.default_backend()}: {jax.devices()[0].device_kind}), {os.cpu_count()} CPU cores")
     if not args.no_torch:
         import torch
 
         print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
-    print("| profile | shapes | before (XLA conv) | after | loop (after) | PyTorch | before/PyTorch | after/PyTorch |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| profile | shapes | before (XLA conv) | after | PyTorch | before/PyTorch | after/PyTorch | attgan step | attgan loop |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in args.profiles:
-        p = get_profile(name)
+        p = bench_profile(name, args.batch)
         what = (f"{p.recon.resolution}x{p.recon.resolution}, batch {p.recon.batch_size}, U-Net {p.unet.base_width}/{p.unet.depth}, "
                 f"PatchGAN {p.patchgan.base_width}")
-        before = recon_throughput(name, args.steps, xla_only=True)
-        after = recon_throughput(name, args.steps)
-        loop = recon_throughput(name, args.steps, loop=True)
-        torch_ips = float("nan") if args.no_torch else torch_recon_throughput(name, args.steps)
-        print(f"| {name} | {what} | {before:.1f} | {after:.1f} | {loop:.1f} | {torch_ips:.1f} | {before / torch_ips:.2f} | "
-              f"{after / torch_ips:.2f} |", flush=True)
+        before = recon_throughput(name, args.steps, xla_only=True, batch=args.batch)
+        after = recon_throughput(name, args.steps, batch=args.batch)
+        torch_ips = float("nan") if args.no_torch else torch_recon_throughput(name, args.steps, batch=args.batch)
+        attgan = recon_throughput(name, args.steps, recipe="attgan", batch=args.batch)
+        loop = recon_throughput(name, args.steps, loop=True, recipe="attgan", batch=args.batch)
+        print(f"| {name} | {what} | {before:.1f} | {after:.1f} | {torch_ips:.1f} | {before / torch_ips:.2f} | "
+              f"{after / torch_ips:.2f} | {attgan:.1f} | {loop:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -40,12 +40,14 @@ def _cmd_data_landmarks(args: argparse.Namespace) -> int:
 
 
 def _announce_profile(args: argparse.Namespace):
-    """The profile named by --profile (else the active one), printed with the hardware; --landmarks applied."""
-    from faceobf.profiles import active_profile, get_profile, hardware_summary, with_landmarks
+    """The profile named by --profile (else the active one), printed with the hardware; --landmarks and --recipe applied."""
+    from faceobf.profiles import active_profile, get_profile, hardware_summary, with_landmarks, with_recipe
 
     profile = get_profile(args.profile) if args.profile else active_profile()
     if getattr(args, "landmarks", None):
         profile = with_landmarks(profile, args.landmarks)
+    if getattr(args, "recipe", None):
+        profile = with_recipe(profile, args.recipe)
     print(f"profile {profile.name}: {profile.description}\nhardware: {hardware_summary()}")
     return profile
 
@@ -189,13 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     fac.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/fac-<profile>-<dataset>)")
     fac.set_defaults(func=_cmd_train_fac)
 
-    recon = train.add_parser("recon", help="the stage-2 U-Net (L1 + PatchGAN) that redraws a face from its factors")
+    recon = train.add_parser("recon", help="the stage-2 U-Net that redraws a face from its factors (L1 + PatchGAN + attribute loss)")
     recon.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: $FACEOBF_PROFILE, else gpu if JAX sees one, else cpu")
     recon.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="attribute planes (default onehot)")
     recon.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
     recon.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all",
                        help="landmarks the U-Net sees (default all 68; outline_nose: jaw line and nose, a separate run)")
-    recon.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/recon-<profile>-<encoding>-<dataset>)")
+    recon.add_argument("--recipe", choices=["attgan", "pix2pix"], default="attgan",
+                       help="attgan (default): edited redraws judged by the discriminator's attribute head; pix2pix: L1 + GAN only (a separate run)")
+    recon.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/recon-<profile>-<variant>-<dataset>)")
     recon.set_defaults(func=_cmd_train_recon)
 
     obf = commands.add_parser("obfuscate", help="obfuscate every face in photos (files or folders); fails closed")
@@ -209,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     obf.add_argument("--unprotect", action="store_true", help="allow flipping gender and gender-linked attributes")
     obf.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="whose trained models to use (default: the active profile)")
     obf.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="U-Net attribute encoding (default onehot)")
+    obf.add_argument("--recipe", choices=["attgan", "pix2pix"], default="attgan", help="use the U-Net trained with this stage-2 recipe")
     obf.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all", help="use the U-Net trained on this landmark subset")
     obf.add_argument("--checkpoint", help="folder of training runs (default: $FACEOBF_RUNS)")
     obf.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="dlib face detector (default hog)")
@@ -227,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"methods to compare (default all: {', '.join(METHODS)})")
     ev.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="whose models and evaluation size (default: the active profile)")
     ev.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="U-Net attribute encoding (default onehot)")
+    ev.add_argument("--recipe", choices=["attgan", "pix2pix"], default="attgan", help="use the U-Net trained with this stage-2 recipe")
     ev.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all", help="evaluate the U-Net trained on this landmark subset")
     ev.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
     ev.add_argument("--out", default=".", help="folder for evaluation.json and evaluation.md (default: here)")
@@ -242,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--seed", type=int, default=0, help="seed of the sheet draw (default 0)")
     make.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="whose models and test faces (default: the active profile)")
     make.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="U-Net attribute encoding (default onehot)")
+    make.add_argument("--recipe", choices=["attgan", "pix2pix"], default="attgan", help="use the U-Net trained with this stage-2 recipe")
     make.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all", help="use the U-Net trained on this landmark subset")
     make.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
     make.set_defaults(func=_cmd_human_make)

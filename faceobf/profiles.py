@@ -83,15 +83,19 @@ class Profile:
     patchgan: PatchGANConfig = field(default_factory=PatchGANConfig)  # its input channels follow the U-Net's
 
 
+# Stage 2 as attribute-editing GANs train it (AttGAN, He et al. 2019): four allowed flips per face per step
+# (the seed's policy flips four), the discriminator head's BCE on the edited faces at AttGAN's weight 10.
+ATTRIBUTE_RECIPE = dict(edit_flips=4, attr_weight=10.0, d_attr_weight=1.0)
+
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
         name="ci",
         fac=FACTrainConfig(resolution=96, batch_size=16, epochs=2, train_limit=192, eval_limit=64),
         landmark_limit=48,
         description="a few minutes on 2 CPU cores; checks that every cell runs, numbers mean nothing",
-        recon=ReconTrainConfig(resolution=64, batch_size=8, epochs=1, train_limit=64, eval_limit=16),
-        unet=UNetConfig(base_width=16, depth=3),
-        patchgan=PatchGANConfig(base_width=16),  # as wide as the U-Net it judges
+        recon=ReconTrainConfig(resolution=64, batch_size=8, epochs=1, train_limit=64, eval_limit=16, **ATTRIBUTE_RECIPE),
+        unet=UNetConfig(base_width=16, depth=3, inject_levels=2),
+        patchgan=PatchGANConfig(base_width=16, attribute_head=True, sees_attributes=False),  # as wide as the U-Net it judges
         evaluation=EvalConfig(identities=10, images_per_identity=4, identity_aware_limit=2, cnn_limit=4,
                               seed_protocol_identities=10, trials=6),
     ),
@@ -99,10 +103,11 @@ PROFILES: dict[str, Profile] = {
         name="cpu",
         fac=FACTrainConfig(resolution=96, batch_size=32, epochs=8),
         landmark_limit=None,
-        description="CelebA-mini on 2 CPU cores, about 45 minutes of training; the committed outputs",
-        recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=2, train_limit=2400),
-        unet=UNetConfig(base_width=32, depth=4),
-        patchgan=PatchGANConfig(base_width=64),
+        description="CelebA-mini on 2 CPU cores, about 3 hours of training (FAC 40 min, U-Net 2 h); the committed outputs",
+        # all train faces with landmarks; 9 epochs at ~6 img/s (bench_recon: attgan loop) is about 2 hours on 2 cores
+        recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=9, train_limit=None, **ATTRIBUTE_RECIPE),
+        unet=UNetConfig(base_width=32, depth=4, inject_levels=2),
+        patchgan=PatchGANConfig(base_width=64, attribute_head=True, sees_attributes=False),
         evaluation=EvalConfig(identity_aware_limit=44),
     ),
     "gpu": Profile(
@@ -110,9 +115,9 @@ PROFILES: dict[str, Profile] = {
         fac=FACTrainConfig(resolution=128, batch_size=128, epochs=10),
         landmark_limit=None,
         description="full CelebA on one GPU (Colab)",
-        recon=ReconTrainConfig(resolution=128, batch_size=64, epochs=20),
-        unet=UNetConfig(base_width=64, depth=5),
-        patchgan=PatchGANConfig(base_width=64),
+        recon=ReconTrainConfig(resolution=128, batch_size=64, epochs=20, **ATTRIBUTE_RECIPE),
+        unet=UNetConfig(base_width=64, depth=5, inject_levels=2),
+        patchgan=PatchGANConfig(base_width=64, attribute_head=True, sees_attributes=False),
         evaluation=EvalConfig(images_per_identity=10, identity_aware_limit=500, cnn_limit=1000, trials=200),
     ),
 }
@@ -126,6 +131,30 @@ def with_landmarks(profile: Profile, subset: str) -> Profile:
 
     landmark_subset(subset)  # unknown names fail here
     return replace(profile, recon=replace(profile.recon, landmark_subset=subset))
+
+
+RECIPES = ("attgan", "pix2pix")
+
+
+def recipe_of(profile: Profile) -> str:
+    """'attgan' when the U-Net is trained with edited redraws and the attribute loss, else 'pix2pix' (L1 + GAN only)."""
+    return "attgan" if profile.recon.edit_flips > 0 else "pix2pix"
+
+
+def with_recipe(profile: Profile, recipe: str) -> Profile:
+    """The profile with its stage-2 recipe replaced: 'pix2pix' is the L1 + adversarial recipe of the first book
+    (no edited redraws, no attribute head, no injected planes), kept for the ablation (a separate run directory)."""
+    from dataclasses import replace
+
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+    if recipe == recipe_of(profile):
+        return profile
+    if recipe == "attgan":
+        raise ValueError(f"profile {profile.name!r} defines no attribute recipe to switch back to")
+    return replace(profile, recon=replace(profile.recon, edit_flips=0, attr_weight=0.0),
+                   unet=replace(profile.unet, inject_levels=0),
+                   patchgan=replace(profile.patchgan, attribute_head=False, sees_attributes=True))
 
 
 def get_profile(name: str) -> Profile:

@@ -32,8 +32,9 @@ class RunConfigError(ValueError):
 
 
 def recon_variant(encoding: str, recon: ReconTrainConfig) -> str:
-    """How runs of the U-Net are told apart in folder names: the encoding, plus the landmark subset if not all."""
-    return encoding if recon.landmark_subset == "all" else f"{encoding}-lm_{recon.landmark_subset}"
+    """How runs of the U-Net are told apart: the encoding, the landmark subset if not all, '-pix2pix' for the old recipe."""
+    variant = encoding if recon.landmark_subset == "all" else f"{encoding}-lm_{recon.landmark_subset}"
+    return variant + ("-pix2pix" if recon.edit_flips == 0 else "")
 
 
 def _jsonable(obj: Any) -> Any:
@@ -78,8 +79,10 @@ class RunSpec:
         """The command that makes this run, for error messages."""
         if self.kind == "fac":
             return f"faceobf train fac --profile {self.profile}"
-        encoding, _, subset = self.variant.partition("-lm_")
-        return f"faceobf train recon --profile {self.profile} --encoding {encoding}" + (f" --landmarks {subset}" if subset else "")
+        variant, pix2pix = (self.variant[: -len("-pix2pix")], True) if self.variant.endswith("-pix2pix") else (self.variant, False)
+        encoding, _, subset = variant.partition("-lm_")
+        return (f"faceobf train recon --profile {self.profile} --encoding {encoding}" + (f" --landmarks {subset}" if subset else "")
+                + (" --recipe pix2pix" if pix2pix else ""))
 
 
 def read_record(run_dir: Path) -> dict | None:

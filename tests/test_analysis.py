@@ -72,3 +72,17 @@ def test_colab_setup_points_at_the_data_and_downloads_only_when_missing(tmp_path
     (tmp_path / "celeba" / "list_attr_celeba.txt").write_text("")
     colab.setup(tmp_path / "celeba")
     assert len(calls) == 1  # already there: nothing fetched again
+
+
+def test_chapter_results_are_written_by_cpu_runs_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from faceobf.results import ChapterResults, load_results
+
+    monkeypatch.setenv("FACEOBF_RESULTS", str(tmp_path))
+    ci = ChapterResults("02_stage2_reconstruct", "ci")
+    ci.record("ssim", np.float32(0.5), glue=False)
+    assert ci.save() is None and not list(tmp_path.iterdir())  # a ci run never changes a committed file
+    cpu = ChapterResults("02_stage2_reconstruct", "cpu")
+    assert cpu.record("ssim", np.float64(0.8265), glue=False) == 0.8265
+    cpu.record("accuracy", {"Smiling": np.float32(0.75)}, glue=False)
+    assert cpu.save() == tmp_path / "02_stage2_reconstruct.json"
+    assert load_results("02_stage2_reconstruct") == {"ssim": 0.8265, "accuracy": {"Smiling": 0.75}}

@@ -100,3 +100,18 @@ def test_fit_averages_step_metrics_over_the_epoch_on_the_device() -> None:
     assert float(state) == 8 and epoch == 2  # 4 steps per epoch
     assert history["epoch"] == [1, 2] and history["seen"] == [3.5, 3.5] and history["count"] == [2.0, 2.0]
     assert list(history) == ["epoch", "count", "seen", "images_per_s"]
+
+
+def test_the_old_recipe_is_a_separate_run_with_its_own_command() -> None:
+    from faceobf.profiles import recipe_of, with_landmarks, with_recipe
+
+    profile = get_profile("cpu")
+    assert recipe_of(profile) == "attgan" and profile.patchgan.attribute_head and profile.unet.inject_levels > 0
+    old = with_recipe(profile, "pix2pix")
+    assert recipe_of(old) == "pix2pix" and not old.patchgan.attribute_head and old.unet.inject_levels == 0
+    spec = runs.RunSpec.recon(with_landmarks(old, "outline_nose"), "word2vec")
+    assert spec.variant == "word2vec-lm_outline_nose-pix2pix"
+    assert spec.train_command().endswith("--encoding word2vec --landmarks outline_nose --recipe pix2pix")
+    assert runs.RunSpec.recon(profile, "onehot").variant == "onehot"
+    with pytest.raises(ValueError, match="unknown recipe"):
+        with_recipe(profile, "stargan")

@@ -1,16 +1,22 @@
-"""Train the stage-2 U-Net to redraw a face from its factors: L1 + adversarial (PatchGAN) loss.
+"""Train the stage-2 U-Net to redraw a face from its factors, obeying its attribute planes.
 
-The loss, as in pix2pix (Isola et al., 2017), with the choice written down:
+The loss of the generator G, with x the factors of a face, x' the same factors with `edit_flips`
+allowed attributes flipped to targets a', C(x) the composite of G's face with the context, and D_adv,
+D_att the discriminator's patch logits and attribute head (AttGAN, He et al. 2019, on pix2pix):
 
-* L1 between the composite and the original **inside the face mask** (outside, the composite *is*
-  the original), weight `l1_weight` = 100: L1 carries the low frequencies and keeps training stable;
-* the non-saturating GAN loss (binary cross-entropy on the PatchGAN's patch logits), weight
-  `adv_weight` = 1: it pushes the high frequencies (skin texture, sharp edges) that L1 blurs away;
-  the discriminator minimises 0.5 * (BCE(real, 1) + BCE(fake, 0));
-* optional `ssim_weight` * (1 - SSIM inside the mask), the seed's final-report loss.
+    L_G = l1_weight * |C(x) - I|_mask + adv_weight * (BCE(D_adv(C(x)), 1) + BCE(D_adv(C(x')), 1)) / 2
+          + attr_weight * BCE(D_att(C(x')), a')       [+ ssim_weight * (1 - SSIM_mask(C(x), I))]
+    L_D = (BCE(D_adv(I), 1) + (BCE(D_adv(C(x)), 0) + BCE(D_adv(C(x')), 0)) / 2) / 2 + d_attr_weight * BCE(D_att(I), a)
 
-Adam(2e-4, beta1 = 0.5) for both networks. G and D are separate `jax.jit` steps over explicit
-nnx state; one G step, then one D step on the G step's fakes, per batch, run by the shared loop
+* L1 inside the face mask (outside, the composite *is* the original), weight 100: the low frequencies;
+  it applies to the unedited redraw only, since an edited face has no ground truth;
+* the non-saturating GAN loss on the PatchGAN's patch logits, weight 1: the high frequencies;
+* the attribute loss: D's head learns the 40 attributes from real faces and their CelebA labels; G is
+  asked to draw edited faces that the head reads as the targets. Without it (the `pix2pix` recipe,
+  `edit_flips = 0`) L1 is met from the context and the landmarks and G learns to ignore the planes.
+
+Adam(2e-4, beta1 = 0.5) for both networks. G and D are separate `jax.jit` steps over explicit nnx
+state; one G step, then one D step on the G step's fakes, per batch, run by the shared loop
 (`faceobf.train.loop.fit`) on prefetched uint8 batches.
 """
 
