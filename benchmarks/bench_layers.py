@@ -11,13 +11,13 @@ networks: the ResNet-50 FAC at 96x96 (batch 32), the cpu profile's U-Net at 64x6
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from common import print_backends
 from faceobf.models.layers import conv_as_dot, conv_as_im2col, conv_lowering
 
 # (network, batch, side, cin, cout, kernel, stride)
@@ -100,11 +100,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--no-torch", action="store_true")
     args = parser.parse_args()
-    print(f"JAX {jax.__version__} ({jax.default_backend()}), {os.cpu_count()} CPU cores; forward + gradient, median ms")
-    if not args.no_torch:
-        import torch
-
-        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
+    print_backends(not args.no_torch, "forward + gradient, median ms")
     print("| network | layer (batch, map, cin->cout, kernel/stride) | XLA conv | lowering | chosen | PyTorch | chosen/PyTorch |")
     print("|---|---|---|---|---|---|---|")
     for net, b, side, cin, cout, k, s in LAYERS:

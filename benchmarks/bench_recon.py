@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import os
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from common import print_backends
 from faceobf.data.batches import iterate_batches
 from faceobf.models.layers import xla_convolutions
 from faceobf.profiles import get_profile, with_recipe
@@ -182,11 +182,7 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--batch", type=int, help="replace the profiles' batch sizes (e.g. the gpu shapes on a CPU)")
     args = parser.parse_args()
-    print(f"JAX {jax.__version__} ({jax.default_backend()}: {jax.devices()[0].device_kind}), {os.cpu_count()} CPU cores")
-    if not args.no_torch:
-        import torch
-
-        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
+    print_backends(not args.no_torch)
     print("| profile | shapes | before (XLA conv) | after | PyTorch | before/PyTorch | after/PyTorch | attgan step | attgan loop |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.profiles:
