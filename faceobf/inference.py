@@ -34,10 +34,6 @@ class BatchedModel:
         self._apply = jax.jit(lambda state, *arrays: apply(nnx.merge(graphdef, state), *arrays))
         self.batch_size = batch_size
 
-    def batch(self, *arrays: np.ndarray) -> jax.Array:
-        """One call on exactly these arrays (one compiled shape per distinct batch size), on the device."""
-        return self._apply(self._state, *arrays)
-
     def __call__(self, *arrays: np.ndarray) -> np.ndarray:
         """The outputs for all items of `arrays` (equal first dimensions), batched and padded."""
         n = len(arrays[0])

@@ -126,7 +126,7 @@ def find(spec: RunSpec, dataset_key: str | None = None) -> Path:
 
     Raises `MissingCheckpointError` naming the command that trains it when there is none.
     """
-    candidates = []
+    candidates: dict[Path, dict] = {}
     for record_path in sorted(runs_root().glob(f"*/{RECORD}")):
         stored = read_record(record_path.parent)
         if not stored or (stored.get("kind"), stored.get("profile"), stored.get("variant")) != (spec.kind, spec.profile, spec.variant):
@@ -134,14 +134,14 @@ def find(spec: RunSpec, dataset_key: str | None = None) -> Path:
         if dataset_key is not None and stored.get("dataset") != dataset_key:
             continue
         if is_finished(record_path.parent):
-            candidates.append(record_path.parent)
+            candidates[record_path.parent] = stored
     if not candidates:
         raise MissingCheckpointError(
             f"no trained {spec.kind} model for profile {spec.profile!r}{' (' + spec.variant + ')' if spec.variant else ''} "
             f"in {runs_root()}: train it with `{spec.train_command()}` (or run the book's chapters 1 and 2)")
-    matching = [d for d in candidates if read_record(d).get("config") == _jsonable(spec.config)]
+    matching = [d for d, stored in candidates.items() if stored.get("config") == _jsonable(spec.config)]
     if not matching:
-        check(candidates[0], spec)  # raises, naming what differs
+        check(next(iter(candidates)), spec)  # raises, naming what differs
     if len(matching) > 1:
         raise MissingCheckpointError(f"several finished {spec.kind} runs for profile {spec.profile!r}: "
                                      f"{', '.join(d.name for d in matching)}; keep one")

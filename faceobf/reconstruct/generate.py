@@ -22,8 +22,7 @@ class FaceGenerator:
 
     def __init__(self, unet: UNet, table: np.ndarray, feather_radius: float, subset: tuple[int, ...] | None = None,
                  batch_size: int = 16):
-        self.table = np.asarray(table, np.float32)
-        table_device = jnp.asarray(self.table)
+        table_device = jnp.asarray(table, jnp.float32)
 
         def apply(g: UNet, images, landmarks, masks, attributes):
             images, masks = as_float_images(images), masks.astype(jnp.float32)
