@@ -9,6 +9,7 @@ go to the device as bytes and `as_float_images` turns them into floats there.
 
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import jax
@@ -22,17 +23,28 @@ def as_float_images(images: jax.Array) -> jax.Array:
     return images.astype(jnp.float32) / 255.0 if images.dtype == jnp.uint8 else images.astype(jnp.float32)
 
 
+def _eval_split(model: nnx.Module) -> tuple[nnx.GraphDef, nnx.State]:
+    """(graph, state) of `model` in evaluation mode, taken from a view so that the caller's model keeps its mode."""
+    graphdef, state = nnx.split(model)
+    view = nnx.merge(graphdef, state)  # shares the arrays
+    view.eval()
+    return nnx.split(view)
+
+
 class BatchedModel:
     """`apply(model, *arrays)` of a trained model, jitted, over any number of items in fixed-size batches."""
 
     def __init__(self, model: nnx.Module, apply: Callable[..., jax.Array], batch_size: int = 32):
-        graphdef, state = nnx.split(model)
-        model = nnx.merge(graphdef, state)  # a view sharing the arrays: the caller's model keeps its mode
-        model.eval()
-        self._graphdef, self._state = nnx.split(model)
-        graphdef = self._graphdef
+        graphdef, self._state = _eval_split(model)
         self._apply = jax.jit(lambda state, *arrays: apply(nnx.merge(graphdef, state), *arrays))
         self.batch_size = batch_size
+
+    def with_weights(self, model: nnx.Module) -> "BatchedModel":
+        """The same compiled function over the weights of `model` (same architecture): no new compilation,
+        e.g. for validating each epoch of a training run."""
+        other = copy.copy(self)
+        _, other._state = _eval_split(model)
+        return other
 
     def __call__(self, *arrays: np.ndarray) -> np.ndarray:
         """The outputs for all items of `arrays` (equal first dimensions), batched and padded."""

@@ -115,3 +115,20 @@ def test_the_old_recipe_is_a_separate_run_with_its_own_command() -> None:
     assert runs.RunSpec.recon(profile, "onehot").variant == "onehot"
     with pytest.raises(ValueError, match="unknown recipe"):
         with_recipe(profile, "stargan")
+
+
+def test_with_weights_reuses_the_compiled_function_for_new_weights() -> None:
+    traces = []
+
+    def apply(m, x):
+        traces.append(1)  # runs only while jax traces
+        return m(x)
+
+    model = BatchedModel(Scale(), apply, batch_size=2)
+    x = np.ones((3, 3), np.float32)
+    np.testing.assert_allclose(model(x), 2 * x)
+    other = Scale()
+    other.w[...] = jnp.full((3,), 5.0)
+    np.testing.assert_allclose(model.with_weights(other)(x), 5 * x)
+    np.testing.assert_allclose(model(x), 2 * x)  # the original keeps its weights
+    assert len(traces) == 1

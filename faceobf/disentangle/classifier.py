@@ -7,6 +7,8 @@ network's resolution on the host (area interpolation) and sent to the device as 
 
 from __future__ import annotations
 
+import copy
+
 import jax
 import numpy as np
 
@@ -22,6 +24,12 @@ class AttributeClassifier:
         self.resolution = resolution
         self._proba = BatchedModel(model, lambda m, x: jax.nn.sigmoid(m(as_float_images(x))), batch_size)
         self._features = BatchedModel(model, lambda m, x: m.features(as_float_images(x)), batch_size)
+
+    def with_weights(self, model: ResNet) -> "AttributeClassifier":
+        """This classifier with the weights of `model` (same architecture), reusing the compiled functions."""
+        other = copy.copy(self)
+        other._proba, other._features = self._proba.with_weights(model), self._features.with_weights(model)
+        return other
 
     def _prepare(self, crops: np.ndarray) -> np.ndarray:
         crops = np.asarray(crops)

@@ -8,6 +8,8 @@ ellipse, the original context outside it, as float32 in [0, 1].
 
 from __future__ import annotations
 
+import copy
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -30,6 +32,12 @@ class FaceGenerator:
             return composite(g(x), images, masks, feather_radius)
 
         self._model = BatchedModel(unet, apply, batch_size)
+
+    def with_weights(self, unet: UNet) -> "FaceGenerator":
+        """This generator with the weights of `unet` (same architecture), reusing the compiled function."""
+        other = copy.copy(self)
+        other._model = self._model.with_weights(unet)
+        return other
 
     def __call__(self, images: np.ndarray, landmarks: np.ndarray, masks: np.ndarray, attributes: np.ndarray) -> np.ndarray:
         """(N, R, R, 3) composites of N faces: images uint8 (or float in [0, 1]), landmarks (N, 68, 2), masks (N, R, R)."""

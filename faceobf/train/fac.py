@@ -103,9 +103,10 @@ def train_fac(
     val_y = dataset.attributes[val_rows]
 
     graphdef, state = create_train_state(model_config, cfg)
+    classifier = _classifier(graphdef, state, cfg)  # compiled once, given each epoch's weights
 
     def validate(state: nnx.State) -> dict[str, float]:
-        p = _classifier(graphdef, state, cfg).probabilities(val_x)
+        p = classifier.with_weights(nnx.merge(graphdef, state)[0]).probabilities(val_x)
         return {"val_loss": _bce_from_proba(p, val_y), "val_acc": mean_attribute_accuracy(p, val_y)}
 
     state, history, best_epoch = fit(
@@ -114,7 +115,7 @@ def train_fac(
         cfg.epochs, run_dir=run_dir, validate=validate, best=("val_acc", "max"),
         steps_per_epoch=len(train_x) // cfg.batch_size, desc="FAC", progress=progress, log=log,
     )
-    test = evaluate_on_test(_classifier(graphdef, state, cfg), dataset, train_rows, test_rows, cfg)
+    test = evaluate_on_test(classifier.with_weights(nnx.merge(graphdef, state)[0]), dataset, train_rows, test_rows, cfg)
     test["best_epoch"] = best_epoch
     write_json(run_dir / runs.FINISHED, test)
     return FACRun(run_dir, graphdef, state, history, test, cfg.resolution, cfg.batch_size)

@@ -247,13 +247,17 @@ def train_recon(
 
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, profile.patchgan, cfg)
     preview = val.take(np.arange(min(8, len(val))))
+    generator = make_generator(g_def, g_state, table, cfg)  # compiled once, given each epoch's weights
+
+    def current(state) -> FaceGenerator:
+        return generator.with_weights(nnx.merge(g_def, state[0])[0])
 
     def validate(state) -> dict[str, float]:
-        m = evaluate_images(make_generator(g_def, state[0], table, cfg).render(val), val)
+        m = evaluate_images(current(state).render(val), val)
         return {"val_l1_mask": m["l1_mask"], "val_ssim_mask": m["ssim_mask"]}
 
     def write_preview(epoch: int, state) -> None:
-        save_preview(run_dir / "previews" / f"epoch_{epoch:03d}.png", preview, make_generator(g_def, state[0], table, cfg).render(preview))
+        save_preview(run_dir / "previews" / f"epoch_{epoch:03d}.png", preview, current(state).render(preview))
 
     (g_state, _), history, best_epoch = fit(
         (g_state, d_state), make_train_step(g_def, d_def, cfg, jnp.asarray(table)),
@@ -262,7 +266,7 @@ def train_recon(
         cfg.epochs, run_dir=run_dir, validate=validate, best=("val_l1_mask", "min"), on_epoch_end=write_preview,
         steps_per_epoch=len(train) // cfg.batch_size, desc="U-Net", progress=progress, log=log,
     )
-    test = evaluate_recon(make_generator(g_def, g_state, table, cfg), data["test"], train)
+    test = evaluate_recon(generator.with_weights(nnx.merge(g_def, g_state)[0]), data["test"], train)
     test["best_epoch"] = best_epoch
     write_json(run_dir / runs.FINISHED, test)
     return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg)
