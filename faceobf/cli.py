@@ -41,13 +41,18 @@ def _cmd_data_landmarks(args: argparse.Namespace) -> int:
 
 def _announce_profile(args: argparse.Namespace):
     """The profile named by --profile (else the active one), printed with the hardware; --landmarks and --recipe applied."""
-    from faceobf.profiles import active_profile, get_profile, hardware_summary, with_landmarks, with_recipe
+    from faceobf.profiles import (active_profile, get_profile, hardware_summary, with_ablation_budget, with_landmarks,
+                                  with_recipe, without_injection)
 
     profile = get_profile(args.profile) if args.profile else active_profile()
     if getattr(args, "landmarks", None):
         profile = with_landmarks(profile, args.landmarks)
     if getattr(args, "recipe", None):
         profile = with_recipe(profile, args.recipe)
+    if getattr(args, "no_inject", False):
+        profile = without_injection(profile)
+    if getattr(args, "short", False):
+        profile = with_ablation_budget(profile)
     print(f"profile {profile.name}: {profile.description}\nhardware: {hardware_summary()}")
     return profile
 
@@ -156,6 +161,42 @@ def _cmd_human_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_models_list(args: argparse.Namespace) -> int:
+    from faceobf import runs, shipped
+    from faceobf.paths import runs_root
+
+    print(f"shipped with faceobf ({shipped.SHIPPED_ROOT}):")
+    for card in shipped.cards():
+        r = card["record"]
+        print(f"  {card['name']}: {r['kind']} {r['profile']} {r['variant'] or ''} ({card['dtype']}, {card['bytes'] / 1e6:.1f} MB)")
+    print(f"local runs ({runs_root()}):")
+    for record_path in sorted(runs_root().glob(f"*/{runs.RECORD}")):
+        r, folder = runs.read_record(record_path.parent) or {}, record_path.parent
+        state = "shipped weights" if shipped.is_installed(folder) else ("finished" if runs.is_finished(folder) else "unfinished")
+        print(f"  {folder.name}: {r.get('kind')} {r.get('profile')} {r.get('variant') or ''} ({state})")
+    return 0
+
+
+def _cmd_models_export(args: argparse.Namespace) -> int:
+    from faceobf.data import CelebA
+    from faceobf.train.export import export_fac, export_recon
+
+    profile = _announce_profile(args)
+    dataset, root = CelebA.open(args.root), Path(args.to) if args.to else None
+    path = export_fac(profile, dataset, root) if args.kind == "fac" else export_recon(profile, dataset, args.encoding, root)
+    print(f"exported {path} ({(path / 'weights.npz').stat().st_size / 1e6:.1f} MB); its card: {path / 'MODEL_CARD.md'}")
+    return 0
+
+
+def _cmd_models_import(args: argparse.Namespace) -> int:
+    from faceobf.paths import runs_root
+    from faceobf.shipped import install
+
+    folder = Path(args.folder)
+    print(f"installed {install(folder.name, runs_root(), folder.parent)}")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from faceobf.profiles import active_profile, hardware_summary
 
@@ -199,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="landmarks the U-Net sees (default all 68; outline_nose: jaw line and nose, a separate run)")
     recon.add_argument("--recipe", choices=["attgan", "pix2pix"], default="attgan",
                        help="attgan (default): edited redraws judged by the discriminator's attribute head; pix2pix: L1 + GAN only (a separate run)")
+    recon.add_argument("--no-inject", action="store_true", help="attribute planes at the input only, no inject layers (an ablation)")
+    recon.add_argument("--short", action="store_true", help="train under the profile's ablation budget (a separate run)")
     recon.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/recon-<profile>-<variant>-<dataset>)")
     recon.set_defaults(func=_cmd_train_recon)
 
@@ -258,6 +301,24 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--json", action="store_true", help="also print the scores as JSON")
     score.set_defaults(func=_cmd_human_score)
 
+    models = commands.add_parser("models", help="shipped models: list, export a finished run, import one").add_subparsers(
+        dest="models_command", required=True)
+    models.add_parser("list", help="the models shipped with faceobf and the runs in $FACEOBF_RUNS").set_defaults(func=_cmd_models_list)
+    export = models.add_parser("export", help="write a finished run as inference-only float16 weights with a model card")
+    export.add_argument("kind", choices=["fac", "recon"])
+    export.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: the active profile")
+    export.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="U-Net attribute encoding (default onehot)")
+    export.add_argument("--recipe", choices=["attgan", "pix2pix"], default="attgan", help="the U-Net's stage-2 recipe")
+    export.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all", help="the U-Net's landmark subset")
+    export.add_argument("--no-inject", action="store_true", help="the U-Net trained without inject layers")
+    export.add_argument("--short", action="store_true", help="the U-Net trained under the ablation budget")
+    export.add_argument("--root", help="CelebA folder, for the float16 check on test faces (default: $FACEOBF_DATA)")
+    export.add_argument("--to", help="folder to write into (default: the package's shipped models)")
+    export.set_defaults(func=_cmd_models_export)
+    imp = models.add_parser("import", help="install an exported model folder as a finished run in $FACEOBF_RUNS")
+    imp.add_argument("folder", help="a folder written by `faceobf models export` (card.json + weights.npz)")
+    imp.set_defaults(func=_cmd_models_import)
+
     info = commands.add_parser("info", help="print the active profile and hardware")
     info.set_defaults(func=_cmd_info)
     return parser
@@ -270,13 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     from faceobf.evaluate.human_test import AnswersError
     from faceobf.dlib_models import ModelFileError
     from faceobf.runs import MissingCheckpointError, RunConfigError
+    from faceobf.shipped import ShippedModelError
     from faceobf.paths import DataNotFoundError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (DataNotFoundError, CelebAFormatError, ChecksumError, ModelFileError, MissingCheckpointError, RunConfigError, FileNotFoundError,
-            FileExistsError, AnswersError, ValueError) as exc:
+            FileExistsError, AnswersError, ShippedModelError, ValueError) as exc:
         print(f"faceobf: error: {exc}", file=sys.stderr)
         return 2
 

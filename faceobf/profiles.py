@@ -51,6 +51,7 @@ class ReconTrainConfig:
     edit_flips: int = 0  # allowed attributes flipped per face for the edited redraw of each G step
     attr_weight: float = 0.0  # weight of the discriminator head's BCE on edited faces against their targets (AttGAN: 10)
     d_attr_weight: float = 1.0  # weight of the head's BCE on real faces and their labels in the D loss (AttGAN: 1)
+    head_warmup_epochs: int = 0  # epochs in which only the discriminator learns the attributes of real faces, before G starts
     seed: int = 0
 
 
@@ -69,6 +70,14 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class AblationBudget:
+    """The shorter stage-2 budget that both arms of an ablation train under (the main model gets the full one)."""
+
+    epochs: int = 1
+    head_warmup_epochs: int = 2
+
+
+@dataclass(frozen=True)
 class Profile:
     """A named budget: every model's architecture, how many images each stage sees and how long it trains."""
 
@@ -81,11 +90,15 @@ class Profile:
     evaluation: EvalConfig = field(default_factory=EvalConfig)
     fac_model: ResNetConfig = field(default_factory=ResNetConfig)  # ResNet-50 (chapter 1)
     patchgan: PatchGANConfig = field(default_factory=PatchGANConfig)  # its input channels follow the U-Net's
+    ablation: AblationBudget = field(default_factory=AblationBudget)
+    tags: tuple[str, ...] = ()  # set by with_ablation_budget / without_injection: part of the U-Net run's name
 
 
 # Stage 2 as attribute-editing GANs train it (AttGAN, He et al. 2019): four allowed flips per face per step
-# (the seed's policy flips four), the discriminator head's BCE on the edited faces at AttGAN's weight 10.
-ATTRIBUTE_RECIPE = dict(edit_flips=4, attr_weight=10.0, d_attr_weight=1.0)
+# (the seed's policy flips four), the discriminator head's BCE on the edited faces at AttGAN's weight 10. AttGAN
+# trains ~10^6 steps; a CPU budget is ~2,500, so the head first learns the attributes of real faces alone (cheap:
+# no generator) and gives the generator a meaningful attribute gradient from its first step.
+ATTRIBUTE_RECIPE = dict(edit_flips=4, attr_weight=10.0, d_attr_weight=1.0, head_warmup_epochs=8)
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
@@ -95,7 +108,7 @@ PROFILES: dict[str, Profile] = {
         description="a few minutes on 2 CPU cores; checks that every cell runs, numbers mean nothing",
         recon=ReconTrainConfig(resolution=64, batch_size=8, epochs=1, train_limit=64, eval_limit=16, **ATTRIBUTE_RECIPE),
         unet=UNetConfig(base_width=16, depth=3, inject_levels=2),
-        patchgan=PatchGANConfig(base_width=16, attribute_head=True, sees_attributes=False),  # as wide as the U-Net it judges
+        patchgan=PatchGANConfig(base_width=16, attribute_head=True, condition="none"),  # as wide as the U-Net it judges
         evaluation=EvalConfig(identities=10, images_per_identity=4, identity_aware_limit=2, cnn_limit=4,
                               seed_protocol_identities=10, trials=6),
     ),
@@ -104,10 +117,11 @@ PROFILES: dict[str, Profile] = {
         fac=FACTrainConfig(resolution=96, batch_size=32, epochs=8),
         landmark_limit=None,
         description="CelebA-mini on 2 CPU cores, about 3 hours of training (FAC 40 min, U-Net 2 h); the committed outputs",
-        # all train faces with landmarks; 9 epochs at ~6 img/s (bench_recon: attgan loop) is about 2 hours on 2 cores
-        recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=9, train_limit=None, **ATTRIBUTE_RECIPE),
+        # all train faces with landmarks; an 8-epoch head warm-up (~1 min each) and 7 epochs at ~6 img/s (bench_recon: attgan loop)
+        # are about 1 h 55 min on 2 cores
+        recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=7, train_limit=None, **ATTRIBUTE_RECIPE),
         unet=UNetConfig(base_width=32, depth=4, inject_levels=2),
-        patchgan=PatchGANConfig(base_width=64, attribute_head=True, sees_attributes=False),
+        patchgan=PatchGANConfig(base_width=64, attribute_head=True, condition="none"),
         evaluation=EvalConfig(identity_aware_limit=44),
     ),
     "gpu": Profile(
@@ -117,7 +131,7 @@ PROFILES: dict[str, Profile] = {
         description="full CelebA on one GPU (Colab)",
         recon=ReconTrainConfig(resolution=128, batch_size=64, epochs=20, **ATTRIBUTE_RECIPE),
         unet=UNetConfig(base_width=64, depth=5, inject_levels=2),
-        patchgan=PatchGANConfig(base_width=64, attribute_head=True, sees_attributes=False),
+        patchgan=PatchGANConfig(base_width=64, attribute_head=True, condition="none"),
         evaluation=EvalConfig(images_per_identity=10, identity_aware_limit=500, cnn_limit=1000, trials=200),
     ),
 }
@@ -152,9 +166,29 @@ def with_recipe(profile: Profile, recipe: str) -> Profile:
         return profile
     if recipe == "attgan":
         raise ValueError(f"profile {profile.name!r} defines no attribute recipe to switch back to")
-    return replace(profile, recon=replace(profile.recon, edit_flips=0, attr_weight=0.0),
+    return replace(profile, recon=replace(profile.recon, edit_flips=0, attr_weight=0.0, head_warmup_epochs=0),
                    unet=replace(profile.unet, inject_levels=0),
-                   patchgan=replace(profile.patchgan, attribute_head=False, sees_attributes=True))
+                   patchgan=replace(profile.patchgan, attribute_head=False, condition="factors"))
+
+
+def with_ablation_budget(profile: Profile) -> Profile:
+    """The profile with its U-Net trained under the ablation budget (a separate run, tagged 'short')."""
+    from dataclasses import replace
+
+    if "short" in profile.tags:
+        return profile
+    recon = replace(profile.recon, epochs=profile.ablation.epochs,
+                    head_warmup_epochs=profile.ablation.head_warmup_epochs if profile.recon.head_warmup_epochs else 0)
+    return replace(profile, recon=recon, tags=profile.tags + ("short",))
+
+
+def without_injection(profile: Profile) -> Profile:
+    """The profile with the attribute planes reaching the U-Net's input only (no inject layers; tagged 'noinject')."""
+    from dataclasses import replace
+
+    if profile.unet.inject_levels == 0:
+        return profile
+    return replace(profile, unet=replace(profile.unet, inject_levels=0), tags=profile.tags + ("noinject",))
 
 
 def get_profile(name: str) -> Profile:

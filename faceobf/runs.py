@@ -17,7 +17,7 @@ from typing import Any
 
 from faceobf.io import write_json
 from faceobf.paths import runs_root
-from faceobf.profiles import Profile, ReconTrainConfig
+from faceobf.profiles import Profile
 
 RECORD = "config.json"
 FINISHED = "test_metrics.json"
@@ -31,10 +31,12 @@ class RunConfigError(ValueError):
     """A run folder holds a run made with another configuration than the one asked for."""
 
 
-def recon_variant(encoding: str, recon: ReconTrainConfig) -> str:
-    """How runs of the U-Net are told apart: the encoding, the landmark subset if not all, '-pix2pix' for the old recipe."""
+def recon_variant(encoding: str, profile: Profile) -> str:
+    """How runs of the U-Net are told apart: the encoding, the landmark subset if not all, '-pix2pix' for the old
+    recipe, then the profile's tags ('-noinject', '-short')."""
+    recon = profile.recon
     variant = encoding if recon.landmark_subset == "all" else f"{encoding}-lm_{recon.landmark_subset}"
-    return variant + ("-pix2pix" if recon.edit_flips == 0 else "")
+    return "-".join([variant + ("-pix2pix" if recon.edit_flips == 0 else ""), *profile.tags])
 
 
 def _jsonable(obj: Any) -> Any:
@@ -58,14 +60,14 @@ class RunSpec:
     @classmethod
     def recon(cls, profile: Profile, encoding: str) -> "RunSpec":
         """The U-Net of `profile` with attribute planes `encoding` (chapter 2)."""
-        return cls("recon", profile.name, recon_variant(encoding, profile.recon),
+        return cls("recon", profile.name, recon_variant(encoding, profile),
                    {"unet": dataclasses.asdict(profile.unet), "patchgan": dataclasses.asdict(profile.patchgan),
                     "train": dataclasses.asdict(profile.recon), "encoding": encoding})
 
     @classmethod
     def evaluation(cls, profile: Profile, encoding: str) -> "RunSpec":
         """The stored evaluation of `profile`'s models (chapter 4)."""
-        return cls("eval", profile.name, recon_variant(encoding, profile.recon),
+        return cls("eval", profile.name, recon_variant(encoding, profile),
                    {"evaluation": dataclasses.asdict(profile.evaluation), "encoding": encoding})
 
     def record(self, dataset_key: str) -> dict:
@@ -79,10 +81,11 @@ class RunSpec:
         """The command that makes this run, for error messages."""
         if self.kind == "fac":
             return f"faceobf train fac --profile {self.profile}"
-        variant, pix2pix = (self.variant[: -len("-pix2pix")], True) if self.variant.endswith("-pix2pix") else (self.variant, False)
-        encoding, _, subset = variant.partition("-lm_")
+        encoding, *parts = self.variant.split("-")
+        subset = next((p[len("lm_"):] for p in parts if p.startswith("lm_")), None)
+        options = {"pix2pix": " --recipe pix2pix", "noinject": " --no-inject", "short": " --short"}
         return (f"faceobf train recon --profile {self.profile} --encoding {encoding}" + (f" --landmarks {subset}" if subset else "")
-                + (" --recipe pix2pix" if pix2pix else ""))
+                + "".join(options[p] for p in parts if p in options))
 
 
 def read_record(run_dir: Path) -> dict | None:
@@ -124,7 +127,8 @@ def check(run_dir: Path, spec: RunSpec) -> None:
 def find(spec: RunSpec, dataset_key: str | None = None) -> Path:
     """The finished run of `spec` in $FACEOBF_RUNS (of that data set, if given), checked against its config.
 
-    Raises `MissingCheckpointError` naming the command that trains it when there is none.
+    With none on disk, the matching model shipped with faceobf is installed there and returned (`faceobf.shipped`);
+    raises `MissingCheckpointError` naming the command that trains it when there is neither.
     """
     candidates: dict[Path, dict] = {}
     for record_path in sorted(runs_root().glob(f"*/{RECORD}")):
@@ -136,6 +140,14 @@ def find(spec: RunSpec, dataset_key: str | None = None) -> Path:
         if is_finished(record_path.parent):
             candidates[record_path.parent] = stored
     if not candidates:
+        from faceobf import shipped
+
+        card = shipped.matching_card(spec.record(dataset_key))
+        if card is not None:
+            run_dir = shipped.install(card["name"], runs_root())
+            print(f"no local {spec.kind} run for profile {spec.profile!r}: using the shipped model {card['name']} "
+                  f"(installed into {run_dir}; `faceobf models list` shows it)")
+            return run_dir
         raise MissingCheckpointError(
             f"no trained {spec.kind} model for profile {spec.profile!r}{' (' + spec.variant + ')' if spec.variant else ''} "
             f"in {runs_root()}: train it with `{spec.train_command()}` (or run the book's chapters 1 and 2)")

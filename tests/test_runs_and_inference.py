@@ -117,6 +117,21 @@ def test_the_old_recipe_is_a_separate_run_with_its_own_command() -> None:
         with_recipe(profile, "stargan")
 
 
+def test_ablations_train_under_the_shorter_budget_as_their_own_runs() -> None:
+    from faceobf.profiles import with_ablation_budget, with_recipe, without_injection
+
+    profile = get_profile("cpu")
+    short = with_ablation_budget(profile)
+    assert (short.recon.epochs, short.recon.head_warmup_epochs) == (profile.ablation.epochs, profile.ablation.head_warmup_epochs)
+    assert with_ablation_budget(short) == short and runs.RunSpec.recon(short, "onehot").variant == "onehot-short"
+    old = with_ablation_budget(with_recipe(profile, "pix2pix"))
+    assert old.recon.head_warmup_epochs == 0 and old.recon.epochs == short.recon.epochs  # the same budget for both arms
+    spec = runs.RunSpec.recon(with_ablation_budget(without_injection(profile)), "word2vec")
+    assert spec.variant == "word2vec-noinject-short" and spec.config["unet"]["inject_levels"] == 0
+    assert spec.train_command().endswith("--encoding word2vec --no-inject --short")
+    assert runs.RunSpec.recon(old, "onehot").train_command().endswith("--encoding onehot --recipe pix2pix --short")
+
+
 def test_with_weights_reuses_the_compiled_function_for_new_weights() -> None:
     traces = []
 

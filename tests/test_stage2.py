@@ -244,7 +244,7 @@ def test_a_landmark_subset_feeds_only_its_heatmaps_and_names_its_own_run(celeba_
     assert make_generator(g_def, g_state, onehot_table(), cfg)(images, landmarks, masks, attrs).shape == (2, 32, 32, 3)
 
     profile = with_landmarks(get_profile("ci"), "outline_nose")
-    assert recon_variant("onehot", profile.recon) == "onehot-lm_outline_nose"
+    assert recon_variant("onehot", profile) == "onehot-lm_outline_nose"
     spec = runs.RunSpec.recon(profile, "onehot")
     assert "-onehot-lm_outline_nose-" in spec.folder_name(CelebA.open(celeba_dir).key)
     with pytest.raises(runs.MissingCheckpointError, match="--encoding onehot --landmarks outline_nose"):
@@ -267,16 +267,25 @@ def test_edit_targets_flip_exactly_k_allowed_attributes() -> None:
     np.testing.assert_array_equal(targets, np.asarray(edit_targets(attributes, jax.random.key(3), 4)))  # a key replays
 
 
+@pytest.mark.parametrize("condition, seen", [("factors", 111 + 3), ("factors_without_attributes", 71 + 3), ("none", 3)])
+def test_the_discriminator_sees_what_its_condition_says(condition: str, seen: int) -> None:
+    _, _, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=3), PatchGANConfig(base_width=8, condition=condition),
+                                              ReconTrainConfig(resolution=32))
+    assert nnx.merge(d_def, d_state)[0].convs[0].kernel.shape[2] == seen
+    with pytest.raises(ValueError, match="choose one of"):
+        PatchGANConfig(condition="landmarks")
+
+
 def test_the_attribute_recipe_adds_the_head_and_edited_redraws() -> None:
     cfg = ReconTrainConfig(resolution=32, batch_size=4, edit_flips=4, attr_weight=10.0, lr_d=1e-5)
     unet = UNetConfig(base_width=8, depth=3, inject_levels=2)
-    patchgan = PatchGANConfig(base_width=8, attribute_head=True, sees_attributes=False)
+    patchgan = PatchGANConfig(base_width=8, attribute_head=True, condition="none")
     g_def, g_state, d_def, d_state = create_recon_state(unet, patchgan, cfg)
     g, _ = nnx.merge(g_def, g_state)
     d, _ = nnx.merge(d_def, d_state)
     assert g.decoders[0].conv1.kernel.shape[2] == 2 * 32 + 40 and g.decoders[1].conv1.kernel.shape[2] == 2 * 16 + 40
     assert g.decoders[2].conv1.kernel.shape[2] == 2 * 8  # only the two coarsest levels get the planes
-    assert d.convs[0].kernel.shape[2] == 111 - 40 + 3  # the discriminator reads attributes from the image only
+    assert d.convs[0].kernel.shape[2] == 3  # AttGAN's discriminator: the image only, so attributes are read from it
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
     landmarks = (rng.random((4, 68, 2)) * 32).astype(np.float32)
@@ -294,6 +303,30 @@ def test_the_attribute_recipe_adds_the_head_and_edited_redraws() -> None:
     d_state, before = d_step(d_state, images, landmarks, masks, attrs, fakes, table)
     d_state, after = d_step(d_state, images, landmarks, masks, attrs, fakes, table)
     assert set(before) == {"d_loss", "d_attr"} and float(after["d_loss"]) < float(before["d_loss"])
+
+
+def test_the_head_warmup_teaches_the_discriminator_attributes_and_nothing_else() -> None:
+    from faceobf.reconstruct.factors import FaceFactors
+    from faceobf.train.recon import head_accuracy, make_head_warmup_step
+
+    cfg = ReconTrainConfig(resolution=32, batch_size=4, lr_d=1e-3)
+    _, _, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=3),
+                                              PatchGANConfig(base_width=8, attribute_head=True, condition="none"), cfg)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    landmarks = (rng.random((4, 68, 2)) * 32).astype(np.float32)
+    masks = np.ones((4, 32, 32), np.uint8)
+    attrs = (rng.random((4, 40)) > 0.5).astype(np.int8)
+    table = onehot_table()
+    faces = FaceFactors(np.arange(4), images, landmarks, masks, attrs, np.zeros(0, int))
+    step = make_head_warmup_step(d_def, cfg, jnp.asarray(table))
+    losses = []
+    for _ in range(30):
+        d_state, metrics = step(d_state, images, landmarks, masks, attrs)
+        losses.append(float(metrics["d_attr"]))
+    assert set(metrics) == {"d_attr"} and losses[-1] < 0.5 * losses[0]  # it memorises four faces' labels
+    accuracy = head_accuracy(d_def, d_state, faces, table, cfg)
+    assert accuracy.shape == (40,) and accuracy.mean() > 0.9
 
 
 def test_editing_accuracy_and_preservation_from_known_readings() -> None:
@@ -330,3 +363,67 @@ def test_editing_accuracy_runs_the_judge_on_redrawn_faces() -> None:
     assert set(out) == {"no flip", "seed's 4"} and out["no flip"]["flipped"] == []
     assert set(out["seed's 4"]["accuracy"]) == {"Pointy_Nose", "Smiling", "Young", "Big_Nose"}
     assert all(0.0 <= v <= 1.0 for v in out["seed's 4"]["accuracy"].values()) and out["seed's 4"]["faces"] == 3
+
+
+def test_the_ablation_arms_differ_from_the_reference_in_one_thing_under_one_budget() -> None:
+    from faceobf import runs
+    from faceobf.profiles import get_profile
+    from faceobf.train.ablations import REFERENCE_ARM, ablation_arms
+
+    profile = get_profile("cpu")
+    arms = ablation_arms(profile)
+    reference, _ = arms[REFERENCE_ARM]
+    variants = {runs.RunSpec.recon(p, enc).variant for p, enc in arms.values()}
+    assert len(variants) == len(arms) and runs.RunSpec.recon(profile, "onehot").variant not in variants  # own runs
+    assert all(p.recon.epochs == profile.ablation.epochs for p, _ in arms.values()) and profile.ablation.epochs < profile.recon.epochs
+    from faceobf.profiles import recipe_of
+
+    def changes(p, encoding):
+        recipe = recipe_of(p) != recipe_of(reference)  # the old recipe as a whole (it had no inject layers either)
+        return [name for name, differs in (("recipe", recipe), ("encoding", encoding != "onehot"),
+                                           ("inject", not recipe and p.unet.inject_levels != reference.unet.inject_levels)) if differs]
+    assert {arm: changes(p, enc) for arm, (p, enc) in arms.items()} == {
+        REFERENCE_ARM: [], "pix2pix recipe (the first book's)": ["recipe"], "word2vec planes": ["encoding"], "no inject layers": ["inject"]}
+
+
+def test_editing_frame_puts_the_judge_beside_each_models_accuracy() -> None:
+    from faceobf.reconstruct.editing import editing_frame, single_flip_sets
+
+    sets = single_flip_sets(["Smiling", "Young"], {"seed's four": ("Smiling", "Young")})
+    assert sets == {"Smiling": ("Smiling",), "Young": ("Young",), "seed's four": ("Smiling", "Young")}
+    def result(flipped, acc):
+        return {"flipped": flipped, "mean_accuracy": acc, "preservation": 0.9}
+    results = {"new": {"Smiling": result(["Smiling"], 0.8), "seed's four": result(["Smiling", "Young"], 0.7)},
+               "old": {"Smiling": result(["Smiling"], 0.1), "seed's four": result(["Smiling", "Young"], 0.05), "Young": result(["Young"], 0.2)}}
+    judge = {"attributes": ["Smiling", "Young"], "accuracy": [0.9, 0.85], "majority_baseline": [0.5, 0.77]}
+    frame = editing_frame(results, judge)
+    assert list(frame.index) == ["Smiling", "seed's four"]  # only the sets measured for every model
+    assert frame.loc["Smiling", ("judge on real faces", "accuracy")] == 0.9 and np.isnan(frame.loc["seed's four", ("judge on real faces", "accuracy")])
+    assert frame.loc["seed's four", ("old", "editing")] == 0.05 and frame.loc["Smiling", ("new", "preservation")] == 0.9
+
+
+def test_edit_grid_redraws_each_face_with_each_flip_alone() -> None:
+    from faceobf.reconstruct.editing import edit_grid
+    from faceobf.reconstruct.factors import FaceFactors
+    from faceobf.train.recon import make_generator
+
+    cfg = ReconTrainConfig(resolution=32)
+    unet = UNetConfig(base_width=8, depth=2, inject_levels=1)
+    g_def, g_state, _, _ = create_recon_state(unet, PatchGANConfig(base_width=8), cfg)
+    generator = make_generator(g_def, g_state, onehot_table(), cfg)
+    rng = np.random.default_rng(0)
+    faces = FaceFactors(np.arange(2), rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8),
+                        (rng.random((2, 68, 2)) * 32).astype(np.float32), np.ones((2, 32, 32), np.uint8),
+                        np.zeros((2, 40), np.int8), np.zeros(0, int))
+
+    class ReadsSmilingOnTheFirstFace:  # a judge with a known reading
+        def predict(self, images):
+            reading = np.zeros((len(images), 40), np.int8)
+            reading[0, 31] = 1
+            return reading
+
+    images, titles = edit_grid(generator, ReadsSmilingOnTheFirstFace(), faces, ["Smiling", "Young"])
+    assert len(images) == len(titles) == 2 * 4
+    assert titles[:4] == ["original", "redrawn", "-Smiling", "+Young"] and titles[4:] == ["", "", "+Smiling", "+Young"]
+    assert np.array_equal(images[0], faces.images[0]) and all(img.dtype == np.uint8 and img.shape == (32, 32, 3) for img in images)
+    assert not np.array_equal(images[1], images[2])  # the flip reached the U-Net's planes

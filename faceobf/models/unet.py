@@ -8,10 +8,12 @@ norm) keeps training and inference identical and independent of the batch. With 
 > 0, the attribute planes (the input's last `n_attributes` channels) also reach the first
 `inject_levels` decoder blocks, average-pooled to their scale (AttGAN's inject layers, He et al. 2019).
 
-PatchGAN (Isola et al., 2017): sees the factors and an image, concatenated, and returns a map of
-logits, one per overlapping patch (70x70 receptive field with three stride-2 layers). With
-`attribute_head`, it also returns 40 attribute logits from its pooled last features (AttGAN's
-auxiliary classifier), trained on real faces and their labels.
+PatchGAN (Isola et al., 2017): sees the factors (all, all but the attribute planes, or none: its
+`condition`) and an image, concatenated, and returns a map of logits, one per overlapping patch (70x70
+receptive field with three stride-2 layers). With `attribute_head`, it also returns 40 attribute logits
+from its pooled last features (AttGAN's auxiliary classifier), trained on real faces and their labels;
+AttGAN's discriminator sees the image only, so that the head cannot read an attribute from the landmark
+heatmaps (a smile is in the mouth's landmarks), which the generator cannot change.
 """
 
 from __future__ import annotations
@@ -46,8 +48,20 @@ class PatchGANConfig:
     base_width: int = 64
     n_layers: int = 3
     attribute_head: bool = False  # also predict the 40 attributes (AttGAN's auxiliary classifier)
-    sees_attributes: bool = True  # False: the attribute planes are left out of its factors (the head must read the image)
+    condition: str = "factors"  # what it sees beside the image: "factors", "factors_without_attributes" or "none"
     n_attributes: int = 40
+
+    def __post_init__(self) -> None:
+        if self.condition not in PATCHGAN_CONDITIONS:
+            raise ValueError(f"PatchGAN condition {self.condition!r}: choose one of {', '.join(PATCHGAN_CONDITIONS)}")
+
+    def factor_channels(self, factor_channels: int) -> int:
+        """How many of the U-Net's `factor_channels` input channels the discriminator sees."""
+        return {"factors": factor_channels, "factors_without_attributes": factor_channels - self.n_attributes,
+                "none": 0}[self.condition]
+
+
+PATCHGAN_CONDITIONS = ("factors", "factors_without_attributes", "none")
 
 
 def _groups(width: int, groups: int) -> int:

@@ -15,7 +15,9 @@ D_att the discriminator's patch logits and attribute head (AttGAN, He et al. 201
   asked to draw edited faces that the head reads as the targets. Without it (the `pix2pix` recipe,
   `edit_flips = 0`) L1 is met from the context and the landmarks and G learns to ignore the planes.
 
-Adam(2e-4, beta1 = 0.5) for both networks. G and D are separate `jax.jit` steps over explicit nnx
+With `head_warmup_epochs`, the discriminator first trains alone on real faces, its head's BCE only, so that
+the attribute loss means something from the generator's first step (AttGAN trains ~10^6 steps; a CPU
+budget is a few thousand). Adam(2e-4, beta1 = 0.5) for both networks. G and D are separate `jax.jit` steps over explicit nnx
 state; one G step, then one D step on the G step's fakes, per batch, run by the shared loop
 (`faceobf.train.loop.fit`) on prefetched uint8 batches.
 """
@@ -37,7 +39,7 @@ from faceobf import runs
 from faceobf.data.batches import iterate_batches
 from faceobf.data.dataset import CelebA, sample_rows
 from faceobf.disentangle.landmarks import landmark_subset
-from faceobf.inference import as_float_images
+from faceobf.inference import BatchedModel, as_float_images
 from faceobf.io import write_json
 from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
 from faceobf.obfuscate.policies import allowed_indices
@@ -74,8 +76,7 @@ def create_recon_state(unet: UNetConfig, patchgan: PatchGANConfig, cfg: ReconTra
     subset = landmark_indices(cfg)
     if subset is not None:
         unet = dataclasses.replace(unet, in_channels=input_channels(subset))
-    seen = unet.in_channels if patchgan.sees_attributes else unet.in_channels - patchgan.n_attributes
-    patchgan = dataclasses.replace(patchgan, in_channels=seen + 3)
+    patchgan = dataclasses.replace(patchgan, in_channels=patchgan.factor_channels(unet.in_channels) + 3)
     g = UNet(unet, rngs=nnx.Rngs(cfg.seed))
     d = PatchGAN(patchgan, rngs=nnx.Rngs(cfg.seed + 1))
     g_opt = nnx.Optimizer(g, optax.adam(cfg.lr_g, b1=cfg.beta1), wrt=nnx.Param)
@@ -102,8 +103,8 @@ def edit_targets(attributes: jax.Array, key: jax.Array, k: int) -> jax.Array:
 
 
 def _discriminator_view(d: PatchGAN, x: jax.Array) -> jax.Array:
-    """The factors the discriminator sees: all of them, or all but the attribute planes (the last channels)."""
-    return x if d.config.sees_attributes else x[..., : -d.config.n_attributes]
+    """The factors the discriminator sees (its `condition`): all, all but the attribute planes (the last channels), or none."""
+    return x[..., : d.config.factor_channels(x.shape[-1])]
 
 
 def _judge(d: PatchGAN, x: jax.Array, image: jax.Array) -> tuple[jax.Array, jax.Array | None]:
@@ -189,6 +190,51 @@ def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig):
     return jax.jit(g_step, donate_argnums=0), jax.jit(d_step, donate_argnums=0)
 
 
+def make_head_warmup_step(d_def, cfg: ReconTrainConfig, table: jax.Array) -> Callable:
+    """Jitted `(d_state, *batch) -> (d_state, metrics)`: the discriminator learns the attributes of real faces, nothing else."""
+
+    def step(d_state, images, landmarks, masks, attributes):
+        d, d_opt = nnx.merge(d_def, d_state)
+        images, _, x = _factors(images, landmarks, masks, attributes, table, cfg)
+
+        def loss_fn(d):
+            return _attribute_bce(_judge(d, x, images)[1], attributes.astype(jnp.float32))
+
+        loss, grads = nnx.value_and_grad(loss_fn)(d)
+        d_opt.update(d, grads)
+        return nnx.state((d, d_opt)), {"d_attr": loss}
+
+    return jax.jit(step, donate_argnums=0)
+
+
+def head_accuracy(d_def, d_state, faces, table: np.ndarray, cfg: ReconTrainConfig) -> np.ndarray:
+    """(40,) share of `faces` whose CelebA labels the discriminator's head reads right (its own strength as a critic)."""
+    d, _ = nnx.merge(d_def, d_state)
+
+    def logits(d, images, landmarks, masks, attributes):
+        images, _, x = _factors(images, landmarks, masks, attributes, jnp.asarray(table), cfg)
+        return _judge(d, x, images)[1]
+
+    predicted = BatchedModel(d, logits, cfg.batch_size)(faces.images, faces.landmarks, faces.masks, faces.attributes) > 0
+    return (predicted == (faces.attributes > 0)).mean(axis=0)
+
+
+def warm_up_head(d_def, d_state, train, val, table: np.ndarray, cfg: ReconTrainConfig, run_dir: Path,
+                 progress: bool, log: Callable[[str], None]) -> tuple[nnx.State, dict]:
+    """`cfg.head_warmup_epochs` of `make_head_warmup_step` on the train faces (resumable under run_dir/head_warmup)."""
+    if not nnx.merge(d_def, d_state)[0].config.attribute_head:
+        raise ValueError("head_warmup_epochs > 0 needs a discriminator with an attribute head (PatchGANConfig.attribute_head)")
+    d_state, history, _ = fit(
+        d_state, make_head_warmup_step(d_def, cfg, jnp.asarray(table)),
+        lambda epoch: iterate_batches((train.images, train.landmarks, train.masks, train.attributes), cfg.batch_size,
+                                      seed=cfg.seed + 1, epoch=epoch),
+        cfg.head_warmup_epochs, run_dir=run_dir / "head_warmup",
+        validate=lambda state: {"val_head_accuracy": float(head_accuracy(d_def, state, val, table, cfg).mean())},
+        steps_per_epoch=len(train) // cfg.batch_size, desc="D head warm-up", progress=progress, log=log,
+    )
+    return d_state, history
+
+
 def make_train_step(g_def, d_def, cfg: ReconTrainConfig, table: jax.Array) -> Callable:
     """`((g_state, d_state), *batch) -> (state, metrics)`: one G step, then one D step on its fakes."""
     g_step, d_step = make_recon_steps(g_def, d_def, cfg)
@@ -246,6 +292,9 @@ def train_recon(
     table = attribute_table(encoding, train.attributes, run_dir)
 
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, profile.patchgan, cfg)
+    warmup = {}
+    if cfg.head_warmup_epochs:
+        d_state, warmup = warm_up_head(d_def, d_state, train, val, table, cfg, run_dir, progress, log)
     preview = val.take(np.arange(min(8, len(val))))
     generator = make_generator(g_def, g_state, table, cfg)  # compiled once, given each epoch's weights
 
@@ -259,7 +308,7 @@ def train_recon(
     def write_preview(epoch: int, state) -> None:
         save_preview(run_dir / "previews" / f"epoch_{epoch:03d}.png", preview, current(state).render(preview))
 
-    (g_state, _), history, best_epoch = fit(
+    (g_state, d_state), history, best_epoch = fit(
         (g_state, d_state), make_train_step(g_def, d_def, cfg, jnp.asarray(table)),
         lambda epoch: iterate_batches((train.images, train.landmarks, train.masks, train.attributes), cfg.batch_size,
                                       seed=cfg.seed, epoch=epoch),
@@ -268,6 +317,9 @@ def train_recon(
     )
     test = evaluate_recon(generator.with_weights(nnx.merge(g_def, g_state)[0]), data["test"], train)
     test["best_epoch"] = best_epoch
+    if profile.patchgan.attribute_head:  # how well the critic that taught the edits reads real test faces
+        test["head_warmup"] = warmup
+        test["head_test_accuracy"] = head_accuracy(d_def, d_state, data["test"], table, cfg).round(4).tolist()
     write_json(run_dir / runs.FINISHED, test)
     return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg)
 
