@@ -109,7 +109,7 @@ def _cmd_obfuscate(args: argparse.Namespace) -> int:
         print("faceobf: error: no input photos found", file=sys.stderr)
         return 2
     summary, _ = obfuscate_files(build_obfuscator(args), inputs, Path(args.output), Path(args.report) if args.report else None,
-                                 allow_no_face=args.allow_no_face)
+                                 allow_no_face=args.allow_no_face, overwrite=args.overwrite, resume=args.resume)
     print(summary.line())
     for path in summary.refused:
         print(f"  refused: {path}")
@@ -264,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     obf.add_argument("--fallback", choices=["blur", "pixelate", "blackout"], default="blur", help="for faces too small for the model")
     obf.add_argument("--min-face", type=int, default=32, help="faces narrower than this many pixels get the fallback (default 32)")
     obf.add_argument("--allow-no-face", action="store_true", help="write photos without faces (metadata stripped) instead of refusing them")
-    obf.add_argument("--report", help="write a JSON report with one record per face")
+    obf.add_argument("--report", help="JSON Lines report, one line per photo as it finishes (default: OUTDIR/faceobf-report.jsonl)")
+    obf.add_argument("--overwrite", action="store_true", help="replace existing outputs (and an earlier report) instead of refusing them")
+    obf.add_argument("--resume", action="store_true", help="continue an interrupted run: skip the photos its report records as written")
     obf.set_defaults(func=_cmd_obfuscate)
 
     from faceobf.evaluate.methods import METHODS

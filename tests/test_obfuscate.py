@@ -16,6 +16,7 @@ from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
 from faceobf.models.resnet import ResNetConfig
 from faceobf.models.unet import UNetConfig
 from faceobf.obfuscate.align import CROP, similarity_to_template
+from faceobf.obfuscate.batch import read_report
 from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
 from faceobf.obfuscate.policies import FlipNamed
 from faceobf.profiles import ReconTrainConfig
@@ -123,7 +124,7 @@ def test_cli_obfuscates_refuses_and_reports(obfuscator: Obfuscator, tmp_path, mo
     (inputs / "notes.jpg").write_text("not a photo")
     monkeypatch.setattr(cli, "build_obfuscator", lambda args: obfuscator)
     out = tmp_path / "out"
-    code = cli.main(["obfuscate", str(inputs), "-o", str(out), "--report", str(tmp_path / "report.json")])
+    code = cli.main(["obfuscate", str(inputs), "-o", str(out), "--report", str(tmp_path / "report.jsonl")])
     assert code == 1  # two photos refused
     printed = capsys.readouterr().out
     assert "1 photo(s) done" in printed and "2 photo(s) refused" in printed
@@ -131,15 +132,16 @@ def test_cli_obfuscates_refuses_and_reports(obfuscator: Obfuscator, tmp_path, mo
     assert written == ["in/astronaut.jpg"]  # nothing for the refused photos
     with Image.open(out / "in" / "astronaut.jpg") as im:
         assert len(im.getexif()) == 0
-    report = json.loads((tmp_path / "report.json").read_text())
-    status = {Path(p["input"]).name: p["status"] for p in report["photos"]}
+    report = read_report(tmp_path / "report.jsonl")
+    status = {Path(p["input"]).name: p["status"] for p in report}
     assert status == {"astronaut.jpg": "done", "blank.png": "no_face", "notes.jpg": "error"}
-    face = report["photos"][0]["faces"][0]
+    assert next(p for p in report if p["status"] == "error")["error"].startswith("ImageReadError: ")
+    face = report[0]["faces"][0]
     assert set(face) == {"box", "score", "method", "policy", "flipped", "predicted"} and face["method"] == "unet"
     assert face["policy"].startswith("FlipNamed(")
 
     code = cli.main(["obfuscate", str(inputs / "blank.png"), "-o", str(out), "--allow-no-face"])
-    assert code == 0 and (out / "blank.png").exists()
+    assert code == 0 and (out / "blank.png").exists() and (out / "faceobf-report.jsonl").exists()
 
 
 def test_cli_without_trained_models_says_how_to_get_them(tmp_path, capsys) -> None:

@@ -2,7 +2,9 @@
 
 `read_photo` applies the EXIF orientation (so faces are upright for the detector) and converts
 grayscale, palette, RGBA and 16-bit images to 8-bit RGB; a file that is not an image, or a
-truncated one, raises `ImageReadError` naming the file. `write_photo` builds the output from pixels
+truncated one, raises `ImageReadError` naming the file, and one whose header claims more than
+`MAX_PIXELS` (a decompression bomb, or a photo too large to process) raises `ImageTooLargeError`
+before any pixel is decoded. `write_photo` builds the output from pixels
 only, so no EXIF (GPS included), XMP, ICC profile or comment of the input can reach it; it writes
 through a temporary file and a rename, and refuses to write over any input.
 """
@@ -19,6 +21,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from faceobf.data.images import ImageReadError
 from faceobf.io import atomic_path
 
+MAX_PIXELS = 120_000_000  # about 11,000 x 11,000: far above any camera photo, far below a decompression bomb
+
+
+class ImageTooLargeError(ImageReadError):
+    """A photo whose pixel count exceeds `MAX_PIXELS` (refused before decoding)."""
+
+
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
@@ -33,12 +42,19 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
-def read_photo(path: str | os.PathLike) -> np.ndarray:
+def read_photo(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """An upright uint8 (H, W, 3) RGB array of the photo at `path`; `ImageReadError` naming it otherwise."""
     try:
         with Image.open(path) as im:
+            if im.width * im.height > max_pixels:
+                raise ImageTooLargeError(f"{path}: {im.width}x{im.height} is {im.width * im.height / 1e6:.0f} megapixels, "
+                                         f"more than the {max_pixels / 1e6:.0f} this tool decodes (decompression-bomb guard)")
             im.load()
             return _to_rgb8(ImageOps.exif_transpose(im))
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"{path}: {exc}") from exc
+    except ImageReadError:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         reason = "not an image" if isinstance(exc, UnidentifiedImageError) else str(exc)
         raise ImageReadError(f"{path}: cannot read photo ({reason})") from exc

@@ -13,6 +13,7 @@ too small for the model get a documented fallback (blur, pixelate or black-out) 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -81,6 +82,13 @@ class Redrawn:
     mask: np.ndarray  # (CROP, CROP) ellipse of the face's landmarks
     flipped: list[str]
     predicted: list[str]
+
+
+def photo_face_keys(photo: np.ndarray, faces: Sequence[int]) -> list[int]:
+    """Keys of faces of a photo for the policies' draws: a hash of the photo's pixels and the face's index, so a
+    random policy draws differently for each photo and face, and the same again for the same photo."""
+    digest = hashlib.sha256(np.ascontiguousarray(photo).tobytes() + repr(photo.shape).encode()).digest()
+    return [int.from_bytes(hashlib.sha256(digest + int(k).to_bytes(4, "little")).digest()[:8], "little") for k in faces]
 
 
 def descriptor_scorer(crops: Sequence[np.ndarray], points: Sequence[np.ndarray], draw) -> Scorer:
@@ -173,7 +181,8 @@ class Obfuscator:
         large = [k for k, face in enumerate(faces) if face.box[2] - face.box[0] >= self.min_face]
         matrices = {k: similarity_to_template(faces[k].landmarks) for k in large}
         crops = [cv2.warpAffine(photo, matrices[k], (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT) for k in large]
-        redrawn = self.redraw(crops, [apply_affine(matrices[k], faces[k].landmarks) for k in large], large) if large else []
+        points = [apply_affine(matrices[k], faces[k].landmarks) for k in large]
+        redrawn = self.redraw(crops, points, photo_face_keys(photo, large)) if large else []
         by_face = dict(zip(large, redrawn))
         for key, face in enumerate(faces):
             width = face.box[2] - face.box[0]
