@@ -98,7 +98,16 @@ def build_obfuscator(args: argparse.Namespace):
     }[args.policy]()
     profile = _announce_profile(args)
     obfuscator = obfuscator_from_runs(profile, args.encoding, policy)
-    return replace(obfuscator, detector=args.detector, upsample=args.upsample, fallback=args.fallback, min_face=args.min_face)
+    from faceobf.obfuscate.detect import DetectorSettings
+
+    min_score = dict(DetectorSettings().min_score)
+    for item in args.min_score or []:
+        name, _, value = item.partition("=")
+        if name not in min_score or not value:
+            raise ValueError(f"--min-score {item!r}: write DETECTOR=VALUE with DETECTOR one of {', '.join(min_score)}")
+        min_score[name] = float(value)
+    detection = DetectorSettings(detectors=tuple(args.detectors), min_score=min_score)
+    return replace(obfuscator, detection=detection, fallback=args.fallback, min_face=args.min_face, on_miss=args.on_miss)
 
 
 def _cmd_obfuscate(args: argparse.Namespace) -> int:
@@ -259,8 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     obf.add_argument("--recipe", choices=["attgan", "pix2pix"], default="attgan", help="use the U-Net trained with this stage-2 recipe")
     obf.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all", help="use the U-Net trained on this landmark subset")
     obf.add_argument("--checkpoint", help="folder of training runs (default: $FACEOBF_RUNS)")
-    obf.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="dlib face detector (default hog)")
-    obf.add_argument("--upsample", type=int, default=1, help="detector upsampling: finds smaller faces, slower (default 1)")
+    obf.add_argument("--detectors", nargs="+", choices=["hog", "centerface"], default=["hog", "centerface"],
+                     help="face detectors whose faces are all obfuscated (default both: HOG for frontal faces, CenterFace for "
+                          "small, turned and hidden ones)")
+    obf.add_argument("--min-score", nargs="+", metavar="DETECTOR=VALUE",
+                     help="score a face found by one detector alone needs to be redrawn rather than blurred "
+                          "(default hog=0.5 centerface=0.8)")
+    obf.add_argument("--on-miss", choices=["fallback", "refuse"], default="fallback",
+                     help="a face the last check finds untouched: give it the fallback (default) or refuse the photo")
     obf.add_argument("--fallback", choices=["blur", "pixelate", "blackout"], default="blur", help="for faces too small for the model")
     obf.add_argument("--min-face", type=int, default=32, help="faces narrower than this many pixels get the fallback (default 32)")
     obf.add_argument("--allow-no-face", action="store_true", help="write photos without faces (metadata stripped) instead of refusing them")

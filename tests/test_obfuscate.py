@@ -17,7 +17,8 @@ from faceobf.models.resnet import ResNetConfig
 from faceobf.models.unet import UNetConfig
 from faceobf.obfuscate.align import CROP, similarity_to_template
 from faceobf.obfuscate.batch import read_report
-from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
+from faceobf.obfuscate.detect import DetectorSettings, detect
+from faceobf.obfuscate.pipeline import MissedFaceError, NoFaceError, Obfuscator, fallback_region
 from faceobf.obfuscate.policies import FlipNamed
 from faceobf.profiles import ReconTrainConfig
 from faceobf.disentangle.template import MEAN_LANDMARKS
@@ -40,10 +41,10 @@ def obfuscator() -> Obfuscator:
 
 
 def _outside(photo: np.ndarray) -> np.ndarray:
-    """True where no face ellipse of `photo` reaches."""
+    """True where no face region of `photo` reaches (the largest a face can get: landmark ellipse and box)."""
     inside = np.zeros(photo.shape[:2], bool)
-    for face in detect_faces(photo):
-        inside |= ellipse_mask(photo.shape, fit_face_ellipse(face.landmarks)) > 0
+    for face in detect(photo, DetectorSettings().last_check()):
+        inside |= fallback_region(photo.shape[:2], face.box, face.landmarks) > 0
     return ~inside
 
 
@@ -60,12 +61,37 @@ def test_astronaut_is_obfuscated_and_nothing_outside_the_faces_changes(obfuscato
     photo = data.astronaut()
     out, records = obfuscator.obfuscate_photo(photo)
     assert out.shape == photo.shape and out.dtype == np.uint8
-    assert records and records[0].method == "unet"
-    assert sorted(records[0].flipped) == sorted(["Pointy_Nose", "Smiling", "Young", "Big_Nose"])
+    face = next(r for r in records if r.method == "unet")
+    assert sorted(face.flipped) == sorted(["Pointy_Nose", "Smiling", "Young", "Big_Nose"])
     outside = _outside(photo)
     np.testing.assert_array_equal(out[outside], photo[outside])
-    left, top, right, bottom = records[0].box
+    left, top, right, bottom = face.box
     assert np.abs(out[top:bottom, left:right].astype(int) - photo[top:bottom, left:right]).mean() > 5
+
+
+def test_the_astronauts_mission_patch_gets_no_face(obfuscator: Obfuscator) -> None:
+    photo = data.astronaut()
+    out, records = obfuscator.obfuscate_photo(photo)
+    face = next(r for r in records if r.box[1] < 150)
+    patch = [r for r in records if r.box[1] > 300]  # the patch is on the chest, below the face
+    assert face.method == "unet" and set(face.scores) == {"hog", "centerface"}
+    assert patch and all(r.method == "fallback:blur" and r.reason.startswith("unconfirmed") for r in patch)
+
+
+def test_the_last_check_catches_a_face_the_first_pass_missed(obfuscator: Obfuscator) -> None:
+    from dataclasses import replace
+
+    photo = np.full((400, 600, 3), 180, np.uint8)
+    photo[:, :400] = cv2.resize(data.astronaut(), (400, 400))[:, :, :]
+    photo[150:246, 450:546] = cv2.resize(data.astronaut(), (96, 96), interpolation=cv2.INTER_AREA)  # a face of ~18 px
+    hog_only = replace(obfuscator, detection=DetectorSettings(detectors=("hog",)))
+    out, records = hog_only.obfuscate_photo(photo)
+    caught = [r for r in records if r.reason.startswith("missed by the first pass")]
+    assert len(caught) == 1 and set(caught[0].scores) == {"final check"} and caught[0].method == "fallback:blur"
+    left, top, right, bottom = caught[0].box
+    assert 450 <= left and right <= 546 and np.abs(out[top:bottom, left:right].astype(int) - photo[top:bottom, left:right]).mean() > 2
+    with pytest.raises(MissedFaceError, match="left untouched"):
+        replace(hog_only, on_miss="refuse").obfuscate_photo(photo)
 
 
 def test_several_faces_in_one_photo(obfuscator: Obfuscator) -> None:
@@ -136,8 +162,8 @@ def test_cli_obfuscates_refuses_and_reports(obfuscator: Obfuscator, tmp_path, mo
     status = {Path(p["input"]).name: p["status"] for p in report}
     assert status == {"astronaut.jpg": "done", "blank.png": "no_face", "notes.jpg": "error"}
     assert next(p for p in report if p["status"] == "error")["error"].startswith("ImageReadError: ")
-    face = report[0]["faces"][0]
-    assert set(face) == {"box", "score", "method", "policy", "flipped", "predicted"} and face["method"] == "unet"
+    face = next(f for f in report[0]["faces"] if f["method"] == "unet")
+    assert set(face) == {"box", "scores", "method", "policy", "flipped", "predicted", "reason"} and face["method"] == "unet"
     assert face["policy"].startswith("FlipNamed(")
 
     code = cli.main(["obfuscate", str(inputs / "blank.png"), "-o", str(out), "--allow-no-face"])
@@ -184,7 +210,8 @@ def test_identity_aware_policy_flips_k_allowed_attributes(obfuscator: Obfuscator
     searching = replace(obfuscator, policy=IdentityAware(k=2, beam=3))
     photo = data.astronaut()
     out, records = searching.obfuscate_photo(photo)
-    assert len(records[0].flipped) == 2 and not set(records[0].flipped) & set(PROTECTED_ATTRIBUTES)
+    face = next(r for r in records if r.method == "unet")
+    assert len(face.flipped) == 2 and not set(face.flipped) & set(PROTECTED_ATTRIBUTES)
     outside = _outside(photo)
     np.testing.assert_array_equal(out[outside], photo[outside])
     with pytest.raises(ValueError, match="call it with a scorer"):

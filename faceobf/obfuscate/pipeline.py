@@ -7,8 +7,12 @@ face back and blend it into the photo inside the feathered face ellipse. Pixels 
 ellipse are returned bit for bit. The faces of a photo (or a list of crops) are redrawn in one batch.
 
 It fails closed: a photo with no detected face raises `NoFaceError` (unless `allow_no_face`), and any
-error on one face fails the whole photo, so nothing half-obfuscated is ever returned as done. Faces
-too small for the model get a documented fallback (blur, pixelate or black-out) inside their ellipse.
+error on one face fails the whole photo, so nothing half-obfuscated is ever returned as done. Every
+face any detector reports (`faceobf.obfuscate.detect`) is obfuscated: redrawn when it is confirmed,
+its landmarks are plausible and it is at least `min_face` wide, otherwise a documented fallback (blur,
+pixelate or black-out) over its landmark ellipse and its box. A last check runs the detectors on the
+result: a face found where the tool changed nothing is a miss, and gets the fallback (or, with
+`on_miss="refuse"`, fails the photo with `MissedFaceError`); every such event is in the records.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ import numpy as np
 
 from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
 from faceobf.disentangle.classifier import AttributeClassifier
-from faceobf.disentangle.landmarks import detect_faces
 from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
 from faceobf.obfuscate.align import CROP, apply_affine, similarity_to_template
 from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
+from faceobf.obfuscate.detect import Detection, DetectorSettings, detect
 from faceobf.obfuscate.policies import FlipNamed, Policy, Scorer, flipped_names
 from faceobf.reconstruct.generate import FaceGenerator
 from faceobf.recognition import face_descriptor
@@ -38,16 +42,24 @@ class NoFaceError(ValueError):
     """No face was found in a photo: it must not be passed on as obfuscated."""
 
 
+class MissedFaceError(ValueError):
+    """The last check found a face the tool had left untouched, and `on_miss` is 'refuse'."""
+
+
+ON_MISS = ("fallback", "refuse")
+
+
 @dataclass
 class FaceRecord:
     """What was done to one face of a photo (one entry of the per-photo report)."""
 
     box: tuple[int, int, int, int]
-    score: float
+    scores: dict[str, float]  # by detector ("final check" for a face the last check found)
     method: str  # "unet" or "fallback:<name>"
     policy: str = ""
     flipped: list[str] = field(default_factory=list)
     predicted: list[str] = field(default_factory=list)
+    reason: str = ""  # why a fallback instead of a redraw
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -67,11 +79,23 @@ def apply_fallback(photo: np.ndarray, mask: np.ndarray, how: str, face_size: flo
     (blur sigma = size / 9, pixel blocks = size / 8); the rest of the photo is untouched."""
     if how not in FALLBACKS:
         raise ValueError(f"unknown fallback {how!r}; choose one of {FALLBACKS}")
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        return photo
+    sigma, block = max(1.0, face_size / 9), max(2, int(face_size // 8))
+    margin = int(np.ceil(3 * sigma)) + block  # the blur kernel's reach: the window's result inside the mask is exact
+    y0, y1 = max(0, rows.min() - margin), min(mask.shape[0], rows.max() + 1 + margin)
+    x0, x1 = max(0, cols.min() - margin), min(mask.shape[1], cols.max() + 1 + margin)
+    window, inside = photo[y0:y1, x0:x1], mask[y0:y1, x0:x1]
     if how == "blackout":
-        return blackout_face(photo, mask)
-    if how == "blur":
-        return blur_face(photo, mask, max(1.0, face_size / 9))
-    return pixelate_face(photo, mask, max(2, int(face_size // 8)))
+        changed = blackout_face(window, inside)
+    elif how == "blur":
+        changed = blur_face(window, inside, sigma)
+    else:
+        changed = pixelate_face(window, inside, block)
+    out = photo.copy()
+    out[y0:y1, x0:x1] = changed
+    return out
 
 
 @dataclass
@@ -104,6 +128,32 @@ def descriptor_scorer(crops: Sequence[np.ndarray], points: Sequence[np.ndarray],
     return score
 
 
+def fallback_region(shape: tuple[int, int], box: Sequence[float], landmarks: np.ndarray | None) -> np.ndarray:
+    """Where a face that is not redrawn gets the fallback: its landmark ellipse joined with the ellipse inscribed in its
+    detector box grown by 20% (landmarks of a turned or hidden face can miss part of it; the box does not)."""
+    left, top, right, bottom = box
+    centre, axes = ((left + right) / 2, (top + bottom) / 2), (1.2 * (right - left), 1.2 * (bottom - top))
+    from faceobf.disentangle.masking import Ellipse
+
+    region = ellipse_mask(shape, Ellipse(centre, axes, 0.0))
+    if landmarks is not None:
+        region = np.maximum(region, ellipse_mask(shape, fit_face_ellipse(landmarks)))
+    return region
+
+
+def uncovered(detections: Sequence[Detection], changed: np.ndarray, shape: tuple[int, int]) -> list[Detection]:
+    """The detections of the last check that lie mostly (>= half of their box ellipse) where the tool changed nothing."""
+    misses = []
+    for d in detections:
+        left, top, right, bottom = d.box
+        x0, y0 = max(0, int(left - 0.1 * (right - left))), max(0, int(top - 0.1 * (bottom - top)))
+        x1, y1 = min(shape[1], int(right + 0.1 * (right - left)) + 1), min(shape[0], int(bottom + 0.1 * (bottom - top)) + 1)
+        own = fallback_region((y1 - y0, x1 - x0), (left - x0, top - y0, right - x0, bottom - y0), None)
+        if (own * changed[y0:y1, x0:x1]).sum() < 0.5 * max(own.sum(), 1.0):
+            misses.append(d)
+    return misses
+
+
 @dataclass
 class Obfuscator:
     """Everything stage 3 needs: the attribute classifier, the U-Net generator, a policy and the photo options."""
@@ -112,16 +162,18 @@ class Obfuscator:
     generator: FaceGenerator
     resolution: int  # the U-Net's face resolution
     policy: Policy
-    detector: str = "hog"
-    upsample: int = 1
+    detection: DetectorSettings = field(default_factory=DetectorSettings)
     min_face: int = 32  # faces whose box is narrower (pixels) get the fallback
     fallback: str = "blur"
+    on_miss: str = "fallback"  # what the last check does with a face the tool left untouched: "fallback" or "refuse"
     feather_radius: float = 1.5
     run_dir: Path | None = None  # the U-Net's training run, when loaded from one (recorded by the evaluation)
 
     def __post_init__(self) -> None:
         if self.fallback not in FALLBACKS:
             raise ValueError(f"unknown fallback {self.fallback!r}; choose one of {FALLBACKS}")
+        if self.on_miss not in ON_MISS:
+            raise ValueError(f"unknown on_miss {self.on_miss!r}; choose one of {ON_MISS}")
 
     def _draw(self, small: np.ndarray, pts: np.ndarray, masks: np.ndarray, attributes: np.ndarray) -> np.ndarray:
         """U-Net composites of faces at the model's resolution, scaled up to CROP x CROP."""
@@ -164,42 +216,61 @@ class Obfuscator:
         return self.obfuscate_crops([crop], [points], [key])[0]
 
     def obfuscate_photo(self, photo: np.ndarray, allow_no_face: bool = False) -> tuple[np.ndarray, list[FaceRecord]]:
-        """The photo with every detected face obfuscated, and one record per face.
+        """The photo with every detected face obfuscated, and one record per face (those of the last check included).
 
         Raises `NoFaceError` when no face is found, unless `allow_no_face` (then the photo comes back
-        unchanged with an empty record list, and the caller says so).
+        unchanged with an empty record list, and the caller says so); `MissedFaceError` when the last check
+        finds an untouched face and `on_miss` is 'refuse'.
         """
         photo = np.ascontiguousarray(photo[..., :3]).astype(np.uint8)
-        faces = detect_faces(photo, self.upsample, self.detector)
+        faces = detect(photo, self.detection)
         if not faces:
             if allow_no_face:
                 return photo.copy(), []
             raise NoFaceError("no face found")
         h, w = photo.shape[:2]
         out = photo.astype(np.float32)
-        records: list[FaceRecord | None] = [None] * len(faces)
-        large = [k for k, face in enumerate(faces) if face.box[2] - face.box[0] >= self.min_face]
+        changed = np.zeros((h, w), np.float32)
+        records: list[FaceRecord] = []
+        large = [k for k, face in enumerate(faces) if face.redrawable and face.width >= self.min_face]
         matrices = {k: similarity_to_template(faces[k].landmarks) for k in large}
         crops = [cv2.warpAffine(photo, matrices[k], (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT) for k in large]
         points = [apply_affine(matrices[k], faces[k].landmarks) for k in large]
         redrawn = self.redraw(crops, points, photo_face_keys(photo, large)) if large else []
         by_face = dict(zip(large, redrawn))
         for key, face in enumerate(faces):
-            width = face.box[2] - face.box[0]
-            photo_mask = ellipse_mask((h, w), fit_face_ellipse(face.landmarks))
             if key not in by_face:
-                out = apply_fallback(out, photo_mask, self.fallback, width)
-                records[key] = FaceRecord(face.box, face.score, f"fallback:{self.fallback}", repr(self.policy))
+                region = fallback_region((h, w), face.box, face.landmarks)
+                out = apply_fallback(out, region, self.fallback, face.width)
+                changed = np.maximum(changed, region)
+                reason = face.reason() or f"{face.width} px wide, below --min-face {self.min_face}"
+                records.append(FaceRecord(face.box, face.scores, f"fallback:{self.fallback}", repr(self.policy), reason=reason))
                 continue
             r, matrix = by_face[key], matrices[key]
+            photo_mask = ellipse_mask((h, w), fit_face_ellipse(face.landmarks))
             back = cv2.warpAffine(r.face * 255.0, matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
             region = cv2.warpAffine(r.mask, matrix, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
             region = region * photo_mask  # never outside the ellipse fitted in the photo itself
             scale = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))
             alpha = _feather_np(region, self.feather_radius * scale)[..., None]
             out = alpha * back + (1.0 - alpha) * out
-            records[key] = FaceRecord(face.box, face.score, "unet", repr(self.policy), r.flipped, r.predicted)
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8), records
+            changed = np.maximum(changed, region)
+            records.append(FaceRecord(face.box, face.scores, "unet", repr(self.policy), r.flipped, r.predicted))
+        result = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        return self._last_check(result, changed, records)
+
+    def _last_check(self, result: np.ndarray, changed: np.ndarray, records: list[FaceRecord]) -> tuple[np.ndarray, list[FaceRecord]]:
+        """Run the detectors on the result; a face where nothing changed is a miss: fallback, or refuse the photo."""
+        misses = uncovered(detect(result, self.detection.last_check()), changed, result.shape[:2])
+        if misses and self.on_miss == "refuse":
+            raise MissedFaceError(f"the last check found {len(misses)} face(s) the tool left untouched "
+                                  f"(boxes {[m.box for m in misses]}); refusing the photo (--on-miss refuse)")
+        out = result.astype(np.float32)
+        for miss in misses:
+            out = apply_fallback(out, fallback_region(result.shape[:2], miss.box, miss.landmarks), self.fallback, miss.width)
+            records.append(FaceRecord(miss.box, {"final check": max(miss.scores.values())}, f"fallback:{self.fallback}",
+                                      repr(self.policy), reason="missed by the first pass, found by the last check"))
+        return (np.clip(np.rint(out), 0, 255).astype(np.uint8) if misses else result), records
 
 
 def obfuscator_from_runs(profile, encoding: str = "onehot", policy: Policy | None = None, **options) -> Obfuscator:

