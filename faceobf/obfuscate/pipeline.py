@@ -27,7 +27,7 @@ import numpy as np
 
 from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
 from faceobf.disentangle.classifier import AttributeClassifier
-from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
+from faceobf.disentangle.masking import Ellipse, ellipse_mask, fit_face_ellipse
 from faceobf.obfuscate.align import CROP, apply_affine, similarity_to_template
 from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
 from faceobf.obfuscate.detect import Detection, DetectorSettings, detect
@@ -133,12 +133,18 @@ def fallback_region(shape: tuple[int, int], box: Sequence[float], landmarks: np.
     detector box grown by 20% (landmarks of a turned or hidden face can miss part of it; the box does not)."""
     left, top, right, bottom = box
     centre, axes = ((left + right) / 2, (top + bottom) / 2), (1.2 * (right - left), 1.2 * (bottom - top))
-    from faceobf.disentangle.masking import Ellipse
-
     region = ellipse_mask(shape, Ellipse(centre, axes, 0.0))
     if landmarks is not None:
         region = np.maximum(region, ellipse_mask(shape, fit_face_ellipse(landmarks)))
     return region
+
+
+def _window(ellipse, shape: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((top, bottom), (left, right)) of the pixels an ellipse can touch, with a 2-pixel margin, inside `shape`."""
+    reach = max(ellipse.axes) / 2 + 2
+    cx, cy = ellipse.center
+    return ((max(0, int(cy - reach)), min(shape[0], int(np.ceil(cy + reach)) + 1)),
+            (max(0, int(cx - reach)), min(shape[1], int(np.ceil(cx + reach)) + 1)))
 
 
 def uncovered(detections: Sequence[Detection], changed: np.ndarray, shape: tuple[int, int]) -> list[Detection]:
@@ -228,38 +234,53 @@ class Obfuscator:
             if allow_no_face:
                 return photo.copy(), []
             raise NoFaceError("no face found")
+        result, changed, records = self.blend(photo, faces, self.redraw_faces(photo, faces))
+        return self.last_check(result, changed, records)
+
+    def redraw_faces(self, photo: np.ndarray, faces: Sequence[Detection]) -> dict[int, tuple[Redrawn, np.ndarray]]:
+        """{face index: (its redraw, its photo-to-crop matrix)} for the faces that may be redrawn, in one batch."""
+        large = [k for k, face in enumerate(faces) if face.redrawable and face.width >= self.min_face]
+        if not large:
+            return {}
+        matrices = [similarity_to_template(faces[k].landmarks) for k in large]
+        crops = [cv2.warpAffine(photo, m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT) for m in matrices]
+        points = [apply_affine(m, faces[k].landmarks) for m, k in zip(matrices, large)]
+        return {k: (r, m) for k, r, m in zip(large, self.redraw(crops, points, photo_face_keys(photo, large)), matrices)}
+
+    def blend(self, photo: np.ndarray, faces: Sequence[Detection], redrawn: dict[int, tuple[Redrawn, np.ndarray]]
+              ) -> tuple[np.ndarray, np.ndarray, list[FaceRecord]]:
+        """(photo with each redraw warped back and blended and every other face given the fallback, the mask of
+        changed pixels, one record per face)."""
         h, w = photo.shape[:2]
         out = photo.astype(np.float32)
         changed = np.zeros((h, w), np.float32)
         records: list[FaceRecord] = []
-        large = [k for k, face in enumerate(faces) if face.redrawable and face.width >= self.min_face]
-        matrices = {k: similarity_to_template(faces[k].landmarks) for k in large}
-        crops = [cv2.warpAffine(photo, matrices[k], (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT) for k in large]
-        points = [apply_affine(matrices[k], faces[k].landmarks) for k in large]
-        redrawn = self.redraw(crops, points, photo_face_keys(photo, large)) if large else []
-        by_face = dict(zip(large, redrawn))
         for key, face in enumerate(faces):
-            if key not in by_face:
+            if key not in redrawn:
                 region = fallback_region((h, w), face.box, face.landmarks)
                 out = apply_fallback(out, region, self.fallback, face.width)
                 changed = np.maximum(changed, region)
                 reason = face.reason() or f"{face.width} px wide, below --min-face {self.min_face}"
                 records.append(FaceRecord(face.box, face.scores, f"fallback:{self.fallback}", repr(self.policy), reason=reason))
                 continue
-            r, matrix = by_face[key], matrices[key]
-            photo_mask = ellipse_mask((h, w), fit_face_ellipse(face.landmarks))
-            back = cv2.warpAffine(r.face * 255.0, matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
-            region = cv2.warpAffine(r.mask, matrix, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
-            region = region * photo_mask  # never outside the ellipse fitted in the photo itself
+            r, matrix = redrawn[key]
+            ellipse = fit_face_ellipse(face.landmarks)
+            (y0, y1), (x0, x1) = _window(ellipse, (h, w))
+            # the crop-to-photo warp evaluated on the face's window only: photo (x, y) = window (x, y) + (x0, y0)
+            shifted = np.concatenate([matrix[:, :2], matrix[:, :2] @ np.array([[x0], [y0]], np.float64) + matrix[:, 2:]], axis=1)
+            size = (x1 - x0, y1 - y0)
+            back = cv2.warpAffine(r.face * 255.0, shifted, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+            region = cv2.warpAffine(r.mask, shifted, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
+            inside = Ellipse((ellipse.center[0] - x0, ellipse.center[1] - y0), ellipse.axes, ellipse.angle)
+            region = region * ellipse_mask((y1 - y0, x1 - x0), inside)  # never outside the ellipse fitted in the photo
             scale = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))
             alpha = _feather_np(region, self.feather_radius * scale)[..., None]
-            out = alpha * back + (1.0 - alpha) * out
-            changed = np.maximum(changed, region)
+            out[y0:y1, x0:x1] = alpha * back + (1.0 - alpha) * out[y0:y1, x0:x1]
+            changed[y0:y1, x0:x1] = np.maximum(changed[y0:y1, x0:x1], region)
             records.append(FaceRecord(face.box, face.scores, "unet", repr(self.policy), r.flipped, r.predicted))
-        result = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-        return self._last_check(result, changed, records)
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8), changed, records
 
-    def _last_check(self, result: np.ndarray, changed: np.ndarray, records: list[FaceRecord]) -> tuple[np.ndarray, list[FaceRecord]]:
+    def last_check(self, result: np.ndarray, changed: np.ndarray, records: list[FaceRecord]) -> tuple[np.ndarray, list[FaceRecord]]:
         """Run the detectors on the result; a face where nothing changed is a miss: fallback, or refuse the photo."""
         misses = uncovered(detect(result, self.detection.last_check()), changed, result.shape[:2])
         if misses and self.on_miss == "refuse":
