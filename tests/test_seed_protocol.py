@@ -25,3 +25,13 @@ def test_classifier_learns_colours_and_fails_on_their_blackout() -> None:
                            3, IdentityCNNConfig(resolution=32, widths=(8, 16), epochs=30, batch_size=6))
     assert result["original"]["accuracy"] == 1.0 and result["original"]["faces"] == 9
     assert result["blackout"]["accuracy"] <= 1 / 3 + 1e-9  # one constant input -> at most one class right
+
+
+def test_fewer_faces_than_a_batch_still_train() -> None:
+    from faceobf.evaluate.seed_protocol import train_identity_cnn
+
+    colours = np.array([[220, 30, 30], [30, 30, 220]], np.uint8)
+    labels = np.array([0, 1, 0, 1])
+    crops = np.stack([np.broadcast_to(colours[i], (32, 32, 3)) for i in labels]).astype(np.uint8)
+    predict = train_identity_cnn(crops, labels, 2, IdentityCNNConfig(resolution=32, widths=(8,), epochs=150, batch_size=32))
+    assert predict(crops).tolist() == labels.tolist()  # 4 faces, batch 32: it learned, so steps ran

@@ -57,8 +57,11 @@ def train_identity_cnn(crops: np.ndarray, labels: np.ndarray, n_classes: int,
         optimizer.update(model, grads)
         return nnx.state((model, optimizer)), {"train_loss": loss}
 
-    state, _, _ = fit(state, step, lambda epoch: iterate_batches((x, y), config.batch_size, seed=config.seed, epoch=epoch, hflip=True),
-                      config.epochs, progress=False, log=lambda line: None)
+    batch = min(config.batch_size, len(x))  # fewer faces than a batch still train: one smaller batch per epoch
+    state, history, _ = fit(state, step, lambda epoch: iterate_batches((x, y), batch, seed=config.seed, epoch=epoch, hflip=True),
+                            config.epochs, progress=False, log=lambda line: None)
+    if "train_loss" not in history:  # a loss is only recorded when a step ran
+        raise RuntimeError(f"the identity CNN made no training step ({len(x)} faces, batch {config.batch_size})")
     model, _ = nnx.merge(graphdef, state)
     classify = BatchedModel(model, lambda m, images: jnp.argmax(m(as_float_images(images)), axis=-1), config.batch_size)
     return lambda crops: classify(resize_images(crops, config.resolution))
