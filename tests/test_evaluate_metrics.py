@@ -56,3 +56,20 @@ def test_binomial_interval_and_test_against_chance() -> None:
     assert (lo, hi) == pytest.approx((0.1871, 0.8129), abs=1e-4)
     assert metrics.binomial_p_above(10, 10, 1 / 45) < 1e-10
     assert metrics.binomial_p_above(0, 10, 1 / 45) == 1.0
+
+
+def test_stored_readings_are_keyed_by_the_evaluation_code_and_the_models(tmp_path) -> None:
+    import json
+
+    from faceobf.evaluate.protocol import _check_models, code_version, source_key
+
+    code = "def f(x):\n    '''Doc.'''\n    return x + 1  # one\n"
+    assert source_key(code) == source_key(code.replace("Doc.", "Other words.").replace("# one", "# two"))
+    assert source_key(code) != source_key(code.replace("x + 1", "x + 2"))
+    assert code_version() == code_version() and len(code_version()) == 16
+    _check_models(tmp_path, None, None)
+    stored = json.loads((tmp_path / "models.json").read_text())
+    assert stored["code"] == code_version()
+    (tmp_path / "models.json").write_text(json.dumps({**stored, "code": "0123456789abcdef"}))
+    with pytest.raises(ValueError, match=f"another evaluation code .*rm -r {tmp_path}"):
+        _check_models(tmp_path, None, None)

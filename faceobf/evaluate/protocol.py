@@ -8,6 +8,7 @@ directory, so an interrupted run resumes at the next method and the chapter load
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -147,18 +148,54 @@ def load_models(profile: Profile, encoding: str, need_unet: bool = True) -> tupl
     return obfuscator, fac.load_run(fac_dir, profile).classifier(), fac_dir
 
 
+# The code whose output the stored readings are: processing (stage 3, baselines, detection), reading (recognisers,
+# detectors, metrics) and face selection. A change to any of them makes stored readings stale.
+READING_PACKAGES = ("faceobf.evaluate", "faceobf.obfuscate", "faceobf.disentangle", "faceobf.reconstruct")
+READING_MODULES = ("faceobf.recognition", "faceobf.models.identity_cnn", "faceobf.data.images")
+
+
+def source_key(source: str) -> str:
+    """The AST of Python `source` with comments and docstrings left out (they cannot change a number)."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def code_version() -> str:
+    """A hash of the code that makes and reads the evaluation's faces (`source_key` of each module), so stored
+    readings are reused only by the code that made them."""
+    import importlib
+    import pkgutil
+
+    names = list(READING_MODULES)
+    for package in READING_PACKAGES:
+        names += [m.name for m in pkgutil.iter_modules(importlib.import_module(package).__path__, package + ".")]
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        digest.update(name.encode() + source_key(Path(importlib.import_module(name).__file__).read_text()).encode())
+    return digest.hexdigest()[:16]
+
+
 def _check_models(directory: Path, obfuscator, fac_dir: Path | None) -> None:
-    """Refuse to mix stored results of other models with new ones (after retraining, say)."""
+    """Refuse to mix stored results of other models, or of other evaluation code, with new ones."""
     from faceobf.io import write_json
 
-    record = {"fac": runs.fingerprint(fac_dir), "unet": runs.fingerprint(getattr(obfuscator, "run_dir", None))}
+    record = {"fac": runs.fingerprint(fac_dir), "unet": runs.fingerprint(getattr(obfuscator, "run_dir", None)),
+              "code": code_version()}
     path = directory / "models.json"
     if path.exists():
         stored = json.loads(path.read_text())
         for key, value in record.items():
-            if value is not None and stored.get(key) not in (None, value):
-                raise ValueError(f"{directory}: its results were made with another {key} model ({stored[key]}, now {value}); "
-                                 "delete that folder to evaluate the new one")
+            if value is not None and stored.get(key) != value and (key == "code" or stored.get(key) is not None):
+                what = "evaluation code" if key == "code" else f"{key} model"
+                raise ValueError(f"{directory}: its results were made with another {what} ({stored.get(key)}, now {value}); "
+                                 f"delete that folder (rm -r {directory}) to evaluate again")
         record = {k: record[k] or stored.get(k) for k in record}
     write_json(path, record)
 
