@@ -148,7 +148,8 @@ def _cmd_human_make(args: argparse.Namespace) -> int:
         raise FileExistsError(f"{args.out}: already holds a human test (key.json); choose a new --out folder")
     method = get_method(args.method)
     profile = _announce_profile(args)
-    sheets, images, machine = human_test_material(profile, CelebA.open(args.root), args.encoding, method.name, args.trials, args.seed)
+    sheets, images, machine = human_test_material(profile, CelebA.open(args.root), args.encoding, method.name, args.trials, args.seed,
+                                                  form=args.form)
     paths = write_human_test(Path(args.out), sheets, images, method.name, method.label, machine)
     print(f"{len(sheets)} sheets of {method.label}: open {paths['page']} in a browser (works offline); "
           f"keep {paths['key']} away from assessors")
@@ -305,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--method", required=True, choices=[m for m in METHODS if m != "original"], metavar="METHOD",
                       help=f"how the matching face is processed: {', '.join(m for m in METHODS if m != 'original')}")
     make.add_argument("--trials", type=int, default=20, help="number of sheets (default 20)")
+    make.add_argument("--form", choices=["query", "pairs"], default="query",
+                      help="query: the processed face above 9 originals, pick its match (default); pairs: the seed's 10 faces, "
+                           "pick the matching two (chance 1/9 for both)")
     make.add_argument("--seed", type=int, default=0, help="seed of the sheet draw (default 0)")
     make.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="whose models and test faces (default: the active profile)")
     make.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="U-Net attribute encoding (default onehot)")
@@ -312,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all", help="use the U-Net trained on this landmark subset")
     make.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
     make.set_defaults(func=_cmd_human_make)
-    score = human_commands.add_parser("score", help="success rate of exported answers, 95% CI, test against chance (1/45)")
+    score = human_commands.add_parser("score", help="success rate of exported answers, 95% CI, test against the sheets' chance level (1/9)")
     score.add_argument("answers", nargs="+", help="answers JSON files exported by the page (or machine_answers.json)")
     score.add_argument("--key", help="the test's key.json (default: beside the answers, else where the page was made)")
     score.add_argument("--json", action="store_true", help="also print the scores as JSON")

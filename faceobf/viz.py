@@ -69,20 +69,23 @@ def training_curves(history: dict, metrics: Sequence[tuple[str, str, str]], base
     return fig
 
 
-def trial_sheet_figure(images: Sequence[np.ndarray], match: tuple[int, int] | None = None, pick: Sequence[int] | None = None,
-                       title: str = "", size: float = 1.5):
-    """One trial sheet as people see it (2 x 5 faces, numbered); optionally the true pair (green) and a pick (red dashes)."""
+def trial_sheet_figure(images: Sequence[np.ndarray], sheet=None, pick: Sequence[int] | None = None, title: str = "", size: float = 1.5):
+    """One trial sheet as people see it (2 x 5 faces, numbered); with its `sheet`, the processed face framed blue and
+    labelled, the right answer (green) and a pick (red dashes). In the query form the processed face is the question,
+    not a candidate."""
     fig, axes = plt.subplots(2, 5, figsize=(5 * size, 2 * size * 1.12))
     for k, ax in enumerate(axes.flat):
         ax.imshow(images[k])
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"{k + 1}", fontsize=8)
+        query = sheet is not None and sheet.form == "query" and k == sheet.processed
+        ax.set_title("processed (the question)" if query else f"{k + 1}", fontsize=8)
         for spine in ax.spines.values():
             spine.set_visible(False)
-        if match is not None and k in match:
+        colour = "#1f77b4" if query else "#2ca02c" if sheet is not None and k in sheet.match else None
+        if colour:
             for spine in ax.spines.values():
-                spine.set(visible=True, color="#2ca02c", linewidth=4)
+                spine.set(visible=True, color=colour, linewidth=4)
         if pick is not None and k in pick:
             ax.plot([0.04, 0.96, 0.96, 0.04, 0.04], [0.04, 0.04, 0.96, 0.96, 0.04], transform=ax.transAxes, color="#d62728",
                     linestyle="--", linewidth=2)

@@ -58,11 +58,12 @@ def _wait_for(predicate, timeout: float = 15.0):
     raise AssertionError("timed out waiting in the browser")
 
 
-def test_answer_sheets_by_clicking_export_and_score(tmp_path: Path, browser) -> None:
+@pytest.mark.parametrize("form", ["query", "pairs"])
+def test_answer_sheets_by_clicking_export_and_score(tmp_path: Path, browser, form: str) -> None:
     from selenium.webdriver.common.by import By
 
     rows, ids = np.arange(60), np.repeat(np.arange(12), 5)
-    sheets = make_sheets(rows, ids, 3, seed=0)
+    sheets = make_sheets(rows, ids, 3, seed=0, form=form)
     images = [[np.full((40, 40, 3), (25 * k, 100, 200 - 15 * k), np.uint8) for k in range(10)] for _ in sheets]
     paths = write_human_test(tmp_path / "test", sheets, images, "blur_s8", "blur")
     browser.get(paths["page"].resolve().as_uri())
@@ -70,15 +71,23 @@ def test_answer_sheets_by_clicking_export_and_score(tmp_path: Path, browser) -> 
     def faces():
         return browser.find_elements(By.CSS_SELECTOR, "#grid img.face")
 
+    def face_at(position: int):
+        return browser.find_element(By.CSS_SELECTOR, f'#grid img.face[data-index="{position}"]')
+
+    def wrong(s):
+        if s.picks == 1:
+            return [next(k for k in s.gallery if k != s.original)]
+        return next([a, b] for a in range(10) for b in range(a + 1, 10) if (a, b) != s.match)
+
     confirm = browser.find_element(By.ID, "confirm")
-    wrong = lambda s: next([a, b] for a in range(10) for b in range(a + 1, 10) if (a, b) != s.match)
     plan = [list(sheets[0].match), wrong(sheets[1]), list(sheets[2].match)]  # right, wrong, right
     for k, picks in enumerate(plan):
         _wait_for(lambda: browser.find_element(By.ID, "progress").text == f"Sheet {k + 1} of 3")
-        assert len(faces()) == 10 and not confirm.is_enabled()
-        faces()[picks[0]].click()
-        assert not confirm.is_enabled()  # one face is not a pair
-        faces()[picks[1]].click()
+        assert len(faces()) == (9 if form == "query" else 10) and not confirm.is_enabled()
+        assert browser.find_element(By.ID, "query").is_displayed() == (form == "query")
+        for position in picks:
+            assert not confirm.is_enabled()  # not enough faces picked yet
+            face_at(position).click()
         assert confirm.is_enabled()
         confirm.click()
         if k == 0:  # progress survives a reload (kept in the browser's local storage)
@@ -94,4 +103,4 @@ def test_answer_sheets_by_clicking_export_and_score(tmp_path: Path, browser) -> 
     assert all(isinstance(a["ms"], int) and a["ms"] >= 0 for a in data["answers"])
     assert json.loads(browser.find_element(By.ID, "answers").get_attribute("value"))["answers"] == data["answers"]
     score = score_file(exported[0], paths["key"])  # the scorer reads the browser's export
-    assert (score["correct"], score["trials"]) == (2, 3)
+    assert (score["correct"], score["trials"], score["form"]) == (2, 3, form)

@@ -2,9 +2,12 @@
 
 `write_human_test` writes `index.html` (images embedded, no network, no server: open the file in any
 browser), `key.json` (which pair matches on each sheet; keep it away from assessors) and
-`machine_answers.json` when the machine's picks are given. The page records each pick and its
-response time, keeps progress in the browser's local storage, and exports the answers as JSON.
-`score_answers` gives the success rate with an exact binomial confidence interval against chance.
+`machine_answers.json` when the machine's picks are given. The page shows each sheet in its form
+(`query`: the processed face above nine originals, pick the one that is the same person; `pairs`: ten
+faces, pick the two that are), records each pick and its response time, keeps progress in the
+browser's local storage, and exports the answers as JSON. `score_answers` gives the success rate with
+an exact (Clopper-Pearson) confidence interval and a one-sided binomial test against the sheets' chance
+level, 1/9 in both forms (see `faceobf.evaluate.sheets`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from faceobf.evaluate.metrics import binomial_interval, binomial_p_above
-from faceobf.evaluate.sheets import FACES_PER_SHEET, TrialSheet, chance_level
+from faceobf.evaluate.sheets import TrialSheet, chance_level, naive_chance_level
 from faceobf.io import atomic_path, write_json
 
 
@@ -41,21 +44,22 @@ PAGE = """<!DOCTYPE html>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1000px; margin: 1em auto; color: #222; }}
 #grid {{ display: grid; grid-template-columns: repeat(5, 1fr); gap: 8px; margin: 1em 0; }}
+#query {{ width: 20%; margin: 0.5em 0; border: 4px solid #333; }}
 .face {{ border: 4px solid transparent; cursor: pointer; width: 100%; box-sizing: border-box; }}
 .face.picked {{ border-color: #d33; }}
 button {{ font-size: 1.1em; padding: 0.4em 1.2em; }}
 #done {{ display: none; }}
 textarea {{ width: 100%; height: 10em; }}
 </style></head><body>
-<h1>Which two faces show the same person?</h1>
-<p>Each sheet shows {faces} faces. Exactly two of them show the same person (one of the two may look
-edited). Click the two you think match, then press <b>Confirm</b>. Answer by your first impression;
-there is no time limit, but the time you take is recorded.</p>
+<h1>{title}</h1>
+<p>{instructions} Answer by your first impression; there is no time limit, but the time you take is
+recorded.</p>
 <p><label>Your name or code (optional): <input id="assessor" type="text"></label></p>
 <div id="test">
 <p id="progress"></p>
+<img id="query" alt="the processed face" style="display: none">
 <div id="grid"></div>
-<button id="confirm" disabled>Confirm pair</button>
+<button id="confirm" disabled>Confirm</button>
 </div>
 <div id="done">
 <h2>Thank you: all sheets answered.</h2>
@@ -83,10 +87,13 @@ function render() {{
     return;
   }}
   document.getElementById("progress").textContent = "Sheet " + (k + 1) + " of " + SHEETS.length;
-  const grid = document.getElementById("grid");
+  const grid = document.getElementById("grid"), query = document.getElementById("query"), sheet = SHEETS[k];
   grid.innerHTML = "";
   picked = [];
-  SHEETS[k].faces.forEach((src, i) => {{
+  if (sheet.query === null) {{ query.style.display = "none"; }}
+  else {{ query.src = sheet.faces[sheet.query]; query.style.display = "block"; }}
+  sheet.faces.forEach((src, i) => {{
+    if (i === sheet.query) return;
     const img = document.createElement("img");
     img.src = src; img.className = "face"; img.dataset.index = i; img.alt = "face " + (i + 1);
     img.addEventListener("click", () => toggle(i, img));
@@ -96,12 +103,13 @@ function render() {{
   shownAt = performance.now();
 }}
 function toggle(i, img) {{
+  const need = SHEETS[state.answers.length].picks;
   if (picked.includes(i)) {{ picked = picked.filter(j => j !== i); img.classList.remove("picked"); }}
-  else if (picked.length < 2) {{ picked.push(i); img.classList.add("picked"); }}
-  document.getElementById("confirm").disabled = picked.length !== 2;
+  else if (picked.length < need) {{ picked.push(i); img.classList.add("picked"); }}
+  document.getElementById("confirm").disabled = picked.length !== need;
 }}
 document.getElementById("confirm").addEventListener("click", () => {{
-  if (picked.length !== 2) return;
+  if (picked.length !== SHEETS[state.answers.length].picks) return;
   const k = state.answers.length;
   state.answers.push({{trial: SHEETS[k].trial, picks: picked.slice().sort((a, b) => a - b), ms: Math.round(performance.now() - shownAt)}});
   save(); render();
@@ -120,6 +128,17 @@ render();
 """
 
 
+INSTRUCTIONS = {
+    "query": lambda n: {"title": "Which face shows the same person?", "instructions": (
+        f"Each sheet shows one face on top; it has been processed to hide who it is. Below it are {n - 1} other "
+        "photos; exactly one of them shows the same person (another photo of them). Click that one, then press "
+        "<b>Confirm</b>.")},
+    "pairs": lambda n: {"title": "Which two faces show the same person?", "instructions": (
+        f"Each sheet shows {n} faces. Exactly two of them show the same person (one of the two may look edited). "
+        "Click the two you think match, then press <b>Confirm</b>.")},
+}
+
+
 def write_human_test(out_dir: Path, sheets: list[TrialSheet], images: list[list[np.ndarray]], method: str, label: str = "",
                      machine: list[dict] | None = None) -> dict[str, Path]:
     """Write the page, the key and (optionally) the machine's answers for `sheets` shown as `images`.
@@ -129,19 +148,23 @@ def write_human_test(out_dir: Path, sheets: list[TrialSheet], images: list[list[
     out_dir = Path(out_dir)
     if (out_dir / "key.json").exists():
         raise FileExistsError(f"{out_dir}: already holds a human test (key.json); choose a new --out folder")
-    if len(images) != len(sheets) or any(len(f) != len(s.rows) for f, s in zip(images, sheets)):
+    if not sheets or len(images) != len(sheets) or any(len(f) != len(s.rows) for f, s in zip(images, sheets)):
         raise ValueError("images must hold one face per shown position of every sheet")
     out_dir.mkdir(parents=True, exist_ok=True)
     test_id = uuid.uuid4().hex
     key_path = (out_dir / "key.json").resolve()
-    meta = {"test_id": test_id, "method": method, "key_path": str(key_path)}
-    payload = [{"trial": s.trial, "faces": [_data_uri(f) for f in faces]} for s, faces in zip(sheets, images)]
-    page = PAGE.format(faces=len(sheets[0].rows) if sheets else FACES_PER_SHEET, meta=json.dumps(meta),
-                       sheets=json.dumps(payload))
+    forms = {s.form for s in sheets}
+    if len(forms) != 1:
+        raise ValueError(f"one test shows one sheet form, got {sorted(forms)}")
+    form, n = forms.pop(), len(sheets[0].rows)
+    meta = {"test_id": test_id, "method": method, "key_path": str(key_path), "form": form}
+    payload = [{"trial": s.trial, "faces": [_data_uri(f) for f in faces], "query": s.processed if form == "query" else None,
+                "picks": s.picks} for s, faces in zip(sheets, images)]
+    page = PAGE.format(meta=json.dumps(meta), sheets=json.dumps(payload), **INSTRUCTIONS[form](n))
     with atomic_path(out_dir / "index.html") as tmp:
         tmp.write_text(page, encoding="utf-8")
-    write_json(key_path, {"format": "faceobf-human-test-key/1", "test_id": test_id, "method": method, "label": label,
-                          "created": datetime.now(timezone.utc).isoformat(), "chance": chance_level(len(sheets[0].rows)) if sheets else None,
+    write_json(key_path, {"format": "faceobf-human-test-key/2", "test_id": test_id, "method": method, "label": label, "form": form,
+                          "created": datetime.now(timezone.utc).isoformat(), "chance": chance_level(n),
                           "sheets": [s.as_dict() for s in sheets]})
     paths = {"page": out_dir / "index.html", "key": key_path}
     if machine is not None:
@@ -187,18 +210,24 @@ def score_answers(answers: dict, key: dict, source: str = "answers") -> dict:
             raise AnswersError(f"{source}: answer {k} is for unknown trial {trial!r}")
         if trial in seen:
             raise AnswersError(f"{source}: trial {trial} answered twice")
-        n_faces = len(sheets[trial]["rows"])
-        if not (isinstance(picks, list) and len(picks) == 2 and len(set(picks)) == 2 and all(isinstance(p, int) and 0 <= p < n_faces for p in picks)):
-            raise AnswersError(f"{source}: answer {k} (trial {trial}) must pick two different faces 0..{n_faces - 1}, got {picks!r}")
+        sheet = sheets[trial]
+        need = len(sheet["match"])
+        allowed = [p for p in range(len(sheet["rows"])) if sheet.get("form", "pairs") == "pairs" or p != sheet["processed"]]
+        if not (isinstance(picks, list) and len(picks) == need and len(set(picks)) == need and all(isinstance(p, int) and p in allowed for p in picks)):
+            raise AnswersError(f"{source}: answer {k} (trial {trial}) must pick {need} different face(s) among positions "
+                               f"{allowed}, got {picks!r}")
         seen.add(trial)
-        correct.append(sorted(picks) == list(sheets[trial]["match"]))
+        correct.append(sorted(picks) == list(sheet["match"]))
         if isinstance(rec.get("ms"), (int, float)):
             times.append(rec["ms"])
     n, s = len(correct), int(sum(correct))
-    chance = chance_level(len(next(iter(sheets.values()))["rows"]))
+    first = next(iter(sheets.values()))
+    form, faces = first.get("form", "pairs"), len(first["rows"])
+    chance = chance_level(faces)
     lo, hi = binomial_interval(s, n)
-    return {"method": key.get("method"), "assessor": answers.get("assessor", ""), "trials": n, "of_sheets": len(sheets),
-            "correct": s, "success_rate": s / n, "ci95": [lo, hi], "chance": chance,
+    return {"method": key.get("method"), "assessor": answers.get("assessor", ""), "form": form, "trials": n,
+            "of_sheets": len(sheets), "correct": s, "success_rate": s / n, "ci95": [lo, hi], "chance": chance,
+            "naive_chance": naive_chance_level(faces) if form == "pairs" else chance,
             "p_above_chance": binomial_p_above(s, n, chance), "median_ms": float(np.median(times)) if times else None}
 
 
@@ -214,6 +243,6 @@ def describe_score(score: dict) -> str:
     lo, hi = score["ci95"]
     verdict = ("far above chance: this obfuscation does not hide identity from this assessor" if lo > 2 * score["chance"]
                else "above chance" if score["p_above_chance"] < 0.05 else "not distinguishable from chance")
-    return (f"{score['assessor'] or 'assessor'} on {score['method']}: {score['correct']} of {score['trials']} sheets right = "
-            f"{score['success_rate']:.1%} (95% CI {lo:.1%}-{hi:.1%}); chance {score['chance']:.1%}, "
+    return (f"{score['assessor'] or 'assessor'} on {score['method']} ({score['form']} sheets): {score['correct']} of "
+            f"{score['trials']} sheets right = {score['success_rate']:.1%} (95% CI {lo:.1%}-{hi:.1%}); chance {score['chance']:.1%}, "
             f"one-sided p = {score['p_above_chance']:.2g}: {verdict}.")

@@ -329,8 +329,8 @@ def _subset(faces: EvalFaces, rows: Sequence[int]) -> EvalFaces:
 
 
 def human_test_material(profile: Profile, dataset: CelebA, encoding: str, method_name: str, trials: int, seed: int = 0,
-                        progress: bool = True):
-    """(sheets, images, machine answers) for `trials` sheets of `method_name` on the evaluation faces.
+                        progress: bool = True, form: str = "query"):
+    """(sheets, images, machine answers) for `trials` sheets of `form` of `method_name` on the evaluation faces.
 
     Uses the stored results of `faceobf evaluate` when they exist; otherwise processes only the faces
     the sheets show.
@@ -344,7 +344,8 @@ def human_test_material(profile: Profile, dataset: CelebA, encoding: str, method
     if method.name == "original":
         raise ValueError("the human test compares a processed face with originals: choose a method other than 'original'")
     faces = select_faces(dataset, profile.evaluation, progress=progress)
-    sheets = make_sheets(faces.rows, faces.identities, trials, seed, processed_rows=faces.rows[: method_limit(method, profile, len(faces))])
+    sheets = make_sheets(faces.rows, faces.identities, trials, seed, processed_rows=faces.rows[: method_limit(method, profile, len(faces))],
+                         form=form)
     directory = evaluation_dir(profile, dataset, encoding)
     if MethodResult.exists(directory, method.name) and MethodResult.exists(directory, "original"):
         result, originals = MethodResult.load(directory, method.name), MethodResult.load(directory, "original")

@@ -86,9 +86,10 @@ def markdown_report(study: dict) -> str:
                   f"chance {first['chance']:.1%}; seed: 60% original, 36.67% 4 flips, 30% all flips)", "", seed_table(study["seed_protocol"]), ""]
     if study.get("landmark_attack"):
         parts += ["## Landmark-leak attacker (Recall@1 from landmarks alone)", "", landmark_table(study["landmark_attack"]), ""]
-    if study.get("machine_sheets"):
-        parts += [f"## Machine assessor on the human-test sheets (chance {c.get('chance_sheet', 1 / 45):.1%})", "",
-                  sheets_table(study["machine_sheets"]), ""]
+    for key, form in (("machine_sheets", "the processed face above 9 originals"), ("machine_sheets_pairs", "the seed's 10 faces")):
+        if study.get(key):
+            parts += [f"## Machine assessor on the human-test sheets: {form} (chance {c.get('chance_sheet', 1 / 9):.1%})", "",
+                      sheets_table(study[key]), ""]
     return "\n".join(parts)
 
 

@@ -17,7 +17,7 @@ from faceobf.evaluate.protocol import (DEFAULT_METHODS, MethodResult, context_re
                                        landmark_recall_of, load_reference, run_evaluation, sheet_material,
                                        summarise)
 from faceobf.evaluate.seed_protocol import seed_protocol
-from faceobf.evaluate.sheets import chance_level, make_sheets
+from faceobf.evaluate.sheets import FORMS, chance_level, make_sheets
 from faceobf.profiles import Profile
 
 
@@ -30,13 +30,15 @@ class Study:
     subset_table: dict[str, dict]  # every method on the faces the identity-aware search processed
     seed_protocol: dict[str, dict]
     landmark_attack: dict[str, dict]
-    machine_sheets: dict[str, dict]
+    machine_sheets: dict[str, dict]  # the primary (query) form of the sheets, by method
+    machine_sheets_pairs: dict[str, dict] = field(default_factory=dict)  # the seed's ten-face form, by method
     results: dict[str, MethodResult] = field(repr=False, default_factory=dict)
     faces: EvalFaces | None = field(repr=False, default=None)
 
     def as_dict(self) -> dict:
         return {"context": self.context, "methods": self.table, "identity_aware_subset": self.subset_table,
-                "seed_protocol": self.seed_protocol, "landmark_attack": self.landmark_attack, "machine_sheets": self.machine_sheets}
+                "seed_protocol": self.seed_protocol, "landmark_attack": self.landmark_attack, "machine_sheets": self.machine_sheets,
+                "machine_sheets_pairs": self.machine_sheets_pairs}
 
 
 def landmark_attack(faces: EvalFaces, results: dict[str, MethodResult]) -> dict[str, dict]:
@@ -53,13 +55,14 @@ def landmark_attack(faces: EvalFaces, results: dict[str, MethodResult]) -> dict[
     return out
 
 
-def machine_on_sheets(faces: EvalFaces, results: dict[str, MethodResult], trials: int, seed: int) -> dict[str, dict]:
-    """The machine assessor's success rate on `trials` seeded sheets per method (scored like people)."""
+def machine_on_sheets(faces: EvalFaces, results: dict[str, MethodResult], trials: int, seed: int,
+                      form: str = "query") -> dict[str, dict]:
+    """The machine assessor's success rate on `trials` seeded sheets of `form` per method (scored like people)."""
     out = {}
     for name, r in results.items():
         if name == "original":
             continue
-        sheets = make_sheets(faces.rows, faces.identities, trials, seed, processed_rows=r.rows)
+        sheets = make_sheets(faces.rows, faces.identities, trials, seed, processed_rows=r.rows, form=form)
         _, answers = sheet_material(sheets, r, results["original"])
         key = {"test_id": "machine", "method": name, "sheets": [s.as_dict() for s in sheets]}
         out[name] = score_answers({"test_id": "machine", "assessor": "dlib", "answers": answers}, key)
@@ -81,8 +84,9 @@ def run_study(profile: Profile, dataset: CelebA, encoding: str = "onehot", metho
                          profile.evaluation.identity_cnn)
     context = context_record(profile, encoding, faces, directory)
     context["chance_sheet"] = chance_level()
-    return Study(context, table, subset_table, seed, landmark_attack(faces, results),
-                 machine_on_sheets(faces, results, profile.evaluation.trials, profile.evaluation.seed), results, faces)
+    sheets = {form: machine_on_sheets(faces, results, profile.evaluation.trials, profile.evaluation.seed, form) for form in FORMS}
+    return Study(context, table, subset_table, seed, landmark_attack(faces, results), sheets["query"], sheets["pairs"],
+                 results=results, faces=faces)
 
 
 def write_study(study: Study, out_dir: Path) -> tuple[Path, Path]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from faceobf.evaluate.sheets import TrialSheet
+from faceobf.evaluate.sheets import TrialSheet, chance_level
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -24,7 +24,8 @@ def _png(image: np.ndarray) -> bytes:
 
 def sheet_widget(sheets: list[TrialSheet], images: list[list[np.ndarray]],
                  on_done: Callable[[list[dict]], None] | None = None) -> ipywidgets.VBox:
-    """An ipywidgets box showing one sheet at a time: tick two faces, press Confirm.
+    """An ipywidgets box showing one sheet at a time in its form: tick the matching original (query form: the
+    processed face is shown apart, above the originals) or the matching pair (pairs form), press Confirm.
 
     Answers accumulate in `box.answers` in the format of the HTML page (trial, picks, ms);
     `on_done(answers)` is called after the last sheet.
@@ -34,36 +35,41 @@ def sheet_widget(sheets: list[TrialSheet], images: list[list[np.ndarray]],
     box = w.VBox()
     box.answers = []
     progress, status = w.HTML(), w.HTML()
-    confirm = w.Button(description="Confirm pair", disabled=True)
-    state = {"boxes": [], "shown": 0.0}
+    confirm = w.Button(description="Confirm", disabled=True)
+    state = {"boxes": {}, "shown": 0.0}
 
     def changed(_=None):
-        confirm.disabled = sum(c.value for c in state["boxes"]) != 2
+        confirm.disabled = sum(c.value for c in state["boxes"].values()) != sheets[len(box.answers)].picks
 
     def show():
         k = len(box.answers)
         if k >= len(sheets):
             right = sum(sorted(a["picks"]) == list(s.match) for a, s in zip(box.answers, sheets))
-            status.value = f"<b>Done: {right} of {len(sheets)} sheets right</b> (chance 1 in 45 per sheet)."
+            status.value = (f"<b>Done: {right} of {len(sheets)} sheets right</b> "
+                            f"(chance {chance_level(len(sheets[0].rows)):.0%} per sheet).")
             box.children = [progress, status]
             if on_done:
                 on_done(box.answers)
             return
-        progress.value = f"Sheet {k + 1} of {len(sheets)}: tick the two faces that show the same person."
-        cells, state["boxes"] = [], []
-        for i, face in enumerate(images[k]):
+        sheet = sheets[k]
+        query = sheet.form == "query"
+        progress.value = (f"Sheet {k + 1} of {len(sheets)}: " + ("the face on top was processed; tick the photo below that "
+                          "shows the same person." if query else "tick the two faces that show the same person."))
+        cells, state["boxes"] = [], {}
+        for i in sheet.gallery:
             tick = w.Checkbox(description=f"face {i + 1}", value=False, indent=False)
             tick.observe(changed, "value")
-            state["boxes"].append(tick)
-            cells.append(w.VBox([w.Image(value=_png(face), format="png", width=110), tick]))
+            state["boxes"][i] = tick
+            cells.append(w.VBox([w.Image(value=_png(images[k][i]), format="png", width=110), tick]))
         grid = w.GridBox(cells, layout=w.Layout(grid_template_columns="repeat(5, 120px)"))
-        box.children = [progress, grid, confirm, status]
+        top = [w.Image(value=_png(images[k][sheet.processed]), format="png", width=150)] if query else []
+        box.children = [progress, *top, grid, confirm, status]
         confirm.disabled = True
         state["shown"] = time.perf_counter()
 
     def on_confirm(_):
-        picks = [i for i, c in enumerate(state["boxes"]) if c.value]
-        if len(picks) == 2:
+        picks = [i for i, c in state["boxes"].items() if c.value]
+        if len(picks) == sheets[len(box.answers)].picks:
             box.answers.append({"trial": sheets[len(box.answers)].trial, "picks": picks,
                                 "ms": round(1000 * (time.perf_counter() - state["shown"]))})
             show()
