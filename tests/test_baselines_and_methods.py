@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
-from faceobf.evaluate.methods import METHODS, face_mask, get_method, process_crops
+from faceobf.evaluate.methods import FALLBACK, METHODS, UNTOUCHED, face_mask, get_method, process_crops
 from faceobf.disentangle.template import MEAN_LANDMARKS
 
 CROP = 178
@@ -23,7 +23,9 @@ POINTS = MEAN_LANDMARKS * CROP
 
 @pytest.mark.parametrize("name", [m.name for m in METHODS.values() if m.kind == "baseline"])
 def test_baselines_change_only_the_face_region(crop: np.ndarray, name: str) -> None:
-    out = process_crops(get_method(name), crop[None], [POINTS], keys=[0])[0]
+    crops, outcome = process_crops(get_method(name), crop[None], [POINTS], keys=[0])
+    out = crops[0]
+    assert outcome.tolist() == [FALLBACK]
     mask = face_mask(crop, POINTS) > 0
     assert out.dtype == np.uint8 and out.shape == crop.shape
     assert np.array_equal(out[~mask], crop[~mask])  # bit-identical outside the ellipse
@@ -53,4 +55,5 @@ def test_unknown_method_and_unet_method_without_models(crop: np.ndarray) -> None
         get_method("smudge")
     with pytest.raises(ValueError, match="pass an Obfuscator"):
         process_crops(get_method("flip4"), crop[None], [POINTS], keys=[0])
-    assert np.array_equal(process_crops(get_method("original"), crop[None], [POINTS], keys=[0])[0], crop)
+    crops, outcome = process_crops(get_method("original"), crop[None], [POINTS], keys=[0])
+    assert np.array_equal(crops[0], crop) and outcome.tolist() == [UNTOUCHED]

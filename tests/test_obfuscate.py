@@ -216,3 +216,18 @@ def test_identity_aware_policy_flips_k_allowed_attributes(obfuscator: Obfuscator
     np.testing.assert_array_equal(out[outside], photo[outside])
     with pytest.raises(ValueError, match="call it with a scorer"):
         IdentityAware()(np.zeros((1, 40), np.int8))
+
+
+def test_the_evaluation_takes_the_tools_photo_path_and_scores_a_missed_face_as_untouched(obfuscator: Obfuscator) -> None:
+    from faceobf.data.images import FACE_CROP, crop_and_resize
+    from faceobf.evaluate.methods import REDRAWN, UNTOUCHED, get_method, process_crops
+
+    face = cv2.resize(data.astronaut()[30:230, 110:330], (178, 218))  # the astronaut's face roughly where CelebA has one
+    blank = np.full((218, 178, 3), 128, np.uint8)  # nothing the tool can find
+    aligned = [face, blank]
+    crops = np.stack([crop_and_resize(a, FACE_CROP, FACE_CROP.size) for a in aligned])
+    points = [np.asarray(MEAN_LANDMARKS, np.float32) * CROP] * 2
+    out, outcome = process_crops(get_method("flip4"), crops, points, [0, 1], obfuscator, aligned)
+    assert outcome.tolist() == [REDRAWN, UNTOUCHED]
+    assert np.array_equal(out[1], crops[1]) and not np.array_equal(out[0], crops[0])
+    assert out.shape == crops.shape and out.dtype == np.uint8

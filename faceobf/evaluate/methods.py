@@ -1,9 +1,12 @@
-"""The obfuscation methods compared under one protocol, each a function of an aligned face crop.
+"""The obfuscation methods compared under one protocol.
 
-Every method gets the same input: a 178x178 aligned CelebA face crop (uint8), its 68 landmarks in
-crop pixels and a stable key (the image's row), and returns the processed crop. Stage-3 methods
-redraw the face with the U-Net inside the landmark ellipse; the classic baselines blur, pixelate or
-black out the same ellipse, so every method changes exactly the same region.
+Every method gets the same input, an aligned 178x218 CelebA image, and is read on the same 178x178
+face crop. The stage-3 methods take the tool's own path (`path = "photo"`): the whole image goes
+through `Obfuscator.obfuscate_photos`, detection, alignment, redraw, warp back, blend and the last
+check included, and a face the tool does not find stays as it was (a privacy failure, scored, never
+dropped). One method keeps the first book's crop path (`flip4_crop`: the crop redrawn in place from the
+data set's landmarks, no detection) to show what the photo path changes. The classic baselines blur,
+pixelate or black out the landmark ellipse of the crop, the region the U-Net redraws.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class Method:
     kind: str  # "original", "unet" (needs the trained models) or "baseline"
     policy: Policy | None = None  # stage-3 policy for kind "unet"
     baseline: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (crop, mask) -> crop
+    path: str = "photo"  # for kind "unet": "photo" (the tool's path) or "crop" (redrawn in the crop, no detection)
 
     @property
     def needs_models(self) -> bool:
@@ -37,6 +41,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("original", "original", "original"),
     Method("unet_noflip", "U-Net, no flips", "unet", FlipNamed(())),
     Method("flip4", "U-Net, seed's 4 flips", "unet", FlipNamed(SEED_FLIPS)),
+    Method("flip4_crop", "U-Net, seed's 4 flips, crop path", "unet", FlipNamed(SEED_FLIPS), path="crop"),
     Method("flip_all", "U-Net, all allowed flips", "unet", FlipAll()),
     Method("flip_random4", "U-Net, 4 random flips", "unet", FlipRandom(4, seed=0)),
     Method("identity4", "U-Net, identity-aware 4 flips", "unet", IdentityAware(4, beam=8)),
@@ -61,14 +66,39 @@ def face_mask(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
     return ellipse_mask(crop.shape[:2], fit_face_ellipse(points))
 
 
-def process_crops(method: Method, crops: np.ndarray, points: Sequence[np.ndarray], keys: Sequence[int], obfuscator=None) -> np.ndarray:
-    """The crops as `method` leaves them (uint8, one batch). U-Net methods need an `Obfuscator` (any policy:
-    the method's own replaces it)."""
+# What the tool did with the face of an evaluation image (MethodResult.outcome).
+UNTOUCHED, REDRAWN, FALLBACK = 0, 1, 2
+
+
+def process_crops(method: Method, crops: np.ndarray, points: Sequence[np.ndarray], keys: Sequence[int], obfuscator=None,
+                  aligned: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(the crops as `method` leaves them (uint8, one batch), the outcome of each face: REDRAWN, FALLBACK or
+    UNTOUCHED). U-Net methods need an `Obfuscator` (its policy is replaced by the method's); the photo path also
+    needs the `aligned` images the crops were cut from."""
     crops = np.ascontiguousarray(crops, dtype=np.uint8)
     if method.kind == "original":
-        return crops.copy()
+        return crops.copy(), np.full(len(crops), UNTOUCHED, np.int8)
     if method.kind == "baseline":
-        return np.stack([method.baseline(c, face_mask(c, p)) for c, p in zip(crops, points)])
+        return np.stack([method.baseline(c, face_mask(c, p)) for c, p in zip(crops, points)]), np.full(len(crops), FALLBACK, np.int8)
     if obfuscator is None:
         raise ValueError(f"method {method.name!r} redraws faces with the trained models: pass an Obfuscator")
-    return np.stack([out for out, _ in replace(obfuscator, policy=method.policy).obfuscate_crops(crops, points, keys)])
+    tool = replace(obfuscator, policy=method.policy)
+    if method.path == "crop":
+        return np.stack([out for out, _ in tool.obfuscate_crops(crops, points, keys)]), np.full(len(crops), REDRAWN, np.int8)
+    from faceobf.data.images import FACE_CROP, crop_and_resize
+
+    outs, outcome = [], []
+    for image, records in tool.obfuscate_photos(aligned):
+        outs.append(crop_and_resize(image, FACE_CROP, FACE_CROP.size))
+        face = _the_face(records)
+        outcome.append(UNTOUCHED if face is None else REDRAWN if face.method == "unet" else FALLBACK)
+    return np.stack(outs), np.array(outcome, np.int8)
+
+
+def _the_face(records):
+    """The record of the evaluation image's face (the largest detection over the crop), or None when none was found."""
+    from faceobf.data.images import FACE_CROP
+
+    centre = (FACE_CROP.left + FACE_CROP.size / 2, FACE_CROP.top + FACE_CROP.size / 2)
+    over = [r for r in records if r.box[0] <= centre[0] <= r.box[2] and r.box[1] <= centre[1] <= r.box[3]]
+    return max(over, key=lambda r: (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]), default=None)

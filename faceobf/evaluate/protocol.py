@@ -50,6 +50,7 @@ class MethodResult:
     features: np.ndarray  # (n, 2048) FAC ResNet-50 pooled features (empty when no FAC)
     image_metrics: dict  # name -> (n,) SSIM / PSNR to the original, whole crop and inside the face mask
     seconds: float
+    outcome: np.ndarray | None = None  # (n,) int8 UNTOUCHED / REDRAWN / FALLBACK (faceobf.evaluate.methods)
 
     def save(self, directory: Path) -> None:
         """Crops first, then the .npz: the .npz marks a finished method (both written atomically)."""
@@ -59,7 +60,7 @@ class MethodResult:
             with open(tmp, "wb") as f:
                 np.save(f, np.ascontiguousarray(self.crops))
         save_npz(directory / f"{self.name}.npz", rows=self.rows, hog_found=self.hog_found, landmarks=self.landmarks,
-                 cnn_found=self.cnn_found, descriptors=self.descriptors, features=self.features,
+                 cnn_found=self.cnn_found, descriptors=self.descriptors, features=self.features, outcome=self.outcome,
                  seconds=np.float64(self.seconds), **{f"m_{k}": v for k, v in self.image_metrics.items()})
 
     @classmethod
@@ -69,7 +70,7 @@ class MethodResult:
         crops = np.load(directory / f"{name}-crops.npy", mmap_mode="r")
         return cls(name, arrays["rows"], crops, arrays["hog_found"], arrays["landmarks"], arrays["cnn_found"],
                    arrays["descriptors"], arrays["features"],
-                   {k[2:]: v for k, v in arrays.items() if k.startswith("m_")}, float(arrays["seconds"]))
+                   {k[2:]: v for k, v in arrays.items() if k.startswith("m_")}, float(arrays["seconds"]), arrays["outcome"])
 
     @staticmethod
     def exists(directory: Path, name: str) -> bool:
@@ -109,8 +110,9 @@ def run_method(method: Method, faces: EvalFaces, aligned: Sequence[np.ndarray], 
     n = method_limit(method, profile, len(faces))
     originals = np.stack([crop_and_resize(a, FACE_CROP, FACE_CROP.size) for a in aligned[:n]])
     points = [faces.crop_points(i) for i in range(n)]
-    crops = np.concatenate([process_crops(method, originals[s : s + chunk], points[s : s + chunk], faces.rows[s : s + chunk], obfuscator)
-                            for s in tqdm(range(0, n, chunk), desc=f"{method.name}: process", disable=not progress)])
+    parts = [process_crops(method, originals[s : s + chunk], points[s : s + chunk], faces.rows[s : s + chunk], obfuscator,
+                           aligned[s : s + chunk]) for s in tqdm(range(0, n, chunk), desc=f"{method.name}: process", disable=not progress)]
+    crops, outcome = np.concatenate([c for c, _ in parts]), np.concatenate([o for _, o in parts])
     run_cnn = np.arange(n) < profile.evaluation.cnn_limit
     readings = read_faces([paste_crop(a, c) for a, c in zip(aligned[:n], crops)], faces.landmarks[:n], run_cnn)
     masks = np.stack([face_mask(originals[i], points[i]) for i in range(n)])
@@ -119,7 +121,7 @@ def run_method(method: Method, faces: EvalFaces, aligned: Sequence[np.ndarray], 
         method.name, faces.rows[:n], crops,
         np.array([r.hog_found for r in readings]), np.stack([r.landmarks for r in readings]),
         np.array([r.cnn_found for r in readings], np.int8), np.stack([r.descriptor for r in readings]),
-        feats.astype(np.float32), _image_metrics(crops, originals, masks), time.time() - start,
+        feats.astype(np.float32), _image_metrics(crops, originals, masks), time.time() - start, outcome,
     )
 
 
@@ -285,6 +287,11 @@ def summarise_method(result: MethodResult, originals: MethodResult, faces: EvalF
         **{k: (None if result.name == "original" else float(np.mean(v[:n]))) for k, v in result.image_metrics.items()},
     }
     row["landmark_recall_at_1"] = landmark_recall_of(result, faces, "all", n)
+    if result.outcome is not None and result.name != "original":  # what the tool did with each face (photo path)
+        from faceobf.evaluate.methods import FALLBACK, REDRAWN, UNTOUCHED
+
+        for key, code in (("tool_missed", UNTOUCHED), ("tool_redrew", REDRAWN), ("tool_fallback", FALLBACK)):
+            row[key] = float((result.outcome[:n] == code).mean())
     if reference is not None and result.features.shape[1] and n >= 20:  # KID of fewer faces is noise
         kid, kid_std = metrics.kernel_distance(result.features[:n], reference)
         row["kid"], row["kid_std"] = kid, kid_std

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 COLUMNS = (
     ("faces", "faces", "{:d}"),
+    ("tool_missed", "left untouched", "{:.1%}"),
     ("recall_at_1", "Recall@1", "{:.1%}"),
     ("verification_at_0.6", "verified @0.6", "{:.1%}"),
     ("tar_at_far_0.01", "TAR@FAR1%", "{:.1%}"),

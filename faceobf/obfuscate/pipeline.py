@@ -229,23 +229,43 @@ class Obfuscator:
         finds an untouched face and `on_miss` is 'refuse'.
         """
         photo = np.ascontiguousarray(photo[..., :3]).astype(np.uint8)
-        faces = detect(photo, self.detection)
-        if not faces:
+        (out, records), = self.obfuscate_photos([photo])
+        if not records:
             if allow_no_face:
-                return photo.copy(), []
+                return out, []
             raise NoFaceError("no face found")
-        result, changed, records = self.blend(photo, faces, self.redraw_faces(photo, faces))
-        return self.last_check(result, changed, records)
+        return out, records
 
-    def redraw_faces(self, photo: np.ndarray, faces: Sequence[Detection]) -> dict[int, tuple[Redrawn, np.ndarray]]:
-        """{face index: (its redraw, its photo-to-crop matrix)} for the faces that may be redrawn, in one batch."""
-        large = [k for k, face in enumerate(faces) if face.redrawable and face.width >= self.min_face]
-        if not large:
-            return {}
-        matrices = [similarity_to_template(faces[k].landmarks) for k in large]
-        crops = [cv2.warpAffine(photo, m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT) for m in matrices]
-        points = [apply_affine(m, faces[k].landmarks) for m, k in zip(matrices, large)]
-        return {k: (r, m) for k, r, m in zip(large, self.redraw(crops, points, photo_face_keys(photo, large)), matrices)}
+    def obfuscate_photos(self, photos: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[FaceRecord]]]:
+        """`obfuscate_photo` of many photos with all their faces redrawn in one batch; a photo in which no face is
+        found comes back unchanged with no records (the caller decides what that means: a refusal, a miss)."""
+        photos = [np.ascontiguousarray(p[..., :3]).astype(np.uint8) for p in photos]
+        faces = [detect(p, self.detection) for p in photos]
+        redrawn = self.redraw_faces(photos, faces)
+        out = []
+        for photo, found, mine in zip(photos, faces, redrawn):
+            if not found:
+                out.append((photo.copy(), []))
+                continue
+            result, changed, records = self.blend(photo, found, mine)
+            out.append(self.last_check(result, changed, records))
+        return out
+
+    def redraw_faces(self, photos: Sequence[np.ndarray], faces: Sequence[Sequence[Detection]]) -> list[dict[int, tuple[Redrawn, np.ndarray]]]:
+        """Per photo, {face index: (its redraw, its photo-to-crop matrix)} for the faces that may be redrawn; the faces
+        of all photos go through the networks in one batch."""
+        jobs = [(i, k) for i, found in enumerate(faces) for k, face in enumerate(found) if face.redrawable and face.width >= self.min_face]
+        out: list[dict] = [{} for _ in photos]
+        if not jobs:
+            return out
+        matrices = [similarity_to_template(faces[i][k].landmarks) for i, k in jobs]
+        crops = [cv2.warpAffine(photos[i], m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+                 for (i, _), m in zip(jobs, matrices)]
+        points = [apply_affine(m, faces[i][k].landmarks) for (i, k), m in zip(jobs, matrices)]
+        keys = [photo_face_keys(photos[i], [k])[0] for i, k in jobs]
+        for (i, k), r, m in zip(jobs, self.redraw(crops, points, keys), matrices):
+            out[i][k] = (r, m)
+        return out
 
     def blend(self, photo: np.ndarray, faces: Sequence[Detection], redrawn: dict[int, tuple[Redrawn, np.ndarray]]
               ) -> tuple[np.ndarray, np.ndarray, list[FaceRecord]]:
