@@ -116,3 +116,22 @@ def test_the_shipped_models_fit_the_size_budget_and_the_cpu_profile() -> None:
     for card in SHIPPED:  # a profile changed after shipping would silently stop using its shipped model
         spec = runs.RunSpec.fac(cpu) if card["kind"] == "fac" else runs.RunSpec.recon(cpu, card["record"]["config"]["encoding"])
         assert shipped.matching_card(spec.record(None)) == card, f"{card['name']} no longer matches the cpu profile"
+
+
+@pytest.mark.celeba
+def test_the_shipped_attribute_classifier_reads_real_test_faces(real_celeba: Path) -> None:
+    """A fresh install (empty $FACEOBF_RUNS) gets the shipped FAC, and it reads unseen CelebA faces as its card says."""
+    from faceobf.data import CelebA
+    from faceobf.profiles import get_profile
+    from faceobf.train.fac import load_or_train_fac
+
+    if not any(c["kind"] == "fac" for c in SHIPPED):
+        pytest.skip("no attribute classifier is shipped")
+    dataset = CelebA.open(real_celeba)
+    profile = get_profile("cpu")
+    run = load_or_train_fac(profile, dataset, progress=False, log=lambda line: None)  # installs, never trains here
+    assert shipped.is_installed(run.run_dir)
+    rows = dataset.split("test")[:96]
+    predicted = run.classifier().predict(dataset.images(rows, profile.fac.resolution, progress=False))
+    accuracy = (predicted == dataset.attributes[rows]).mean()
+    assert accuracy > run.test["mean_majority_baseline"] and abs(accuracy - run.test["mean_accuracy"]) < 0.03
