@@ -57,6 +57,16 @@ def _announce_profile(args: argparse.Namespace):
     return profile
 
 
+def _cmd_train_recogniser(args: argparse.Namespace) -> int:
+    from faceobf.data import CelebA
+    from faceobf.train.recogniser import train_recogniser
+
+    profile = _announce_profile(args)
+    run = train_recogniser(profile, CelebA.open(args.root), Path(args.run_dir) if args.run_dir else None)
+    print(f"test (unseen people): Recall@1 {run.test['recall_at_1']:.1%} (chance {run.test['chance']:.1%}); run: {run.run_dir}")
+    return 0
+
+
 def _cmd_train_fac(args: argparse.Namespace) -> int:
     from faceobf.data import CelebA
     from faceobf.train.fac import train_fac
@@ -241,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     fac.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
     fac.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/fac-<profile>-<dataset>)")
     fac.set_defaults(func=_cmd_train_fac)
+
+    rec = train.add_parser("recogniser", help="the second face recogniser (ResNet-50 + ArcFace) that judges obfuscation in chapter 4")
+    rec.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: $FACEOBF_PROFILE, else gpu if JAX sees one, else cpu")
+    rec.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
+    rec.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/recogniser-<profile>-<dataset>)")
+    rec.set_defaults(func=_cmd_train_recogniser)
 
     recon = train.add_parser("recon", help="the stage-2 U-Net that redraws a face from its factors (L1 + PatchGAN + attribute loss)")
     recon.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: $FACEOBF_PROFILE, else gpu if JAX sees one, else cpu")

@@ -10,6 +10,7 @@ import platform
 from dataclasses import dataclass, field
 
 from faceobf.models.identity_cnn import IdentityCNNConfig
+from faceobf.models.recogniser import RecogniserConfig
 from faceobf.models.resnet import ResNetConfig
 from faceobf.models.unet import PatchGANConfig, UNetConfig
 
@@ -67,6 +68,7 @@ class EvalConfig:
     trials: int = 40  # trial sheets per method for the machine assessor
     seed: int = 0
     identity_cnn: IdentityCNNConfig = field(default_factory=IdentityCNNConfig)  # the seed protocol's classifier
+    recogniser: RecogniserConfig = field(default_factory=RecogniserConfig)  # the second recogniser (ArcFace)
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,9 @@ PROFILES: dict[str, Profile] = {
         unet=UNetConfig(base_width=16, depth=3, inject_levels=2),
         patchgan=PatchGANConfig(base_width=16, attribute_head=True, condition="none"),  # as wide as the U-Net it judges
         evaluation=EvalConfig(identities=10, images_per_identity=4, identity_aware_limit=2, cnn_limit=4,
-                              seed_protocol_identities=10, trials=6),
+                              seed_protocol_identities=10, trials=6,
+                              recogniser=RecogniserConfig(trunk=ResNetConfig(stage_sizes=(1, 1, 1, 1), base_width=8, num_outputs=1),
+                                                          epochs=1, batch_size=16, train_limit=192)),
     ),
     "cpu": Profile(
         name="cpu",
@@ -122,7 +126,7 @@ PROFILES: dict[str, Profile] = {
         recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=7, train_limit=None, **ATTRIBUTE_RECIPE),
         unet=UNetConfig(base_width=32, depth=4, inject_levels=2),
         patchgan=PatchGANConfig(base_width=64, attribute_head=True, condition="none"),
-        evaluation=EvalConfig(identity_aware_limit=44),
+        evaluation=EvalConfig(identity_aware_limit=44, recogniser=RecogniserConfig(epochs=6)),  # ~25 min at ~18 img/s
     ),
     "gpu": Profile(
         name="gpu",

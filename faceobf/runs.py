@@ -45,7 +45,7 @@ def _jsonable(obj: Any) -> Any:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """What identifies a run: its kind ('fac', 'recon', 'eval'), profile, variant and full configuration."""
+    """What identifies a run: its kind ('fac', 'recon', 'recogniser', 'eval'), profile, variant and full configuration."""
 
     kind: str
     profile: str
@@ -65,6 +65,11 @@ class RunSpec:
                     "train": dataclasses.asdict(profile.recon), "encoding": encoding})
 
     @classmethod
+    def recogniser(cls, profile: Profile) -> "RunSpec":
+        """The second, independent face recogniser of `profile` (chapter 4)."""
+        return cls("recogniser", profile.name, "", {"recogniser": dataclasses.asdict(profile.evaluation.recogniser)})
+
+    @classmethod
     def evaluation(cls, profile: Profile, encoding: str) -> "RunSpec":
         """The stored evaluation of `profile`'s models (chapter 4)."""
         return cls("eval", profile.name, recon_variant(encoding, profile),
@@ -79,8 +84,8 @@ class RunSpec:
 
     def train_command(self) -> str:
         """The command that makes this run, for error messages."""
-        if self.kind == "fac":
-            return f"faceobf train fac --profile {self.profile}"
+        if self.kind in ("fac", "recogniser"):
+            return f"faceobf train {self.kind} --profile {self.profile}"
         encoding, *parts = self.variant.split("-")
         subset = next((p[len("lm_"):] for p in parts if p.startswith("lm_")), None)
         options = {"pix2pix": " --recipe pix2pix", "noinject": " --no-inject", "short": " --short"}

@@ -259,8 +259,9 @@ def landmark_recall_of(result: MethodResult, faces: EvalFaces, subset: str = "al
 
 
 def summarise_method(result: MethodResult, originals: MethodResult, faces: EvalFaces, reference: np.ndarray | None,
-                     subset: int | None = None) -> dict:
-    """The table row of one method: identification, verification, detection, image metrics, KID, landmark leak.
+                     subset: int | None = None, embeddings: dict[str, np.ndarray] | None = None) -> dict:
+    """The table row of one method: identification (dlib, and the second recogniser when its `embeddings` of every
+    method's crops are given), verification, detection, image metrics, KID, landmark leak.
 
     With `subset`, only its first `subset` faces count (to compare methods on the identity-aware faces).
     """
@@ -286,6 +287,9 @@ def summarise_method(result: MethodResult, originals: MethodResult, faces: EvalF
         # the original against itself has no meaningful SSIM/PSNR (PSNR is infinite)
         **{k: (None if result.name == "original" else float(np.mean(v[:n]))) for k, v in result.image_metrics.items()},
     }
+    if embeddings is not None:  # the same Recall@1, by a recogniser no policy has seen
+        second = metrics.recall_at_1(embeddings[result.name][:n], ids, embeddings["original"], gallery_ids, keys, gallery_keys)
+        row["recall_at_1_second"] = float(second.mean())
     row["landmark_recall_at_1"] = landmark_recall_of(result, faces, "all", n)
     if result.outcome is not None and result.name != "original":  # what the tool did with each face (photo path)
         from faceobf.evaluate.methods import FALLBACK, REDRAWN, UNTOUCHED
@@ -298,10 +302,11 @@ def summarise_method(result: MethodResult, originals: MethodResult, faces: EvalF
     return row
 
 
-def summarise(results: dict[str, MethodResult], faces: EvalFaces, reference: np.ndarray | None, subset: int | None = None) -> dict[str, dict]:
+def summarise(results: dict[str, MethodResult], faces: EvalFaces, reference: np.ndarray | None, subset: int | None = None,
+              embeddings: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
     """One summary row per method (see `summarise_method`), chance level included."""
     originals = results["original"]
-    table = {name: summarise_method(r, originals, faces, reference, subset) for name, r in results.items()}
+    table = {name: summarise_method(r, originals, faces, reference, subset, embeddings) for name, r in results.items()}
     for row in table.values():
         row["chance_recall_at_1"] = 1.0 / row["identities"] if row["identities"] else None
     return table

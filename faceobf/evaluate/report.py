@@ -13,6 +13,7 @@ COLUMNS = (
     ("faces", "faces", "{:d}"),
     ("tool_missed", "left untouched", "{:.1%}"),
     ("recall_at_1", "Recall@1", "{:.1%}"),
+    ("recall_at_1_second", "R@1 ArcFace", "{:.1%}"),
     ("verification_at_0.6", "verified @0.6", "{:.1%}"),
     ("tar_at_far_0.01", "TAR@FAR1%", "{:.1%}"),
     ("hog_detection", "HOG det.", "{:.1%}"),
@@ -71,7 +72,10 @@ def markdown_report(study: dict) -> str:
         "# faceobf evaluation", "",
         f"Profile `{c.get('profile')}`, U-Net attribute encoding `{c.get('encoding')}`, {c.get('faces')} test faces of "
         f"{c.get('identities')} identities. Hardware: {c.get('hardware', '')}.",
-        f"Assessor: {c.get('assessor', '')}. KID network: {c.get('kid_network', '')}.", "",
+        f"Assessor: {c.get('assessor', '')}. KID network: {c.get('kid_network', '')}.",
+        *([f"Second recogniser: {c['second_recogniser']['what']}; Recall@1 on unseen test people's originals "
+           f"{c['second_recogniser']['recall_at_1']:.1%} (chance {c['second_recogniser']['chance']:.1%})."] if c.get("second_recogniser") else []),
+        "",
         "## All methods", "", markdown_table(table), "",
         f"Recall@1: the nearest of the other original test images is the same person (chance {any_row['chance_recall_at_1']:.1%}). "
         "Verified @0.6: same-person (processed, original) pairs dlib still accepts. TAR@FAR1%: same-person pairs accepted at the "

@@ -72,18 +72,24 @@ def machine_on_sheets(faces: EvalFaces, results: dict[str, MethodResult], trials
 def run_study(profile: Profile, dataset: CelebA, encoding: str = "onehot", methods: Sequence[str] = DEFAULT_METHODS,
               progress: bool = True, log: Callable[[str], None] = print) -> Study:
     """Run or load every method, then compute every table of chapter 4."""
+    from faceobf.train.recogniser import load_or_train_recogniser
+
     directory = evaluation_dir(profile, dataset, encoding)
     results = run_evaluation(profile, dataset, encoding, methods, directory, progress, log)
     faces, reference = load_faces(directory), load_reference(directory)
-    table = summarise(results, faces, reference)
+    recogniser = load_or_train_recogniser(profile, dataset, progress=progress, log=log)
+    embeddings = {name: recogniser.embed(np.asarray(r.crops)) for name, r in results.items()}
+    table = summarise(results, faces, reference, embeddings=embeddings)
     subset = min((len(r.rows) for r in results.values()), default=0)
-    subset_table = summarise(results, faces, reference, subset=subset) if subset < len(faces) else {}
+    subset_table = summarise(results, faces, reference, subset=subset, embeddings=embeddings) if subset < len(faces) else {}
     originals = results["original"]
     processed = {name: (r.crops, np.arange(len(r.rows))) for name, r in results.items()}
     seed = seed_protocol(originals.crops, faces.identities, processed, profile.evaluation.seed_protocol_identities,
                          profile.evaluation.identity_cnn)
     context = context_record(profile, encoding, faces, directory)
     context["chance_sheet"] = chance_level()
+    context["second_recogniser"] = {"what": "ResNet-50 + ArcFace, trained on the train identities (faceobf train recogniser)",
+                                    "run": recogniser.run_dir.name, **recogniser.test}
     sheets = {form: machine_on_sheets(faces, results, profile.evaluation.trials, profile.evaluation.seed, form) for form in FORMS}
     return Study(context, table, subset_table, seed, landmark_attack(faces, results), sheets["query"], sheets["pairs"],
                  results=results, faces=faces)
