@@ -120,13 +120,14 @@ def _share_originals(source: Path, target: Path) -> None:
 def compare_landmark_subsets(profile: Profile, dataset: CelebA, encoding: str, subset: str,
                              methods: Sequence[str] = ("unet_noflip", "flip4"), progress: bool = True,
                              log: Callable[[str], None] = print) -> dict[str, dict[str, dict]]:
-    """The same U-Net methods with the U-Net fed all 68 landmarks and fed only `subset`:
+    """The same U-Net methods with the U-Net fed all 68 landmarks and fed only `subset`, both trained under the
+    profile's ablation budget:
     {landmarks: {method: table row}}, the row with the landmark attacker's Recall@1 for both subsets."""
-    from faceobf.profiles import with_landmarks
+    from faceobf.profiles import with_ablation_budget, with_landmarks
 
     out = {}
-    for landmarks in ("all", subset):
-        variant = with_landmarks(profile, landmarks)
+    for landmarks in ("all", subset):  # both arms under the ablation budget (faceobf.train.ablations)
+        variant = with_ablation_budget(with_landmarks(profile, landmarks))
         directory = evaluation_dir(variant, dataset, encoding)
         if landmarks != "all":
             main = evaluation_dir(profile, dataset, encoding)
