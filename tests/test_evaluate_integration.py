@@ -50,7 +50,7 @@ def test_evaluate_then_human_test_on_real_faces(real_celeba: Path, tmp_path: Pat
     capsys.readouterr()
     assert main(["human-test", "score", str(test_dir / "machine_answers.json"), "--json"]) == 0
     text = capsys.readouterr().out
-    assert "of 4 sheets right" in text and "chance 2.2%" in text
+    assert "of 4 sheets right" in text and "chance 11.1%" in text and "nearest original" in text
     assert main(["human-test", "make", "--profile", "ci", "--root", str(real_celeba), "--method", "blur_s8", "--out", str(test_dir)]) == 2
     assert "already holds a human test" in capsys.readouterr().err
 

@@ -170,7 +170,8 @@ def write_human_test(out_dir: Path, sheets: list[TrialSheet], images: list[list[
     if machine is not None:
         paths["machine"] = out_dir / "machine_answers.json"
         write_json(paths["machine"], {"format": "faceobf-human-test-answers/1", "test_id": test_id, "method": method,
-                                      "assessor": "machine: dlib face recognition ResNet, closest pair", "answers": machine})
+                                      "assessor": "machine: dlib face recognition ResNet, " + ("nearest original" if form == "query" else "closest pair"),
+                                      "answers": machine})
     return paths
 
 
