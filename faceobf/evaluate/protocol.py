@@ -110,8 +110,9 @@ def run_method(method: Method, faces: EvalFaces, aligned: Sequence[np.ndarray], 
     n = method_limit(method, profile, len(faces))
     originals = np.stack([crop_and_resize(a, FACE_CROP, FACE_CROP.size) for a in aligned[:n]])
     points = [faces.crop_points(i) for i in range(n)]
-    parts = [process_crops(method, originals[s : s + chunk], points[s : s + chunk], faces.rows[s : s + chunk], obfuscator,
-                           aligned[s : s + chunk]) for s in tqdm(range(0, n, chunk), desc=f"{method.name}: process", disable=not progress)]
+    rows, images = faces.rows[:n], list(aligned[:n])
+    parts = [process_crops(method, originals[s : s + chunk], points[s : s + chunk], rows[s : s + chunk], obfuscator,
+                           images[s : s + chunk]) for s in tqdm(range(0, n, chunk), desc=f"{method.name}: process", disable=not progress)]
     crops, outcome = np.concatenate([c for c, _ in parts]), np.concatenate([o for _, o in parts])
     run_cnn = np.arange(n) < profile.evaluation.cnn_limit
     readings = read_faces([paste_crop(a, c) for a, c in zip(aligned[:n], crops)], faces.landmarks[:n], run_cnn)
