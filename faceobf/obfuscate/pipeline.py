@@ -262,7 +262,11 @@ class Obfuscator:
         crops = [cv2.warpAffine(photos[i], m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
                  for (i, _), m in zip(jobs, matrices)]
         points = [apply_affine(m, faces[i][k].landmarks) for (i, k), m in zip(jobs, matrices)]
-        keys = [photo_face_keys(photos[i], [k])[0] for i, k in jobs]
+        key_of: dict[tuple[int, int], int] = {}
+        for i in sorted({i for i, _ in jobs}):  # one hash of each photo's pixels, not one per face
+            mine = [k for j, k in jobs if j == i]
+            key_of.update(zip([(i, k) for k in mine], photo_face_keys(photos[i], mine)))
+        keys = [key_of[job] for job in jobs]
         for (i, k), r, m in zip(jobs, self.redraw(crops, points, keys), matrices):
             out[i][k] = (r, m)
         return out
