@@ -46,8 +46,6 @@ def run(name: str, photo: np.ndarray) -> dict:
 
 def _calibration(d) -> tuple[float, float]:
     """(centre position along eyes->mouth, side in eye-mouth distances) of the HOG box of a face both detectors saw."""
-    from faceobf.obfuscate.detect import five_of_68
-
     five = d.five
     eyes, mouth = five[:2].mean(axis=0), five[3:].mean(axis=0)
     axis = mouth - eyes

@@ -102,6 +102,8 @@ def install(name: str, runs_dir: Path, root: Path | None = None) -> Path:
     target = Path(runs_dir) / name
     if (target / runs.FINISHED).exists() and (target / WEIGHTS).exists() and sha256(target / WEIGHTS) == card["sha256"]:
         return target
+    if target.exists():
+        raise ShippedModelError(f"{target} exists and is not this shipped model; move it away or name another $FACEOBF_RUNS")
     partial = target.with_name(target.name + ".part")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -110,8 +112,6 @@ def install(name: str, runs_dir: Path, root: Path | None = None) -> Path:
     write_json(partial / HISTORY, card["history"])
     write_json(partial / runs.RECORD, card["record"])
     write_json(partial / runs.FINISHED, card["test"])
-    if target.exists():
-        raise ShippedModelError(f"{target} exists and is not this shipped model; move it away or name another $FACEOBF_RUNS")
     partial.rename(target)  # a run folder appears complete or not at all
     return target
 

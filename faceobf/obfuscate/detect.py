@@ -168,6 +168,10 @@ def hog_boxes(rgb: np.ndarray, settings: DetectorSettings) -> tuple[list[tuple[f
     return [tuple(v / factor for v in (r.left(), r.top(), r.right(), r.bottom())) for r in rects], [float(s) for s in scores]
 
 
+HOG_BOX_CENTRE = 0.48  # box centre along eyes -> mouth, in units of that distance (median of 205 faces both detectors found on photos-dev: benchmarks/bench_detect.py)
+HOG_BOX_SIDE = 2.27  # box side in eye-to-mouth distances
+
+
 def hog_box_from_five(five: np.ndarray) -> tuple[float, float, float, float]:
     """A box around 5 points (eyes, nose, mouth corners) placed and sized as dlib's HOG detector draws one: the
     starting box the 68-point shape predictor was trained with (constants from faces both detectors found)."""
@@ -175,10 +179,6 @@ def hog_box_from_five(five: np.ndarray) -> tuple[float, float, float, float]:
     centre = eyes + HOG_BOX_CENTRE * (mouth - eyes)
     side = HOG_BOX_SIDE * float(np.linalg.norm(mouth - eyes))
     return (centre[0] - side / 2, centre[1] - side / 2, centre[0] + side / 2, centre[1] + side / 2)
-
-
-HOG_BOX_CENTRE = 0.48  # box centre along eyes -> mouth, in units of that distance (median of 205 faces both detectors found on photos-dev: benchmarks/bench_detect.py)
-HOG_BOX_SIDE = 2.27  # box side in eye-to-mouth distances
 
 
 def five_of_68(landmarks: np.ndarray) -> np.ndarray:
