@@ -20,9 +20,21 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_download(args: argparse.Namespace) -> int:
-    from faceobf.data.download import download_celeba
+    from faceobf.data.download import CELEBA_FILES, download_celeba
 
-    download_celeba(args.root, url=args.url, extract=not args.no_extract)
+    files = [f for f in CELEBA_FILES if not args.only or f.filename in args.only]
+    download_celeba(args.root, url=args.url, files=files, extract=not args.no_extract)
+    return 0
+
+
+def _cmd_data_import(args: argparse.Namespace) -> int:
+    from faceobf.data.sources import HTMLPageError, MissingSourceFileError, UnknownLayoutError, import_source
+
+    try:
+        import_source(args.source, args.target, identities=args.identities)
+    except (HTMLPageError, MissingSourceFileError, UnknownLayoutError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -41,8 +53,8 @@ def _cmd_data_landmarks(args: argparse.Namespace) -> int:
 
 def _announce_profile(args: argparse.Namespace):
     """The profile named by --profile (else the active one), printed with the hardware; --landmarks and --recipe applied."""
-    from faceobf.profiles import (active_profile, get_profile, hardware_summary, with_ablation_budget, with_landmarks,
-                                  with_recipe, without_injection)
+    from faceobf.profiles import (active_profile, get_profile, hardware_summary, with_ablation_budget, with_attribute_weight,
+                                  with_landmarks, with_recipe, without_injection)
 
     profile = get_profile(args.profile) if args.profile else active_profile()
     if getattr(args, "landmarks", None):
@@ -51,6 +63,8 @@ def _announce_profile(args: argparse.Namespace):
         profile = with_recipe(profile, args.recipe)
     if getattr(args, "no_inject", False):
         profile = without_injection(profile)
+    if getattr(args, "attr_weight", None) is not None:
+        profile = with_attribute_weight(profile, args.attr_weight)
     if getattr(args, "short", False):
         profile = with_ablation_budget(profile)
     print(f"profile {profile.name}: {profile.description}\nhardware: {hardware_summary()}")
@@ -227,6 +241,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from faceobf.disentangle.landmarks import LANDMARK_SUBSETS
+    from faceobf.data.download import CELEBA_FILES
 
     parser = argparse.ArgumentParser(prog="faceobf", description="Identity obfuscation in face images.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -239,7 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--root", required=True, help="folder to download into")
     download.add_argument("--url", help="mirror base URL serving the files by name (default: Google Drive via gdown)")
     download.add_argument("--no-extract", action="store_true", help="keep img_align_celeba.zip packed")
+    download.add_argument("--only", nargs="+", metavar="FILE", choices=[f.filename for f in CELEBA_FILES],
+                          help="fetch only these files (e.g. identity_CelebA.txt for the Kaggle copy, which lacks it)")
     download.set_defaults(func=_cmd_data_download)
+    imp = data.add_parser("import", help="make an official-layout folder from the Kaggle copy or the official Drive folder")
+    imp.add_argument("source", help="the source folder (official, Kaggle jessicali9530/celeba-dataset, or Drive's Anno/Eval/Img)")
+    imp.add_argument("target", help="the folder to write (annotations in the official format, images linked)")
+    imp.add_argument("--identities", help="identity_CelebA.txt, for a source without it (the Kaggle copy)")
+    imp.set_defaults(func=_cmd_data_import)
     landmarks = data.add_parser("landmarks", help="run dlib's HOG + 68-point predictor over the data set once (cached)")
     landmarks.add_argument("root", nargs="?", help="CelebA folder (default: $FACEOBF_DATA)")
     landmarks.add_argument("--upsample", type=int, default=1, help="HOG upsampling (default 1)")
@@ -267,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--recipe", choices=["attgan", "pix2pix"], default="attgan",
                        help="attgan (default): edited redraws judged by the discriminator's attribute head; pix2pix: L1 + GAN only (a separate run)")
     recon.add_argument("--no-inject", action="store_true", help="attribute planes at the input only, no inject layers (an ablation)")
+    recon.add_argument("--attr-weight", type=float, help="weight of the generator's attribute loss (default: the profile's; a separate run)")
     recon.add_argument("--short", action="store_true", help="train under the profile's ablation budget (a separate run)")
     recon.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/recon-<profile>-<variant>-<dataset>)")
     recon.set_defaults(func=_cmd_train_recon)

@@ -77,6 +77,7 @@ class AblationBudget:
 
     epochs: int = 1
     head_warmup_epochs: int = 2
+    train_limit: int | None = None  # train faces each arm sees; None = the main model's
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,9 @@ PROFILES: dict[str, Profile] = {
         recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=7, train_limit=None, **ATTRIBUTE_RECIPE),
         unet=UNetConfig(base_width=32, depth=4, inject_levels=2),
         patchgan=PatchGANConfig(base_width=64, attribute_head=True, condition="none"),
-        evaluation=EvalConfig(identity_aware_limit=44, recogniser=RecogniserConfig(epochs=6)),  # ~25 min at ~18 img/s
+        evaluation=EvalConfig(identity_aware_limit=150, recogniser=RecogniserConfig(epochs=6)),  # ~25 min at ~18 img/s
+        # each ablation arm: 2 warm-up epochs and one epoch over 2,400 faces (the first book's budget), ~9 min on 2 cores
+        ablation=AblationBudget(epochs=1, head_warmup_epochs=2, train_limit=2400),
     ),
     "gpu": Profile(
         name="gpu",
@@ -182,8 +185,20 @@ def with_ablation_budget(profile: Profile) -> Profile:
     if "short" in profile.tags:
         return profile
     recon = replace(profile.recon, epochs=profile.ablation.epochs,
-                    head_warmup_epochs=profile.ablation.head_warmup_epochs if profile.recon.head_warmup_epochs else 0)
+                    head_warmup_epochs=profile.ablation.head_warmup_epochs if profile.recon.head_warmup_epochs else 0,
+                    train_limit=profile.ablation.train_limit or profile.recon.train_limit)
     return replace(profile, recon=recon, tags=profile.tags + ("short",))
+
+
+def with_attribute_weight(profile: Profile, weight: float) -> Profile:
+    """The profile with the generator's attribute loss weighted `weight` instead (tagged 'attr<weight>')."""
+    from dataclasses import replace
+
+    if weight == profile.recon.attr_weight:
+        return profile
+    if recipe_of(profile) != "attgan":
+        raise ValueError("only the attgan recipe has an attribute loss to weight")
+    return replace(profile, recon=replace(profile.recon, attr_weight=float(weight)), tags=profile.tags + (f"attr{weight:g}",))
 
 
 def without_injection(profile: Profile) -> Profile:

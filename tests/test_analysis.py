@@ -56,24 +56,6 @@ def test_landmark_subset_frame_puts_both_models_side_by_side() -> None:
     assert frame.loc[("U-Net fed outline + nose (26)", "U-Net, seed's 4 flips"), "Recall@1"] == 0.2
 
 
-def test_colab_setup_points_at_the_data_and_downloads_only_when_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from faceobf import colab
-    from faceobf.data import download
-
-    calls: list[Path] = []
-    monkeypatch.setattr(download, "download_celeba", lambda root, *a, **k: calls.append(Path(root)))
-    monkeypatch.delenv("FACEOBF_DATA", raising=False)
-    assert colab.setup(tmp_path / "celeba") == tmp_path / "celeba"
-    assert calls == [tmp_path / "celeba"]
-    import os
-
-    assert os.environ["FACEOBF_DATA"] == str(tmp_path / "celeba")
-    (tmp_path / "celeba" / "img_align_celeba").mkdir(parents=True)
-    (tmp_path / "celeba" / "list_attr_celeba.txt").write_text("")
-    colab.setup(tmp_path / "celeba")
-    assert len(calls) == 1  # already there: nothing fetched again
-
-
 def test_chapter_results_are_written_by_cpu_runs_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from faceobf.results import ChapterResults, load_results
 

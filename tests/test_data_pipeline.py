@@ -90,3 +90,24 @@ def test_batch_errors_reach_the_consumer() -> None:
     images = np.zeros((4, 2, 2, 3), np.uint8).view(Exploding)
     with pytest.raises(RuntimeError, match="disk gone"):
         list(iterate_batches((images, np.zeros((4, 1))), 2, prefetch=2))
+
+
+def test_group_photo_places_every_tile_where_its_box_says() -> None:
+    from faceobf.data.group_photo import group_photo
+
+    rng = np.random.default_rng(1)
+    tiles = [rng.integers(0, 256, (218, 178, 3), dtype=np.uint8) for _ in range(5)]
+    scales = [1.0, 0.7, 0.5, 0.3, 0.2]
+    photo, boxes = group_photo(tiles, scales, width=400)
+    assert photo.dtype == np.uint8 and photo.shape[1] == 400 and len(boxes) == 5
+    for (left, top, right, bottom), scale in zip(boxes, scales):
+        assert right - left == round(178 * scale) and bottom - top == round(218 * scale)
+        assert 0 <= left < right <= photo.shape[1] and 0 <= top < bottom <= photo.shape[0]
+    assert boxes[0] == (12, 12, 190, 230)  # the first tile unscaled, at the margin
+    np.testing.assert_array_equal(photo[12:230, 12:190], tiles[0])
+    for a in range(5):  # no two tiles overlap
+        for b in range(a + 1, 5):
+            (l1, t1, r1, b1), (l2, t2, r2, b2) = boxes[a], boxes[b]
+            assert r1 <= l2 or r2 <= l1 or b1 <= t2 or b2 <= t1
+    with pytest.raises(ValueError, match="scales"):
+        group_photo(tiles, scales[:2])

@@ -32,6 +32,20 @@ def format_report(ann: Annotations) -> str:
 
 
 def check_folder(root: Path) -> tuple[str, int]:
-    """(report text, exit code): 0 when the folder has no problems, 1 otherwise."""
+    """(report text, exit code): 0 when the folder has no problems, 1 otherwise. A source in another layout (the
+    Kaggle copy, the official Drive folder) is described with what `faceobf data import` needs."""
+    from faceobf.data.sources import UnknownLayoutError, check_source
+
+    try:
+        source = check_source(root)
+    except (UnknownLayoutError, FileNotFoundError):
+        source = None
+    if source is not None and source.layout.name != "official":
+        return (source.text() + f"\nnot the official layout: `faceobf data import {root} TARGET` writes one "
+                "(annotations converted, images linked, not copied)"), 1
     ann = read_annotations(Path(root))
-    return format_report(ann), (1 if ann.problems else 0)
+    text = format_report(ann)
+    if source is not None:
+        text += "\n" + "\n".join(f"{name}: {state}" for name, state in source.checksums.items())
+        text += "".join(f"\nproblem: {p}" for p in source.problems)
+    return text, (1 if ann.problems or (source is not None and source.problems) else 0)

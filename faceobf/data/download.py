@@ -1,7 +1,7 @@
 """Fetch the official CelebA files and verify them against the MD5 sums torchvision checks.
 
 Sources: Google Drive (the official release, through `gdown`) or any mirror (`--url BASE`, files
-fetched as BASE/<filename>). Each file is downloaded to a temporary name beside its target, checked,
+fetched as BASE/<filename>); the Kaggle copy and local folders are read by `faceobf.data.sources`. Each file is downloaded to a temporary name beside its target, checked,
 and only then renamed into place; a wrong checksum deletes the temporary file and raises, so nothing
 half-written or unverified remains. The image zip is extracted into a temporary folder and renamed.
 """
@@ -79,6 +79,9 @@ def download_file(remote: RemoteFile, root: Path, fetch: Callable[[Path], None])
         return target
     with atomic_path(target) as tmp:
         fetch(tmp)
+        from faceobf.data.sources import check_not_html
+
+        check_not_html(tmp)  # a quota page saved in place of the file gets its name, not an MD5 mismatch
         actual = md5sum(tmp)
         if actual != remote.md5:
             raise ChecksumError(f"{remote.filename}: MD5 {actual} != expected {remote.md5}; the download was deleted")
