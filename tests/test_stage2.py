@@ -381,9 +381,13 @@ def test_the_ablation_arms_differ_from_the_reference_in_one_thing_under_one_budg
     def changes(p, encoding):
         recipe = recipe_of(p) != recipe_of(reference)  # the old recipe as a whole (it had no inject layers either)
         return [name for name, differs in (("recipe", recipe), ("encoding", encoding != "onehot"),
-                                           ("inject", not recipe and p.unet.inject_levels != reference.unet.inject_levels)) if differs]
+                                           ("inject", not recipe and p.unet.inject_levels != reference.unet.inject_levels),
+                                           ("attribute weight", not recipe and p.recon.attr_weight != reference.recon.attr_weight))
+                if differs]
     assert {arm: changes(p, enc) for arm, (p, enc) in arms.items()} == {
-        REFERENCE_ARM: [], "pix2pix recipe (the first book's)": ["recipe"], "word2vec planes": ["encoding"], "no inject layers": ["inject"]}
+        REFERENCE_ARM: [], "pix2pix recipe (the first book's)": ["recipe"], "no inject layers": ["inject"],
+        "attribute weight 40": ["attribute weight"]}
+    assert all(p.recon.train_limit == profile.ablation.train_limit for p, _ in arms.values())
 
 
 def test_editing_frame_puts_the_judge_beside_each_models_accuracy() -> None:
