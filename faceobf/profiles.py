@@ -95,6 +95,7 @@ class Profile:
     patchgan: PatchGANConfig = field(default_factory=PatchGANConfig)  # its input channels follow the U-Net's
     ablation: AblationBudget = field(default_factory=AblationBudget)
     tags: tuple[str, ...] = ()  # set by with_ablation_budget / without_injection: part of the U-Net run's name
+    batch_per_device: bool = False  # batches are per device: scaled by the local device count (data parallel)
 
 
 # Stage 2 as attribute-editing GANs train it (AttGAN, He et al. 2019): four allowed flips per face per step
@@ -135,7 +136,8 @@ PROFILES: dict[str, Profile] = {
         name="gpu",
         fac=FACTrainConfig(resolution=128, batch_size=128, epochs=10),
         landmark_limit=None,
-        description="full CelebA on one GPU (Colab)",
+        description="full CelebA on one GPU (Colab); batches per device, so 8 TPU cores or GPUs train 8x the batch",
+        batch_per_device=True,
         recon=ReconTrainConfig(resolution=128, batch_size=64, epochs=20, **ATTRIBUTE_RECIPE),
         unet=UNetConfig(base_width=64, depth=5, inject_levels=2),
         patchgan=PatchGANConfig(base_width=64, attribute_head=True, condition="none"),
@@ -211,11 +213,30 @@ def without_injection(profile: Profile) -> Profile:
 
 
 def get_profile(name: str) -> Profile:
-    """The profile called `name`; a clear error listing the known names otherwise."""
+    """The profile called `name` (its batches scaled to the local devices where they are per device); a clear error
+    listing the known names otherwise."""
     try:
-        return PROFILES[name]
+        profile = PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+    return scaled_to_devices(profile) if profile.batch_per_device else profile
+
+
+def scaled_to_devices(profile: Profile, devices: int | None = None) -> Profile:
+    """`profile` with every training batch multiplied by the number of local devices (`devices`, default JAX's
+    count): each device keeps the batch the profile was tuned for, and the data-parallel steps split it."""
+    from dataclasses import replace
+
+    if devices is None:
+        import jax
+
+        devices = jax.device_count()
+    if devices == 1:
+        return profile
+    recogniser = replace(profile.evaluation.recogniser, batch_size=profile.evaluation.recogniser.batch_size * devices)
+    return replace(profile, fac=replace(profile.fac, batch_size=profile.fac.batch_size * devices),
+                   recon=replace(profile.recon, batch_size=profile.recon.batch_size * devices),
+                   evaluation=replace(profile.evaluation, recogniser=recogniser))
 
 
 def active_profile() -> Profile:

@@ -27,6 +27,7 @@ from faceobf.models.resnet import ResNet, ResNetConfig
 from faceobf.profiles import FACTrainConfig, Profile
 from faceobf.train.checkpoints import restore_finished
 from faceobf.train.loop import fit
+from faceobf.train.parallel import DataParallel, batch_sharding
 from faceobf.train.losses import batch_accuracy, majority_baseline, mean_attribute_accuracy, per_attribute_accuracy, summed_bce
 
 
@@ -104,6 +105,7 @@ def train_fac(
 
     graphdef, state = create_train_state(model_config, cfg)
     classifier = _classifier(graphdef, state, cfg)  # compiled once, given each epoch's weights
+    parallel = DataParallel.over(cfg.batch_size)  # every local device that divides the batch; None on one
 
     def validate(state: nnx.State) -> dict[str, float]:
         p = classifier.with_weights(nnx.merge(graphdef, state)[0]).probabilities(val_x)
@@ -111,9 +113,10 @@ def train_fac(
 
     state, history, best_epoch = fit(
         state, make_train_step(graphdef),
-        lambda epoch: iterate_batches((train_x, train_y), cfg.batch_size, seed=cfg.seed, epoch=epoch, hflip=cfg.hflip),
+        lambda epoch: iterate_batches((train_x, train_y), cfg.batch_size, seed=cfg.seed, epoch=epoch, hflip=cfg.hflip,
+                                      sharding=batch_sharding(parallel)),
         cfg.epochs, run_dir=run_dir, validate=validate, best=("val_acc", "max"),
-        steps_per_epoch=len(train_x) // cfg.batch_size, desc="FAC", progress=progress, log=log,
+        steps_per_epoch=len(train_x) // cfg.batch_size, desc="FAC", progress=progress, log=log, parallel=parallel,
     )
     test = evaluate_on_test(classifier.with_weights(nnx.merge(graphdef, state)[0]), dataset, train_rows, test_rows, cfg)
     test["best_epoch"] = best_epoch

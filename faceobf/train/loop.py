@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from faceobf.data.batches import Batch
 from faceobf.train.checkpoints import CheckpointSlot
+from faceobf.train.parallel import DataParallel
 
 Step = Callable[..., tuple[Any, dict[str, jax.Array]]]
 
@@ -42,11 +43,13 @@ def fit(
     desc: str = "train",
     progress: bool = True,
     log: Callable[[str], None] = print,
+    parallel: DataParallel | None = None,
 ) -> tuple[Any, dict, int]:
     """Train `state` for `epochs` (resuming a run folder); returns (best or final state, history, its epoch).
 
     `batches(epoch)` yields the epoch's batches; `validate(state)` returns float metrics after each
     epoch; `best = (history key, "min" | "max")` chooses the kept checkpoint (the final state without it).
+    With `parallel`, the state is replicated over its mesh (the batches must come split over the same mesh).
     """
     history: dict[str, list] = {"epoch": []}
     last = best_slot = None
@@ -55,6 +58,9 @@ def fit(
         if last.latest_step is not None:
             state, history = last.restore(state)
             log(f"resuming from {last.directory} after epoch {last.latest_step}")
+    if parallel is not None:
+        state = parallel.replicate(state)
+        log(f"{desc}: {parallel.describe()}")
     try:
         for epoch in range(len(history["epoch"]), epochs):
             sums, n_steps, timed, t0 = None, 0, 0, time.perf_counter()
@@ -88,6 +94,8 @@ def fit(
                         best_slot.save(epoch + 1, state, history)
         if best_slot is not None and best is not None and best_slot.latest_step is not None:
             state, _ = best_slot.restore(state)
+            if parallel is not None:
+                state = parallel.replicate(state)
             return state, history, int(best_slot.latest_step)
         return state, history, len(history["epoch"])
     finally:

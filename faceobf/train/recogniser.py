@@ -27,6 +27,7 @@ from faceobf.models.recogniser import Recogniser, RecogniserConfig
 from faceobf.profiles import Profile
 from faceobf.train.checkpoints import restore_finished
 from faceobf.train.loop import fit
+from faceobf.train.parallel import DataParallel, batch_sharding
 
 
 def _resize(crops: np.ndarray, resolution: int) -> np.ndarray:
@@ -108,6 +109,7 @@ def train_recogniser(profile: Profile, dataset: CelebA, run_dir: Path | None = N
     graphdef, state = create_train_state(cfg, n_identities)
     model, _ = nnx.merge(graphdef, state)
     embedder = BatchedModel(model, lambda m, images: m(as_float_images(images)), cfg.batch_size)  # compiled once
+    parallel = DataParallel.over(cfg.batch_size)
 
     def validate(state) -> dict[str, float]:
         current = embedder.with_weights(nnx.merge(graphdef, state)[0])
@@ -115,9 +117,10 @@ def train_recogniser(profile: Profile, dataset: CelebA, run_dir: Path | None = N
 
     state, history, best_epoch = fit(
         state, make_train_step(graphdef),
-        lambda epoch: iterate_batches((train_x, labels), cfg.batch_size, seed=cfg.seed, epoch=epoch, hflip=cfg.hflip),
+        lambda epoch: iterate_batches((train_x, labels), cfg.batch_size, seed=cfg.seed, epoch=epoch, hflip=cfg.hflip,
+                                      sharding=batch_sharding(parallel)),
         cfg.epochs, run_dir=run_dir, validate=validate, best=("val_recall_at_1", "max"),
-        steps_per_epoch=len(train_x) // cfg.batch_size, desc="recogniser", progress=progress, log=log,
+        steps_per_epoch=len(train_x) // cfg.batch_size, desc="recogniser", progress=progress, log=log, parallel=parallel,
     )
     final = embedder.with_weights(nnx.merge(graphdef, state)[0])
     test_ids = dataset.identities[test_rows]

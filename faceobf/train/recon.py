@@ -51,6 +51,7 @@ from faceobf.reconstruct.planes import attribute_table
 from faceobf.reconstruct.quality import evaluate_images, mean_colour_baseline, save_preview
 from faceobf.train.checkpoints import restore_finished
 from faceobf.train.loop import fit
+from faceobf.train.parallel import DataParallel, batch_sharding
 
 
 def _bce(logits: jax.Array, target: float) -> jax.Array:
@@ -224,13 +225,14 @@ def warm_up_head(d_def, d_state, train, val, table: np.ndarray, cfg: ReconTrainC
     """`cfg.head_warmup_epochs` of `make_head_warmup_step` on the train faces (resumable under run_dir/head_warmup)."""
     if not nnx.merge(d_def, d_state)[0].config.attribute_head:
         raise ValueError("head_warmup_epochs > 0 needs a discriminator with an attribute head (PatchGANConfig.attribute_head)")
+    parallel = DataParallel.over(cfg.batch_size)
     d_state, history, _ = fit(
         d_state, make_head_warmup_step(d_def, cfg, jnp.asarray(table)),
         lambda epoch: iterate_batches((train.images, train.landmarks, train.masks, train.attributes), cfg.batch_size,
-                                      seed=cfg.seed + 1, epoch=epoch),
+                                      seed=cfg.seed + 1, epoch=epoch, sharding=batch_sharding(parallel)),
         cfg.head_warmup_epochs, run_dir=run_dir / "head_warmup",
         validate=lambda state: {"val_head_accuracy": float(head_accuracy(d_def, state, val, table, cfg).mean())},
-        steps_per_epoch=len(train) // cfg.batch_size, desc="D head warm-up", progress=progress, log=log,
+        steps_per_epoch=len(train) // cfg.batch_size, desc="D head warm-up", progress=progress, log=log, parallel=parallel,
     )
     return d_state, history
 
@@ -308,12 +310,13 @@ def train_recon(
     def write_preview(epoch: int, state) -> None:
         save_preview(run_dir / "previews" / f"epoch_{epoch:03d}.png", preview, current(state).render(preview))
 
+    parallel = DataParallel.over(cfg.batch_size)  # every local device that divides the batch; None on one
     (g_state, d_state), history, best_epoch = fit(
         (g_state, d_state), make_train_step(g_def, d_def, cfg, jnp.asarray(table)),
         lambda epoch: iterate_batches((train.images, train.landmarks, train.masks, train.attributes), cfg.batch_size,
-                                      seed=cfg.seed, epoch=epoch),
+                                      seed=cfg.seed, epoch=epoch, sharding=batch_sharding(parallel)),
         cfg.epochs, run_dir=run_dir, validate=validate, best=("val_l1_mask", "min"), on_epoch_end=write_preview,
-        steps_per_epoch=len(train) // cfg.batch_size, desc="U-Net", progress=progress, log=log,
+        steps_per_epoch=len(train) // cfg.batch_size, desc="U-Net", progress=progress, log=log, parallel=parallel,
     )
     test = evaluate_recon(generator.with_weights(nnx.merge(g_def, g_state)[0]), data["test"], train)
     test["best_epoch"] = best_epoch
