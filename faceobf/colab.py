@@ -24,7 +24,7 @@ SOURCE_ENV, IDENTITIES_ENV, MIRROR_ENV = "FACEOBF_CELEBA_SOURCE", "FACEOBF_CELEB
 def _ready(root: Path) -> bool:
     from faceobf.data.annotations import read_annotations
 
-    return (root / "list_attr_celeba.txt").is_file() and (root / "img_align_celeba").is_dir() and not read_annotations(root).problems
+    return not read_annotations(root).problems  # a missing file or image folder is a problem too
 
 
 def _local_copy(root: Path) -> None:

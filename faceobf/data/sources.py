@@ -219,8 +219,8 @@ def import_source(root: str | os.PathLike, target: str | os.PathLike, identities
     if identities is not None:
         files[IDENTITY_FILE] = Path(identities)
         check_not_html(files[IDENTITY_FILE])
-    for path in report.html_pages:
-        raise HTMLPageError(f"{path} is an HTML page, not the CelebA file it is named after. {HTML_HINT}")
+    if report.html_pages:
+        check_not_html(report.html_pages[0])  # raises, naming the first page
     missing = [name for name in ANNOTATION_FILES if files.get(name) is None]
     if missing:
         raise MissingSourceFileError("\n".join(missing_message(name, layout) for name in missing))
