@@ -135,3 +135,28 @@ def test_the_shipped_attribute_classifier_reads_real_test_faces(real_celeba: Pat
     predicted = run.classifier().predict(dataset.images(rows, profile.fac.resolution, progress=False))
     accuracy = (predicted == dataset.attributes[rows]).mean()
     assert accuracy > run.test["mean_majority_baseline"] and abs(accuracy - run.test["mean_accuracy"]) < 0.03
+
+
+def test_the_shipped_unet_draws_the_same_faces_with_factored_planes_as_with_the_concatenation(tmp_path: Path) -> None:
+    """The cheaper convolution of the attribute planes changes no parameter and no output of a trained model."""
+    from faceobf.disentangle.masking import Ellipse, ellipse_mask
+    from faceobf.models.layers import lowerings
+    from faceobf.profiles import get_profile
+    from faceobf.train.recon import load_run
+
+    card = next((c for c in SHIPPED if c["kind"] == "recon"), None)
+    if card is None:
+        pytest.skip("no U-Net is shipped")
+    encoding = card["record"]["config"]["encoding"]
+    run = load_run(shipped.install(card["name"], tmp_path), get_profile("cpu"), encoding)
+    rng = np.random.default_rng(0)
+    r = run.config.resolution
+    images = rng.integers(0, 256, (4, r, r, 3), dtype=np.uint8)
+    landmarks = (r * (0.25 + 0.5 * rng.random((4, 68, 2)))).astype(np.float32)
+    masks = np.stack([ellipse_mask((r, r), Ellipse((r / 2, r / 2), (0.6 * r, 0.8 * r), 0.0)).astype(np.uint8)] * 4)
+    attributes = (rng.random((4, 40)) > 0.5).astype(np.int8)
+    factored = run.generator()(images, landmarks, masks, attributes)
+    with lowerings(factored_planes=False):  # traced inside: the seed's concatenation
+        concatenated = run.generator()(images, landmarks, masks, attributes)
+    assert np.abs(factored - concatenated).max() * 255 < 0.05
+    assert np.abs(factored - images / 255.0).max() > 0.1  # it did redraw something

@@ -8,9 +8,9 @@ norm) keeps training and inference identical and independent of the batch. With 
 > 0, the attribute planes (the input's last `n_attributes` channels) also reach the first
 `inject_levels` decoder blocks, average-pooled to their scale (AttGAN's inject layers, He et al. 2019).
 
-PatchGAN (Isola et al., 2017): sees the factors (all, all but the attribute planes, or none: its
-`condition`) and an image, concatenated, and returns a map of logits, one per overlapping patch (70x70
-receptive field with three stride-2 layers). With `attribute_head`, it also returns 40 attribute logits
+PatchGAN (Isola et al., 2017): given the U-Net's input and an image, sees the factors (all, all but the
+attribute planes, or none: its `condition`) and the image, concatenated, and returns a map of logits, one
+per overlapping patch (70x70 receptive field with three stride-2 layers). With `attribute_head`, it also returns 40 attribute logits
 from its pooled last features (AttGAN's auxiliary classifier), trained on real faces and their labels;
 AttGAN's discriminator sees the image only, so that the head cannot read an attribute from the landmark
 heatmaps (a smile is in the mouth's landmarks), which the generator cannot change.
@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from faceobf.models.factored import FactoredPlanes, Factors
 from faceobf.models.layers import Conv
 
 
@@ -60,6 +61,10 @@ class PatchGANConfig:
         return {"factors": factor_channels, "factors_without_attributes": factor_channels - self.n_attributes,
                 "none": 0}[self.condition]
 
+    def factor_parts(self) -> int:
+        """How many of the parts of `Factors` (spatial, planes) the discriminator sees."""
+        return {"factors": 2, "factors_without_attributes": 1, "none": 0}[self.condition]
+
 
 PATCHGAN_CONDITIONS = ("factors", "factors_without_attributes", "none")
 
@@ -79,7 +84,8 @@ class ConvBlock(nnx.Module):
         self.conv2 = Conv(cout, cout, (3, 3), padding="SAME", use_bias=False, rngs=rngs)
         self.norm2 = nnx.GroupNorm(cout, num_groups=_groups(cout, groups), rngs=rngs)
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array | list) -> jax.Array:
+        """x: an array, or parts of one (see `Conv`)."""
         x = nnx.relu(self.norm1(self.conv1(x)))
         return nnx.relu(self.norm2(self.conv2(x)))
 
@@ -116,8 +122,13 @@ class UNet(nnx.Module):
         self.decoders = nnx.List(decoders)
         self.head = Conv(widths[0], config.out_channels, (1, 1), rngs=rngs)
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        planes = x[..., -self.config.n_attributes :]
+    def __call__(self, x: jax.Array | Factors) -> jax.Array:
+        """x: the factors concatenated (B, R, R, in_channels), or as `Factors` (the same result, cheaper: the
+        attribute planes are convolved in closed form, here and in the inject layers)."""
+        if isinstance(x, Factors):
+            planes, x = x.planes, x.parts()
+        else:
+            planes = x[..., -self.config.n_attributes :]
         skips = []
         for block in self.encoders:
             x = block(x)
@@ -127,8 +138,9 @@ class UNet(nnx.Module):
         for level, (up, block, skip) in enumerate(zip(self.ups, self.decoders, reversed(skips))):
             parts = [nnx.relu(up(_upsample2x(x))), skip]
             if level < self.config.inject_levels:
-                parts.append(_pool_to(planes, skip.shape[1]))
-            x = block(jnp.concatenate(parts, axis=-1))
+                side = skip.shape[1]
+                parts.append(planes.pooled(side) if isinstance(planes, FactoredPlanes) else _pool_to(planes, side))
+            x = block(parts if isinstance(planes, FactoredPlanes) else jnp.concatenate(parts, axis=-1))
         return jax.nn.sigmoid(self.head(x))
 
 
@@ -151,18 +163,22 @@ class PatchGAN(nnx.Module):
         if config.attribute_head:  # set only when used: an attribute first set to None could not hold a layer later
             self.attribute_head = nnx.Linear(width, config.n_attributes, rngs=rngs)
 
-    def _trunk(self, factors: jax.Array, image: jax.Array) -> jax.Array:
-        x = jnp.concatenate([factors, image], axis=-1)
+    def _trunk(self, factors: jax.Array | Factors, image: jax.Array) -> jax.Array:
+        """factors: the U-Net's whole input (an array or `Factors`); the discriminator keeps what its condition says."""
+        if isinstance(factors, Factors):
+            x = factors.parts(with_planes=True)[: self.config.factor_parts()] + [image]
+        else:
+            x = jnp.concatenate([factors[..., : self.config.factor_channels(factors.shape[-1])], image], axis=-1)
         x = nnx.leaky_relu(self.convs[0](x), 0.2)
         for conv, norm in zip(self.convs[1:], self.norms):
             x = nnx.leaky_relu(norm(conv(x)), 0.2)
         return nnx.leaky_relu(self.penultimate_norm(self.penultimate(x)), 0.2)
 
-    def __call__(self, factors: jax.Array, image: jax.Array) -> jax.Array:
+    def __call__(self, factors: jax.Array | Factors, image: jax.Array) -> jax.Array:
         """(B, R/8, R/8, 1) real/fake logits per patch."""
         return self.out(self._trunk(factors, image))
 
-    def classify(self, factors: jax.Array, image: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def classify(self, factors: jax.Array | Factors, image: jax.Array) -> tuple[jax.Array, jax.Array]:
         """(patch logits, (B, 40) attribute logits); needs `attribute_head`."""
         x = self._trunk(factors, image)
         return self.out(x), self.attribute_head(x.mean(axis=(1, 2)))

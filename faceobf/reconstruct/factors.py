@@ -3,7 +3,8 @@
 `face_factors` gathers, for data set rows at one resolution, the face crops, their landmarks in crop
 pixels, the ellipse masks and the attributes. Rows where HOG found no face are **excluded** and
 counted (`excluded`), never passed on with made-up landmarks. `assemble_inputs` (pure, jittable)
-concatenates 68 landmark heatmaps, the masked context (3) and 40 attribute planes.
+concatenates 68 landmark heatmaps, the masked context (3) and 40 attribute planes; `assemble_factors`
+keeps the planes factored, which the networks convolve in closed form (`faceobf.models.factored`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from faceobf.reconstruct.planes import attribute_planes
+from faceobf.models.factored import FactoredPlanes, Factors
 from faceobf.data.dataset import CelebA
 from faceobf.data.images import aligned_to_crop
 from faceobf.reconstruct.imageops import batch_heatmaps
@@ -54,19 +55,24 @@ def face_factors(dataset: CelebA, rows: np.ndarray, resolution: int, progress: b
     return FaceFactors(kept, images, points.astype(np.float32), masks, dataset.attributes[kept], rows[~cache.detected[rows]])
 
 
-def assemble_inputs(images: jax.Array, landmarks: jax.Array, masks: jax.Array, attributes: jax.Array, table: jax.Array,
-                    subset: tuple[int, ...] | None = None) -> jax.Array:
-    """(B, R, R, 111): 68 landmark heatmaps | masked context RGB | 40 attribute planes (images in [0, 1]).
+def assemble_factors(images: jax.Array, landmarks: jax.Array, masks: jax.Array, attributes: jax.Array, table: jax.Array,
+                     subset: tuple[int, ...] | None = None) -> Factors:
+    """The U-Net input as `Factors`: 68 landmark heatmaps | masked context RGB as arrays, the 40 attribute planes factored.
 
-    With `subset` (indices of a landmark subset), only those heatmaps: (B, R, R, len(subset) + 43).
+    With `subset` (indices of a landmark subset), only those heatmaps. Images in [0, 1].
     """
     resolution = images.shape[1]
     context = images * (1.0 - masks[..., None])
     if subset is not None:
         landmarks = landmarks[:, jnp.asarray(subset)]
-    return jnp.concatenate(
-        [batch_heatmaps(landmarks, resolution), context, attribute_planes(attributes, table, resolution)], axis=-1
-    )
+    spatial = jnp.concatenate([batch_heatmaps(landmarks, resolution), context], axis=-1)
+    return Factors(spatial, FactoredPlanes.nearest(attributes, table, resolution))
+
+
+def assemble_inputs(images: jax.Array, landmarks: jax.Array, masks: jax.Array, attributes: jax.Array, table: jax.Array,
+                    subset: tuple[int, ...] | None = None) -> jax.Array:
+    """(B, R, R, 111): `assemble_factors` concatenated (68 heatmaps | context | 40 attribute planes), as the seed builds it."""
+    return assemble_factors(images, landmarks, masks, attributes, table, subset).dense()
 
 
 def input_channels(subset: tuple[int, ...], n_attributes: int = 40) -> int:

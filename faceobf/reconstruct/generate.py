@@ -15,7 +15,7 @@ import numpy as np
 
 from faceobf.inference import BatchedModel, as_float_images
 from faceobf.models.unet import UNet
-from faceobf.reconstruct.factors import FaceFactors, assemble_inputs
+from faceobf.reconstruct.factors import FaceFactors, assemble_factors
 from faceobf.reconstruct.imageops import composite
 
 
@@ -28,7 +28,7 @@ class FaceGenerator:
 
         def apply(g: UNet, images, landmarks, masks, attributes):
             images, masks = as_float_images(images), masks.astype(jnp.float32)
-            x = assemble_inputs(images, landmarks, masks, attributes.astype(jnp.float32), table_device, subset)
+            x = assemble_factors(images, landmarks, masks, attributes.astype(jnp.float32), table_device, subset)
             return composite(g(x), images, masks, feather_radius)
 
         self._model = BatchedModel(unet, apply, batch_size)

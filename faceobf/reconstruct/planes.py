@@ -25,6 +25,7 @@ import numpy as np
 
 from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
 from faceobf.io import atomic_path
+from faceobf.models.factored import FactoredPlanes
 
 ENCODINGS = ("onehot", "word2vec")
 
@@ -91,25 +92,11 @@ def onehot_table(side: int = 1) -> np.ndarray:
 
 
 def attribute_planes(attributes: np.ndarray, table: np.ndarray, resolution: int) -> np.ndarray:
-    """(B, R, R, 40) planes: plane j is table[j] resized to R x R where attribute j is present, else 0.
+    """(B, R, R, 40) planes: plane j is table[j] resized (nearest neighbour) to R x R where attribute j is present, else 0.
 
-    Works with numpy and jax.numpy arrays alike (used inside jitted steps).
+    The dense form of `FactoredPlanes.nearest`, which the networks use without building it.
     """
-    xp = _array_module(attributes)
-    side = table.shape[-1]
-    reps = -(-resolution // side)  # nearest-neighbour upsampling by repetition, then crop
-    maps = xp.repeat(xp.repeat(xp.asarray(table), reps, axis=1), reps, axis=2)[:, :resolution, :resolution]
-    maps = xp.transpose(maps, (1, 2, 0))  # (R, R, 40)
-    present = xp.asarray(attributes, dtype=maps.dtype)[:, None, None, :]
-    return present * maps[None]
-
-
-def _array_module(x):
-    if type(x).__module__.startswith("jax"):
-        import jax.numpy as jnp
-
-        return jnp
-    return np
+    return np.asarray(FactoredPlanes.nearest(attributes, table, resolution).dense())
 
 
 def attribute_table(encoding: str, train_attributes: np.ndarray, run_dir: Path, w2v: Word2VecConfig = Word2VecConfig()) -> np.ndarray:

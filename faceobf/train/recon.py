@@ -44,7 +44,7 @@ from faceobf.io import write_json
 from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
 from faceobf.obfuscate.policies import allowed_indices
 from faceobf.profiles import Profile, ReconTrainConfig
-from faceobf.reconstruct.factors import assemble_inputs, face_factors, input_channels
+from faceobf.reconstruct.factors import assemble_factors, face_factors, input_channels
 from faceobf.reconstruct.generate import FaceGenerator
 from faceobf.reconstruct.imageops import composite, ssim_map
 from faceobf.reconstruct.planes import attribute_table
@@ -90,7 +90,7 @@ def create_recon_state(unet: UNetConfig, patchgan: PatchGANConfig, cfg: ReconTra
 def _factors(images, landmarks, masks, attributes, table, cfg: ReconTrainConfig):
     """(images float, masks float, the U-Net input) from a batch as stored (uint8 images and masks, int8 attributes)."""
     images, masks = as_float_images(images), masks.astype(jnp.float32)
-    return images, masks, assemble_inputs(images, landmarks, masks, attributes.astype(jnp.float32), table, landmark_indices(cfg))
+    return images, masks, assemble_factors(images, landmarks, masks, attributes.astype(jnp.float32), table, landmark_indices(cfg))
 
 
 def edit_targets(attributes: jax.Array, key: jax.Array, k: int) -> jax.Array:
@@ -103,16 +103,11 @@ def edit_targets(attributes: jax.Array, key: jax.Array, k: int) -> jax.Array:
     return jnp.where(flip, 1.0 - attributes, attributes)
 
 
-def _discriminator_view(d: PatchGAN, x: jax.Array) -> jax.Array:
-    """The factors the discriminator sees (its `condition`): all, all but the attribute planes (the last channels), or none."""
-    return x[..., : d.config.factor_channels(x.shape[-1])]
-
-
 def _judge(d: PatchGAN, x: jax.Array, image: jax.Array) -> tuple[jax.Array, jax.Array | None]:
     """(patch logits, attribute logits or None) of the discriminator on one image batch."""
     if d.config.attribute_head:
-        return d.classify(_discriminator_view(d, x), image)
-    return d(_discriminator_view(d, x), image), None
+        return d.classify(x, image)
+    return d(x, image), None
 
 
 def _attribute_bce(logits: jax.Array, targets: jax.Array) -> jax.Array:
