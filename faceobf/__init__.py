@@ -16,3 +16,7 @@ trainers), `runs` (the run registry), `inference` (a trained model as a jitted b
 """
 
 __version__ = "0.1.0"
+
+from faceobf import runtime as _runtime
+
+_runtime.configure()  # before JAX starts: XLA:CPU's own convolutions and the compilation cache on disk
