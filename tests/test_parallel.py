@@ -36,11 +36,15 @@ SCRIPT = textwrap.dedent(r"""
             one, m1 = step(one, *map(jnp.asarray, batch))
             rep, m8 = step(rep, *(jax.device_put(a, many.batch) for a in batch))
             losses.append([{k: float(v) for k, v in m1.items()}, {k: float(v) for k, v in m8.items()}])
-        diff = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(rep))
-                   if jnp.issubdtype(a.dtype, jnp.floating))
+        paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(one)[0]]
+        pairs = [(p, a, b) for p, a, b in zip(paths, jax.tree.leaves(one), jax.tree.leaves(rep)) if jnp.issubdtype(a.dtype, jnp.floating)]
+        diff = max(float(jnp.max(jnp.abs(a - b))) for p, a, b in pairs if "opt_state" not in p)
+        moment_pairs = [(a, b) for p, a, b in pairs if "opt_state" in p]
+        moments = (max(float(jnp.max(jnp.abs(a - b))) for a, b in moment_pairs)
+                   / max(float(jnp.max(jnp.abs(a))) for a, b in moment_pairs))  # relative to the largest moment
         leaf = jax.tree.leaves(rep)[0]
         out[name] = {"devices": many.devices, "losses": losses, "param_diff": diff, "adam_bound": 2 * lr * len(batches),
-                     "state_devices": len(leaf.sharding.device_set)}
+                     "moment_rel_diff": moments, "state_devices": len(leaf.sharding.device_set)}
 
     from faceobf.train.fac import create_train_state, make_train_step
     graphdef, state = create_train_state(profile.fac_model, profile.fac)
@@ -98,6 +102,9 @@ def test_sharded_steps_match_one_device(eight_devices: dict, model: str) -> None
     # Adam moves a parameter by about its learning rate per step whatever the gradient's size, so where a gradient is
     # near zero its sign can differ with the reduction order: parameters agree to 2 x lr per step, not to float error
     assert r["param_diff"] <= r["adam_bound"]
+    # Adam's moment estimates are running averages of the gradients: they agree to the rounding of a reduction split
+    # over 8 devices, which normalisation layers amplify where they cancel the mean (about 0.5% of the largest here)
+    assert r["moment_rel_diff"] <= 0.01
 
 
 def test_the_loop_trains_data_parallel_with_the_same_loss(eight_devices: dict) -> None:

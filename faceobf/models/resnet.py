@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from faceobf.models.layers import Conv
+from faceobf.models.norm import BatchNorm
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,9 @@ class ResNetConfig:
     bn_momentum: float = 0.9
 
 
-def _bn(features: int, config: ResNetConfig, rngs: nnx.Rngs, zero_init: bool = False) -> nnx.BatchNorm:
+def _bn(features: int, config: ResNetConfig, rngs: nnx.Rngs, zero_init: bool = False) -> BatchNorm:
     scale_init = nnx.initializers.zeros_init() if zero_init else nnx.initializers.ones_init()
-    return nnx.BatchNorm(features, momentum=config.bn_momentum, epsilon=1e-5, scale_init=scale_init, rngs=rngs)
+    return BatchNorm(features, momentum=config.bn_momentum, epsilon=1e-5, scale_init=scale_init, rngs=rngs)
 
 
 def _conv(cin: int, cout: int, kernel: int, stride: int, rngs: nnx.Rngs) -> Conv:
