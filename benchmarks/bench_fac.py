@@ -11,17 +11,16 @@ PyTorch is a benchmark-only dependency: pip install -r benchmarks/requirements.t
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
-import sys
 import time
 
 import numpy as np
 
+from common import BEFORE_ENV, in_subprocess, print_backends
+
 
 def flax_throughput(resolution: int, batch: int, steps: int, warmup: int = 2, xla_only: bool = False) -> float:
-    """Images/s of faceobf's jitted ResNet-50 train step (with `xla_only`: XLA's own convolution everywhere, the 'before')."""
+    """Images/s of faceobf's jitted ResNet-50 train step (with `xla_only`: XLA's own convolution everywhere)."""
     import contextlib
 
     import jax
@@ -168,13 +167,6 @@ def step_overhead_us(steps: int = 200) -> dict:
     return out
 
 
-def _in_subprocess(fn: str, env: dict, *args) -> float:
-    """Run one flax measurement in a fresh process (XLA flags are read at import)."""
-    code = f"import json, sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); import bench_fac; print(json.dumps(bench_fac.{fn}(*{args!r})))"
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
@@ -185,18 +177,12 @@ def main() -> None:
     parser.add_argument("--explore", action="store_true", help="also measure what makes flax slower")
     args = parser.parse_args()
 
-    import jax
-
-    print(f"JAX {jax.__version__} ({jax.default_backend()}: {jax.devices()[0].device_kind}), {os.cpu_count()} CPU cores, "
-          f"batch {args.batch}, {args.steps} timed steps")
-    if not args.no_torch:
-        import torch
-
-        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, oneDNN {torch.backends.mkldnn.is_available()}")
-    print("flax before: XLA's convolution everywhere; flax after: faceobf.models.layers.Conv's lowerings (1x1 as dot, small-map 3x3 as im2col)")
+    print_backends(not args.no_torch, f"batch {args.batch}, {args.steps} timed steps")
+    print("flax before: faceobf.models.layers.Conv's lowerings (1x1 as dot, small-map 3x3 as im2col) on XLA:CPU's ynn convolutions "
+          "(a fresh process); flax after: the same lowerings on XLA's own convolutions (faceobf.runtime)")
     print(f"{'resolution':>10} {'before img/s':>13} {'after img/s':>12} {'torch img/s':>12} {'before/torch':>13} {'after/torch':>12}")
     for res in args.resolutions:
-        before = flax_throughput(res, args.batch, args.steps, xla_only=True)
+        before = in_subprocess("bench_fac", "flax_throughput", BEFORE_ENV, res, args.batch, args.steps)
         after = flax_throughput(res, args.batch, args.steps)
         t = float("nan") if args.no_torch else torch_throughput(res, args.batch, args.steps, device=args.torch_device)
         print(f"{res:>10} {before:>13.1f} {after:>12.1f} {t:>12.1f} {before / t:>13.2f} {after / t:>12.2f}", flush=True)
@@ -208,11 +194,11 @@ def main() -> None:
     print(f"-- batch size (flax, 96x96; batch {args.batch} above)")
     for b in (16, 64):
         print(f"  batch {b}: {flax_throughput(96, b, max(4, args.steps * 32 // b)):.1f} img/s", flush=True)
-    print("-- XLA CPU runtime (flax, 96x96, fresh process each)")
+    print("-- XLA CPU runtime (flax, 96x96, fresh process each; faceobf's own flag is added to each)")
     for label, flags in (("default", ""), ("--xla_cpu_use_thunk_runtime=false", "--xla_cpu_use_thunk_runtime=false"),
                          ("--xla_cpu_multi_thread_eigen=false", "--xla_cpu_multi_thread_eigen=false")):
         try:
-            v = _in_subprocess("flax_throughput", {"XLA_FLAGS": flags}, 96, args.batch, args.steps)
+            v = in_subprocess("bench_fac", "flax_throughput", {"XLA_FLAGS": flags}, 96, args.batch, args.steps)
             print(f"  {label}: {v:.1f} img/s", flush=True)
         except subprocess.CalledProcessError as exc:
             print(f"  {label}: failed ({exc.stderr.strip().splitlines()[-1][:120]})", flush=True)
