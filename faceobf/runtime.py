@@ -6,8 +6,8 @@ the trainers and the evaluation all get them:
 * **XLA:CPU's own convolutions.** jaxlib 0.10 hands convolutions and matrix products to YNNPACK
   ("ynn fusions"); on faceobf's networks those convolutions are about 2x slower forward and 2-7x slower
   in the kernel gradient than XLA's own (`benchmarks/bench_layers.py --ynn` shows both), so faceobf
-  adds `--xla_cpu_experimental_ynn_fusion_type=` (no ynn fusions) to `XLA_FLAGS` on jaxlib 0.10, the
-  version it was measured on. An `XLA_FLAGS` that already names the option is left alone;
+  adds `--xla_cpu_experimental_ynn_fusion_type=` (no ynn fusions) to `XLA_FLAGS` on jaxlib 0.10.2 and
+  later 0.10 releases, where it was measured (XLA aborts on a flag it does not know). An `XLA_FLAGS` that already names the option is left alone;
   `FACEOBF_XLA_FLAGS=0` leaves `XLA_FLAGS` untouched. GPUs and TPUs ignore it.
 * **A warm start.** JAX's persistent compilation cache under `$FACEOBF_CACHE/jax-compilation`
   (default `~/.cache/faceobf/jax-compilation`): a second `faceobf obfuscate`, chapter run or training
@@ -27,11 +27,13 @@ YNN_OPTION = "xla_cpu_experimental_ynn_fusion_type"
 XLA_FLAGS_ENV = "FACEOBF_XLA_FLAGS"
 COMPILATION_CACHE_ENV = "FACEOBF_COMPILATION_CACHE"
 OFF = ("0", "off", "false", "no")
+# jaxlib releases the flag was measured on: XLA aborts on a flag it does not know, so no other release gets it
+MEASURED_JAXLIB = ((0, 10, 2), (0, 11, 0))
 
 
 def _jaxlib_version() -> tuple[int, ...]:
     try:
-        return tuple(int(p) for p in metadata.version("jaxlib").split(".")[:2])
+        return tuple(int(p) for p in metadata.version("jaxlib").split(".")[:3])
     except (metadata.PackageNotFoundError, ValueError):
         return ()
 
@@ -52,7 +54,7 @@ def configure_xla_flags() -> bool:
     flags = os.environ.get("XLA_FLAGS", "")
     if YNN_OPTION in flags:
         return True
-    if os.environ.get(XLA_FLAGS_ENV, "1").lower() in OFF or _jaxlib_version() != (0, 10):
+    if os.environ.get(XLA_FLAGS_ENV, "1").lower() in OFF or not MEASURED_JAXLIB[0] <= _jaxlib_version() < MEASURED_JAXLIB[1]:
         return False
     if _backends_started():
         warnings.warn("faceobf was imported after JAX started its backend: XLA:CPU keeps its slower ynn convolutions "
