@@ -15,7 +15,7 @@ from faceobf.disentangle.landmarks import detect_faces
 from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
 from faceobf.models.resnet import ResNetConfig
 from faceobf.models.unet import UNetConfig
-from faceobf.obfuscate.align import CROP, similarity_to_template
+from faceobf.disentangle.align import CROP, similarity_to_template
 from faceobf.obfuscate.batch import read_report
 from faceobf.obfuscate.detect import DetectorSettings, detect
 from faceobf.obfuscate.pipeline import MissedFaceError, NoFaceError, Obfuscator, fallback_region

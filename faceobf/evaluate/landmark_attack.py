@@ -17,7 +17,7 @@ from faceobf.disentangle.landmarks import LANDMARK_SUBSETS, landmark_subset  # n
 def normalise_landmarks(points: np.ndarray, subset: str = "all") -> np.ndarray:
     """(n, 68, 2) landmarks -> (n, 2k) shape vectors: each set aligned to the template by a similarity
     transform (all 68 points define the frame), then the `subset` kept, centred and scaled to unit norm."""
-    from faceobf.obfuscate.align import apply_affine, similarity_to_template
+    from faceobf.disentangle.align import apply_affine, similarity_to_template
 
     points = np.asarray(points, np.float64)
     idx = np.asarray(landmark_subset(subset))

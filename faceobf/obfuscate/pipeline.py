@@ -1,6 +1,6 @@
 """Stage 3: obfuscate faces by flipping attributes and redrawing them, in aligned crops or whole photos.
 
-For each face: align it to the canonical template (`faceobf.obfuscate.align`) by a similarity
+For each face: align it to the canonical template (`faceobf.disentangle.align`) by a similarity
 transform, read its 40 attributes with the attribute classifier, let the policy change them, redraw
 the face with the U-Net from (landmark heatmaps, masked context, new attribute planes), warp the new
 face back and blend it into the photo inside the feathered face ellipse. Pixels outside every face
@@ -28,7 +28,7 @@ import numpy as np
 from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
 from faceobf.disentangle.classifier import AttributeClassifier
 from faceobf.disentangle.masking import Ellipse, ellipse_mask, fit_face_ellipse
-from faceobf.obfuscate.align import CROP, apply_affine, similarity_to_template
+from faceobf.disentangle.align import CROP, apply_affine, similarity_to_template
 from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
 from faceobf.obfuscate.detect import Detection, DetectorSettings, detect
 from faceobf.obfuscate.policies import FlipNamed, Policy, Scorer, flipped_names
