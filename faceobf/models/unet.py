@@ -10,7 +10,8 @@ norm) keeps training and inference identical and independent of the batch. With 
 
 PatchGAN (Isola et al., 2017): given the U-Net's input and an image, sees the factors (all, all but the
 attribute planes, or none: its `condition`) and the image, concatenated, and returns a map of logits, one
-per overlapping patch (70x70 receptive field with three stride-2 layers). With `attribute_head`, it also returns 40 attribute logits
+per overlapping patch (70x70 receptive field with three stride-2 layers). With `attribute_head`, it also
+returns 40 attribute logits
 from its pooled last features (AttGAN's auxiliary classifier), trained on real faces and their labels;
 AttGAN's discriminator sees the image only, so that the head cannot read an attribute from the landmark
 heatmaps (a smile is in the mouth's landmarks), which the generator cannot change.
@@ -166,7 +167,7 @@ class PatchGAN(nnx.Module):
     def _trunk(self, factors: jax.Array | Factors, image: jax.Array) -> jax.Array:
         """factors: the U-Net's whole input (an array or `Factors`); the discriminator keeps what its condition says."""
         if isinstance(factors, Factors):
-            x = factors.parts(with_planes=True)[: self.config.factor_parts()] + [image]
+            x = factors.parts()[: self.config.factor_parts()] + [image]
         else:
             x = jnp.concatenate([factors[..., : self.config.factor_channels(factors.shape[-1])], image], axis=-1)
         x = nnx.leaky_relu(self.convs[0](x), 0.2)
