@@ -35,7 +35,7 @@ import numpy as np
 from common import BEFORE_ENV, in_subprocess, print_backends
 from faceobf.data.batches import iterate_batches
 from faceobf.models.layers import lowerings
-from faceobf.obfuscate.policies import allowed_indices
+from faceobf.disentangle.attributes import allowed_indices
 from faceobf.profiles import get_profile, recipe_of, with_recipe
 from faceobf.reconstruct.planes import onehot_table
 from faceobf.train.loop import fit

@@ -54,7 +54,8 @@ def _cmd_data_landmarks(args: argparse.Namespace) -> int:
 def _announce_profile(args: argparse.Namespace):
     """The profile named by --profile (else the active one), printed with the hardware; --landmarks and --recipe applied."""
     from faceobf.profiles import (active_profile, get_profile, hardware_summary, with_ablation_budget, with_attribute_weight,
-                                  with_landmarks, with_recipe, without_injection)
+                                  with_condition, with_critic, with_geometry, with_identity_hinge, with_l1_weight, with_landmarks, with_recipe,
+                                  with_seed_edits, without_injection)
 
     profile = get_profile(args.profile) if args.profile else active_profile()
     if getattr(args, "landmarks", None):
@@ -65,6 +66,18 @@ def _announce_profile(args: argparse.Namespace):
         profile = without_injection(profile)
     if getattr(args, "attr_weight", None) is not None:
         profile = with_attribute_weight(profile, args.attr_weight)
+    if getattr(args, "geometry_training", None):
+        profile = with_geometry(profile, args.geometry_training)
+    if getattr(args, "seed_edits", None) is not None:
+        profile = with_seed_edits(profile, args.seed_edits)
+    if getattr(args, "condition", None):
+        profile = with_condition(profile, args.condition)
+    if getattr(args, "critic", None):
+        profile = with_critic(profile, args.critic)
+    if getattr(args, "l1_weight", None) is not None:
+        profile = with_l1_weight(profile, args.l1_weight)
+    if getattr(args, "identity_weight", None) is not None:
+        profile = with_identity_hinge(profile, args.identity_weight)
     if getattr(args, "short", False):
         profile = with_ablation_budget(profile)
     print(f"profile {profile.name}: {profile.description}\nhardware: {hardware_summary()}")
@@ -104,17 +117,34 @@ def _cmd_train_recon(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_ablations(args: argparse.Namespace) -> int:
+    from faceobf import runs
+    from faceobf.data import CelebA
+    from faceobf.train.ablations import ablation_arms
+    from faceobf.train.recon import load_or_train_recon
+
+    profile = _announce_profile(args)
+    dataset = CelebA.open(args.root)
+    arms = ablation_arms(profile)
+    for number, (arm, (arm_profile, encoding)) in enumerate(arms.items(), 1):
+        print(f"[{number}/{len(arms)}] {arm}: {runs.RunSpec.recon(arm_profile, encoding).train_command()}", flush=True)
+        run = load_or_train_recon(arm_profile, dataset, encoding, progress=not args.quiet)
+        print(f"[{number}/{len(arms)}] {arm}: finished, test SSIM (mask) {run.test['unet']['ssim_mask']:.4f}; {run.run_dir}", flush=True)
+    return 0
+
+
 def build_obfuscator(args: argparse.Namespace):
     """The stage-3 pipeline the command line asks for (separate so tests can swap the models)."""
     from dataclasses import replace
 
     from faceobf.obfuscate.pipeline import obfuscator_from_runs
     from faceobf.paths import RUNS_ENV
-    from faceobf.obfuscate.policies import FlipAll, FlipNamed, FlipRandom, IdentityAware, SEED_FLIPS
+    from faceobf.obfuscate.policies import FlipAll, FlipNamed, FlipNone, FlipRandom, IdentityAware, SEED_FLIPS
 
     if args.checkpoint:
         os.environ[RUNS_ENV] = args.checkpoint
     policy = {
+        "none": lambda: FlipNone(),
         "named": lambda: FlipNamed(tuple(args.flip or SEED_FLIPS), respect_protected=not args.unprotect),
         "all": lambda: FlipAll(respect_protected=not args.unprotect),
         "random": lambda: FlipRandom(args.k, seed=args.seed, respect_protected=not args.unprotect),
@@ -122,6 +152,12 @@ def build_obfuscator(args: argparse.Namespace):
     }[args.policy]()
     profile = _announce_profile(args)
     obfuscator = obfuscator_from_runs(profile, args.encoding, policy)
+    generator = obfuscator.generator
+    if args.geometry == "fixed":
+        generator = generator.with_geometry(None)
+    elif args.geometry == "follow" and generator.geometry is None:
+        raise ValueError("--geometry follow: this U-Net was trained with fixed landmarks and has no landmark mapping; "
+                         "train one with `faceobf train recon --geometry follow`")
     from faceobf.obfuscate.detect import DetectorSettings
 
     min_score = dict(DetectorSettings().min_score)
@@ -131,7 +167,8 @@ def build_obfuscator(args: argparse.Namespace):
             raise ValueError(f"--min-score {item!r}: write DETECTOR=VALUE with DETECTOR one of {', '.join(min_score)}")
         min_score[name] = float(value)
     detection = DetectorSettings(detectors=tuple(args.detectors), min_score=min_score)
-    return replace(obfuscator, detection=detection, fallback=args.fallback, min_face=args.min_face, on_miss=args.on_miss)
+    return replace(obfuscator, generator=generator, detection=detection, fallback=args.fallback, min_face=args.min_face,
+                   on_miss=args.on_miss)
 
 
 def _cmd_obfuscate(args: argparse.Namespace) -> int:
@@ -290,15 +327,43 @@ def build_parser() -> argparse.ArgumentParser:
                        help="attgan (default): edited redraws judged by the discriminator's attribute head; pix2pix: L1 + GAN only (a separate run)")
     recon.add_argument("--no-inject", action="store_true", help="attribute planes at the input only, no inject layers (an ablation)")
     recon.add_argument("--attr-weight", type=float, help="weight of the generator's attribute loss (default: the profile's; a separate run)")
+    recon.add_argument("--geometry", dest="geometry_training", choices=["fixed", "follow"],
+                       help="edited redraws from fixed landmarks (the seed's design) or from landmarks moved with the flips "
+                            "(follow); default: the profile's; a separate run")
+    recon.add_argument("--seed-edits", type=float, metavar="SHARE",
+                       help="share of edited redraws that flip the seed's four (default: the profile's; a separate run)")
+    recon.add_argument("--condition", choices=["target", "difference"],
+                       help="attribute planes carry the targets, or their difference from the face's own (STGAN); a separate run")
+    recon.add_argument("--critic", choices=["head", "frozen"],
+                       help="the generator's attribute loss from D's head as it trains, or a frozen copy of the warmed-up head; "
+                            "a separate run")
+    recon.add_argument("--identity-weight", type=float,
+                       help="weight of the identity hinge on edited redraws (a small recogniser trained in the run on the train "
+                            "identities; default 0: off; a separate run)")
+    recon.add_argument("--l1-weight", type=float, help="weight of the reconstruction L1 (default: the profile's 100; a separate run)")
     recon.add_argument("--short", action="store_true", help="train under the profile's ablation budget (a separate run)")
     recon.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/recon-<profile>-<variant>-<dataset>)")
     recon.set_defaults(func=_cmd_train_recon)
 
+    abl = train.add_parser("ablations", help="every arm of chapter 2's stage-2 ablation under the profile's ablation budget, "
+                                              "in turn (each resumes or is loaded when finished)")
+    abl.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: $FACEOBF_PROFILE, else gpu if JAX sees one, else cpu")
+    abl.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
+    abl.add_argument("--geometry", dest="geometry_training", choices=["fixed", "follow"], help="the reference recipe's geometry "
+                     "(default: the profile's)")
+    abl.add_argument("--seed-edits", type=float, metavar="SHARE", help="the reference recipe's share of seed edits (default: the profile's)")
+    abl.add_argument("--quiet", action="store_true", help="no progress bars (for logs)")
+    abl.set_defaults(func=_cmd_train_ablations)
+
     obf = commands.add_parser("obfuscate", help="obfuscate every face in photos (files or folders); fails closed")
     obf.add_argument("inputs", nargs="+", help="photos or folders of photos")
     obf.add_argument("-o", "--output", required=True, help="output folder (inputs are never overwritten)")
-    obf.add_argument("--policy", choices=["named", "all", "random", "identity"], default="named",
-                     help="which attributes to flip (default: named); identity: the k flips that move dlib's descriptor furthest")
+    obf.add_argument("--policy", choices=["none", "named", "all", "random", "identity"], default="named",
+                     help="which attributes to flip (default: named); identity: the k flips that move dlib's descriptor furthest; "
+                          "none: redraw each face with its own attributes (the control)")
+    obf.add_argument("--geometry", choices=["follow", "fixed"],
+                     help="follow: a flip also moves the landmarks it names (a smile, a nose), as the U-Net was trained; fixed: "
+                          "keep the face's landmarks (the seed's design); default: follow when the U-Net has a landmark mapping")
     obf.add_argument("--flip", nargs="+", metavar="ATTR", help="attributes for --policy named (default: Pointy_Nose Smiling Young Big_Nose)")
     obf.add_argument("--k", type=int, default=4, help="how many attributes --policy random or identity flips (default 4)")
     obf.add_argument("--seed", type=int, default=0, help="seed of --policy random")

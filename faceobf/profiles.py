@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from faceobf.models.identity_cnn import IdentityCNNConfig
 from faceobf.models.recogniser import RecogniserConfig
@@ -15,6 +15,16 @@ from faceobf.models.resnet import ResNetConfig
 from faceobf.models.unet import PatchGANConfig, UNetConfig
 
 PROFILE_ENV = "FACEOBF_PROFILE"
+
+
+# The identity hinge's recogniser: a small ResNet (three stages, so the last map is 4x4 at 64 px) with an ArcFace head,
+# on the U-Net's 64 px crops; ~2 min per epoch on 2 CPU cores.
+IDENTITY_CRITIC = RecogniserConfig(trunk=ResNetConfig(stage_sizes=(1, 1, 1), base_width=32, num_outputs=1), resolution=64,
+                                   epochs=8, batch_size=64)
+
+GEOMETRIES = ("fixed", "follow")  # edited redraws keep the landmarks (the seed's design) or move them with the flips
+CONDITIONS = ("target", "difference")
+CRITICS = ("head", "frozen")
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,27 @@ class ReconTrainConfig:
     attr_weight: float = 0.0  # weight of the discriminator head's BCE on edited faces against their targets (AttGAN: 10)
     d_attr_weight: float = 1.0  # weight of the head's BCE on real faces and their labels in the D loss (AttGAN: 1)
     head_warmup_epochs: int = 0  # epochs in which only the discriminator learns the attributes of real faces, before G starts
+    # Geometry that follows the attributes: "follow" draws each edited redraw from its landmarks moved by the landmark
+    # mapping fitted on the train faces (faceobf.disentangle.geometry), by a gain drawn per face from `geometry_gain`;
+    # "fixed" is the seed's design (an edited face keeps the original's landmarks).
+    geometry: str = "fixed"
+    geometry_gain: tuple[float, float] = (1.0, 1.0)  # (low, high) of the uniform gain on the mapping's displacement
+    mapping_ridge: float = 10.0  # ridge of the landmark mapping
+    seed_edit_share: float = 0.0  # share of edited redraws that flip the seed's four (the others: `edit_flips` at random)
+    condition: str = "target"  # the planes carry the target attributes, or their "difference" from the face's own (STGAN)
+    critic: str = "head"  # G's attribute loss from D's head as it trains, or from a "frozen" copy of the warmed-up head
+    # Identity as a measured option: identity_weight * max(0, cos(e(edited), e(original)) - identity_margin) with e a small
+    # recogniser trained in the run on the train identities (never an assessor: dlib and the evaluation's ArcFace judge)
+    identity_weight: float = 0.0
+    identity_margin: float = 0.3
+    identity_critic: RecogniserConfig = field(default_factory=lambda: IDENTITY_CRITIC)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("geometry", self.geometry, GEOMETRIES), ("condition", self.condition, CONDITIONS),
+                                     ("critic", self.critic, CRITICS)):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -103,6 +133,10 @@ class Profile:
 # trains ~10^6 steps; a CPU budget is ~2,500, so the head first learns the attributes of real faces alone (cheap:
 # no generator) and gives the generator a meaningful attribute gradient from its first step.
 ATTRIBUTE_RECIPE = dict(edit_flips=4, attr_weight=10.0, d_attr_weight=1.0, head_warmup_epochs=8)
+# Flips that move the face: each edited redraw is drawn from its landmarks moved by the landmark mapping (gains 1-3),
+# and half of the edits flip the seed's four (the flips stage 3 makes by default).
+FOLLOW_GAIN = (1.0, 3.0)  # gains the edited landmarks train under: the mapping's own estimate up to 3x (amplified flips)
+FOLLOW_RECIPE = dict(geometry="follow", geometry_gain=FOLLOW_GAIN, seed_edit_share=0.5)
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
@@ -110,7 +144,8 @@ PROFILES: dict[str, Profile] = {
         fac=FACTrainConfig(resolution=96, batch_size=16, epochs=2, train_limit=192, eval_limit=64),
         landmark_limit=48,
         description="a few minutes on 2 CPU cores; checks that every cell runs, numbers mean nothing",
-        recon=ReconTrainConfig(resolution=64, batch_size=8, epochs=1, train_limit=64, eval_limit=16, **ATTRIBUTE_RECIPE),
+        recon=ReconTrainConfig(resolution=64, batch_size=8, epochs=1, train_limit=64, eval_limit=16, **ATTRIBUTE_RECIPE,
+                               **FOLLOW_RECIPE, identity_critic=replace(IDENTITY_CRITIC, epochs=1, train_limit=128)),
         unet=UNetConfig(base_width=16, depth=3, inject_levels=2),
         patchgan=PatchGANConfig(base_width=16, attribute_head=True, condition="none"),  # as wide as the U-Net it judges
         evaluation=EvalConfig(identities=10, images_per_identity=4, identity_aware_limit=2, cnn_limit=4,
@@ -148,8 +183,6 @@ PROFILES: dict[str, Profile] = {
 
 def with_landmarks(profile: Profile, subset: str) -> Profile:
     """The profile with its U-Net fed the named landmark subset (a separate run directory)."""
-    from dataclasses import replace
-
     from faceobf.disentangle.landmarks import landmark_subset
 
     landmark_subset(subset)  # unknown names fail here
@@ -167,23 +200,77 @@ def recipe_of(profile: Profile) -> str:
 def with_recipe(profile: Profile, recipe: str) -> Profile:
     """The profile with its stage-2 recipe replaced: 'pix2pix' is the L1 + adversarial recipe of the first book
     (no edited redraws, no attribute head, no injected planes), kept for the ablation (a separate run directory)."""
-    from dataclasses import replace
-
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
     if recipe == recipe_of(profile):
         return profile
     if recipe == "attgan":
         raise ValueError(f"profile {profile.name!r} defines no attribute recipe to switch back to")
-    return replace(profile, recon=replace(profile.recon, edit_flips=0, attr_weight=0.0, head_warmup_epochs=0),
+    return replace(profile, recon=replace(profile.recon, edit_flips=0, attr_weight=0.0, head_warmup_epochs=0, geometry="fixed",
+                                          geometry_gain=(1.0, 1.0), seed_edit_share=0.0, condition="target", critic="head"),
                    unet=replace(profile.unet, inject_levels=0),
                    patchgan=replace(profile.patchgan, attribute_head=False, condition="factors"))
 
 
+def with_geometry(profile: Profile, geometry: str) -> Profile:
+    """The profile with edited redraws drawn from fixed landmarks (the seed's design) or from landmarks that follow the
+    flipped attributes (the landmark mapping, gains uniform in `FOLLOW_GAIN`); the variant says which."""
+    if geometry not in GEOMETRIES:
+        raise ValueError(f"unknown geometry {geometry!r}; choose one of {', '.join(GEOMETRIES)}")
+    if geometry == profile.recon.geometry:
+        return profile
+    if recipe_of(profile) != "attgan":
+        raise ValueError("only the attgan recipe draws edited redraws whose landmarks could follow the attributes")
+    gain = FOLLOW_GAIN if geometry == "follow" else (1.0, 1.0)
+    return replace(profile, recon=replace(profile.recon, geometry=geometry, geometry_gain=gain))
+
+
+def with_seed_edits(profile: Profile, share: float) -> Profile:
+    """The profile with a `share` of the edited redraws flipping the seed's four (the variant says 'seed<percent>')."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"the share of seed edits is between 0 and 1, got {share}")
+    if recipe_of(profile) != "attgan":
+        raise ValueError("only the attgan recipe draws edited redraws")
+    return replace(profile, recon=replace(profile.recon, seed_edit_share=float(share)))
+
+
+def with_condition(profile: Profile, condition: str) -> Profile:
+    """The profile with the attribute planes carrying the targets or their difference from the face's own (STGAN)."""
+    if recipe_of(profile) != "attgan" and condition != "target":
+        raise ValueError("difference conditioning needs edited redraws (the attgan recipe)")
+    return replace(profile, recon=replace(profile.recon, condition=condition))
+
+
+def with_critic(profile: Profile, critic: str) -> Profile:
+    """The profile with the generator's attribute loss from the live head or a frozen copy of the warmed-up head."""
+    if critic == "frozen" and not (recipe_of(profile) == "attgan" and profile.recon.head_warmup_epochs):
+        raise ValueError("a frozen critic is the discriminator's head after its warm-up: it needs the attgan recipe with "
+                         "head_warmup_epochs > 0")
+    return replace(profile, recon=replace(profile.recon, critic=critic))
+
+
+def with_identity_hinge(profile: Profile, weight: float, margin: float | None = None) -> Profile:
+    """The profile with the identity hinge at `weight` (and `margin`) on edited redraws (tagged 'id<weight>')."""
+    if recipe_of(profile) != "attgan":
+        raise ValueError("the identity hinge acts on edited redraws: it needs the attgan recipe")
+    margin = profile.recon.identity_margin if margin is None else float(margin)
+    if weight == profile.recon.identity_weight and margin == profile.recon.identity_margin:
+        return profile
+    return replace(profile, recon=replace(profile.recon, identity_weight=float(weight), identity_margin=margin),
+                   tags=profile.tags + (f"id{weight:g}",))
+
+
+def with_l1_weight(profile: Profile, weight: float) -> Profile:
+    """The profile with the reconstruction L1 weighted `weight` instead (tagged 'l1<weight>')."""
+    if weight == profile.recon.l1_weight:
+        return profile
+    if weight <= 0:
+        raise ValueError(f"the L1 weight must be positive, got {weight}")
+    return replace(profile, recon=replace(profile.recon, l1_weight=float(weight)), tags=profile.tags + (f"l1{weight:g}",))
+
+
 def with_ablation_budget(profile: Profile) -> Profile:
     """The profile with its U-Net trained under the ablation budget (a separate run, tagged 'short')."""
-    from dataclasses import replace
-
     if "short" in profile.tags:
         return profile
     recon = replace(profile.recon, epochs=profile.ablation.epochs,
@@ -194,8 +281,6 @@ def with_ablation_budget(profile: Profile) -> Profile:
 
 def with_attribute_weight(profile: Profile, weight: float) -> Profile:
     """The profile with the generator's attribute loss weighted `weight` instead (tagged 'attr<weight>')."""
-    from dataclasses import replace
-
     if weight == profile.recon.attr_weight:
         return profile
     if recipe_of(profile) != "attgan":
@@ -205,8 +290,6 @@ def with_attribute_weight(profile: Profile, weight: float) -> Profile:
 
 def without_injection(profile: Profile) -> Profile:
     """The profile with the attribute planes reaching the U-Net's input only (no inject layers; tagged 'noinject')."""
-    from dataclasses import replace
-
     if profile.unet.inject_levels == 0:
         return profile
     return replace(profile, unet=replace(profile.unet, inject_levels=0), tags=profile.tags + ("noinject",))
@@ -225,8 +308,6 @@ def get_profile(name: str) -> Profile:
 def scaled_to_devices(profile: Profile, devices: int | None = None) -> Profile:
     """`profile` with every training batch multiplied by the number of local devices (`devices`, default JAX's
     count): each device keeps the batch the profile was tuned for, and the data-parallel steps split it."""
-    from dataclasses import replace
-
     if devices is None:
         import jax
 

@@ -33,10 +33,16 @@ class RunConfigError(ValueError):
 
 def recon_variant(encoding: str, profile: Profile) -> str:
     """How runs of the U-Net are told apart: the encoding, the landmark subset if not all, '-pix2pix' for the old
-    recipe, then the profile's tags ('-noinject', '-short')."""
+    recipe, '-follow' for landmarks that follow the flips, '-seed<percent>' for seed edits, '-diff' for difference
+    planes, '-frozen' for a frozen critic, then the profile's tags ('-noinject', '-attr40', '-l130', '-short')."""
     recon = profile.recon
     variant = encoding if recon.landmark_subset == "all" else f"{encoding}-lm_{recon.landmark_subset}"
-    return "-".join([variant + ("-pix2pix" if recon.edit_flips == 0 else ""), *profile.tags])
+    parts = [variant + ("-pix2pix" if recon.edit_flips == 0 else "")]
+    parts += ["follow"] if recon.geometry == "follow" else []
+    parts += [f"seed{round(100 * recon.seed_edit_share)}"] if recon.seed_edit_share else []
+    parts += ["diff"] if recon.condition == "difference" else []
+    parts += ["frozen"] if recon.critic == "frozen" else []
+    return "-".join(parts + list(profile.tags))
 
 
 def _jsonable(obj: Any) -> Any:
@@ -89,14 +95,47 @@ class RunSpec:
         encoding, *parts = self.variant.split("-")
         subset = next((p[len("lm_"):] for p in parts if p.startswith("lm_")), None)
         options = {"pix2pix": " --recipe pix2pix", "noinject": " --no-inject", "short": " --short"}
+        weights = "".join(f" --{flag}-weight {p[len(prefix):]}" for p in parts for prefix, flag in (("attr", "attr"), ("l1", "l1"), ("id", "identity"))
+                          if p.startswith(prefix) and p[len(prefix):].replace(".", "", 1).isdigit())
         return (f"faceobf train recon --profile {self.profile} --encoding {encoding}" + (f" --landmarks {subset}" if subset else "")
-                + "".join(options[p] for p in parts if p in options))
+                + "".join(options[p] for p in parts if p in options if p != "short") + self._edit_options() + weights
+                + (options["short"] if "short" in parts else ""))
+
+    def _edit_options(self) -> str:
+        """--geometry and --seed-edits where the run's differ from its profile's defaults."""
+        from faceobf.profiles import PROFILES
+
+        train, default = self.config.get("train", {}), PROFILES[self.profile].recon if self.profile in PROFILES else None
+        if default is None or not train.get("edit_flips"):
+            return ""
+        out = f" --geometry {train['geometry']}" if train.get("geometry", default.geometry) != default.geometry else ""
+        share = train.get("seed_edit_share", default.seed_edit_share)
+        out += f" --seed-edits {share:g}" if share != default.seed_edit_share else ""
+        for option in ("condition", "critic"):
+            value = train.get(option, getattr(default, option))
+            out += f" --{option} {value}" if value != getattr(default, option) else ""
+        return out
+
+
+def complete_record(record: dict) -> dict:
+    """A stored record with the training options added since it was written set to their defaults, which reproduce
+    what the run trained with (every new option defaults to the behaviour before it existed)."""
+    from faceobf.profiles import ReconTrainConfig
+
+    train = record.get("config", {}).get("train") if record.get("kind") == "recon" else None
+    if not isinstance(train, dict):
+        return record
+    defaults = _jsonable(dataclasses.asdict(ReconTrainConfig()))
+    missing = {k: v for k, v in defaults.items() if k not in train}
+    if not missing:
+        return record
+    return {**record, "config": {**record["config"], "train": {**train, **missing}}}
 
 
 def read_record(run_dir: Path) -> dict | None:
-    """The stored record of a run folder, or None when it has none (or an unreadable one)."""
+    """The stored record of a run folder (completed by `complete_record`), or None when it has none (or an unreadable one)."""
     try:
-        return json.loads((Path(run_dir) / RECORD).read_text())
+        return complete_record(json.loads((Path(run_dir) / RECORD).read_text()))
     except (OSError, ValueError):
         return None
 

@@ -27,6 +27,10 @@ WEIGHTS = "weights.npz"
 CARD = "card.json"
 HISTORY = "history.json"
 MODEL_CARD = "MODEL_CARD.md"
+# Files of a run that ship beside its weights when present: the landmark mapping of a geometry-'follow' U-Net and the
+# flip strength chosen for it on validation faces (`faceobf.train.recon.MAPPING_FILE`, `STRENGTH_FILE`), checked by
+# checksum like the weights.
+RUN_FILES = ("landmark_mapping.npz", "flip_strength.json")
 # Where the network sits in the state a run restores: FAC (model, optimizer); U-Net ((model, optimizer), D's).
 MODEL_PREFIX = {"fac": "[0]", "recon": "[0][0]"}
 LICENCE = ("Trained on CelebA (Liu et al., 2015), whose images are for non-commercial research only; these "
@@ -82,8 +86,10 @@ def cards(root: Path | None = None) -> list[dict]:
 
 def matching_card(record: dict, root: Path | None = None) -> dict | None:
     """The shipped model whose run record is `record` (kind, profile, variant, config; data set if not None)."""
+    from faceobf.runs import complete_record
+
     for card in cards(root):
-        stored = card["record"]
+        stored = complete_record(card["record"])
         if all(stored.get(k) == record[k] for k in ("kind", "profile", "variant", "config")) and (
                 record.get("dataset") is None or stored.get("dataset") == record["dataset"]):
             return card
@@ -108,6 +114,10 @@ def install(name: str, runs_dir: Path, root: Path | None = None) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     shutil.copyfile(source / WEIGHTS, partial / WEIGHTS)
+    for name, digest in card.get("files", {}).items():
+        if sha256(source / name) != digest:
+            raise ShippedModelError(f"{source / name}: checksum differs from its card; reinstall faceobf or re-export the model")
+        shutil.copyfile(source / name, partial / name)
     shutil.copyfile(source / CARD, partial / CARD)
     write_json(partial / HISTORY, card["history"])
     write_json(partial / runs.RECORD, card["record"])
@@ -147,7 +157,12 @@ def export(run_dir: Path, state: Any, kind: str, history: dict, test: dict, fide
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     np.savez(partial / WEIGHTS, **model_arrays(state, MODEL_PREFIX[kind], dtype))
-    card = {"name": name, "kind": kind, "record": record, "dtype": dtype, "sha256": sha256(partial / WEIGHTS),
+    files = {}
+    for file in RUN_FILES:
+        if (Path(run_dir) / file).exists():
+            shutil.copyfile(Path(run_dir) / file, partial / file)
+            files[file] = sha256(partial / file)
+    card = {"name": name, "kind": kind, "record": record, "dtype": dtype, "sha256": sha256(partial / WEIGHTS), "files": files,
             "bytes": (partial / WEIGHTS).stat().st_size, "fidelity": fidelity, "test": test, "history": history,
             "licence": LICENCE}
     write_json(partial / CARD, card)

@@ -99,7 +99,7 @@ def privacy_scatter(table: dict[str, dict], labels: dict[str, str], x: str, x_la
                     x_scale: float = 1.0):
     """One point per method: identification rate (y) against a naturalness measure (x)."""
     ax = ax or plt.gca()
-    kinds = {"unet": "#1f77b4", "baseline": "#ff7f0e", "original": "#2ca02c"}
+    kinds = {"unet": "#1f77b4", "warp": "#9467bd", "baseline": "#ff7f0e", "original": "#2ca02c"}
     for name, row in table.items():
         if row.get(x) is None:
             continue
@@ -114,3 +114,29 @@ def privacy_scatter(table: dict[str, dict], labels: dict[str, str], x: str, x_la
     ax.set_ylim(-0.03, 1.05)
     ax.grid(alpha=0.3)
     return ax
+
+
+def landmark_flip_figure(mapping, flips: Sequence[str], gain: float = 1.0, panel: float = 2.3):
+    """What flipping each attribute does to the 68 points: the landmark mapping's mean face (grey) and the same face with
+    the attribute switched on (coloured, moved by `gain` x its coefficient), arrows scaled up 5x so a small move shows;
+    one panel per flip, each titled with its mean move in inter-ocular distances. Returns the figure."""
+    from faceobf.disentangle.attributes import attribute_index
+    from faceobf.disentangle.geometry import TEMPLATE_INTER_OCULAR
+
+    base = np.asarray(mapping.intercept)
+    fig, axes = plt.subplots(1, len(flips), figsize=(panel * len(flips), panel * 1.35), squeeze=False)
+    for ax, name in zip(axes[0], flips):
+        move = gain * mapping.coefficients[attribute_index(name)]
+        moved = base + move
+        ax.scatter(base[:, 0], base[:, 1], s=9, c="#9e9e9e", linewidths=0, label="mean face")
+        for part, colour in _GROUP_COLORS:
+            ax.scatter(moved[part, 0], moved[part, 1], s=9, c=colour, linewidths=0)
+        ax.quiver(base[:, 0], base[:, 1], 5 * move[:, 0], 5 * move[:, 1], angles="xy", scale_units="xy", scale=1,
+                  width=0.006, color="#333333")
+        mean_iod = float(np.linalg.norm(move, axis=-1).mean() / TEMPLATE_INTER_OCULAR)
+        ax.set_title(f"+{name}\nmean move {mean_iod:.3f} IOD", fontsize=10)
+        ax.set_aspect("equal")
+        ax.invert_yaxis()
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

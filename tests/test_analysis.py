@@ -20,7 +20,7 @@ class WeightedGenerator:
     def __init__(self, weights: np.ndarray):
         self.weights = weights
 
-    def render(self, faces: FaceFactors, attributes: np.ndarray) -> np.ndarray:
+    def render(self, faces: FaceFactors, attributes: np.ndarray, source: np.ndarray | None = None) -> np.ndarray:
         level = np.asarray(attributes, np.float32) @ self.weights  # (N,)
         return np.broadcast_to(level[:, None, None, None], faces.images.shape).astype(np.float32)
 

@@ -57,3 +57,36 @@ def test_unknown_method_and_unet_method_without_models(crop: np.ndarray) -> None
         process_crops(get_method("flip4"), crop[None], [POINTS], keys=[0])
     crops, outcome = process_crops(get_method("original"), crop[None], [POINTS], keys=[0])
     assert np.array_equal(crops[0], crop) and outcome.tolist() == [UNTOUCHED]
+
+
+def test_the_warp_moves_the_pixels_at_the_landmarks_to_their_new_places() -> None:
+    from faceobf.obfuscate.warp import warp_to_landmarks
+
+    image = np.zeros((120, 120, 3), np.uint8)
+    image[58:62, 38:42] = 255  # a bright dot at (40, 60)
+    points = np.array([[40.0, 60.0], [80.0, 60.0], [60.0, 90.0], [60.0, 30.0]])
+    np.testing.assert_array_equal(warp_to_landmarks(image, points, points), image)  # nothing moved: the same image
+    moved = points.copy()
+    moved[0] += [8.0, 6.0]
+    out = warp_to_landmarks(image, points, moved)
+    ys, xs = np.nonzero(out[..., 0] > 128)
+    assert abs(xs.mean() - 47.5) < 1.0 and abs(ys.mean() - 65.5) < 1.0
+    assert out.dtype == np.uint8 and out[0, 0].tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="differ in shape"):
+        warp_to_landmarks(image, points, moved[:3])
+
+
+def test_the_warp_control_and_fixed_geometry_need_a_mapping(crop: np.ndarray) -> None:
+    from types import SimpleNamespace
+
+    assert get_method("warp4").needs_models and get_method("flip4_fixed").geometry == "fixed"
+    no_mapping = SimpleNamespace(generator=SimpleNamespace(geometry=None))
+    with pytest.raises(ValueError, match="landmark mapping"):
+        process_crops(get_method("warp4"), crop[None], [POINTS], keys=[0], obfuscator=no_mapping)
+
+
+def test_every_method_has_a_short_figure_label_and_a_kind() -> None:
+    from faceobf.evaluate.report import plot_labels
+
+    short = plot_labels()
+    assert all(name in short and short[f"{name}:kind"] == method.kind for name, method in METHODS.items())

@@ -77,3 +77,24 @@ def test_the_map_survives_a_round_trip_and_refuses_misshapen_input(tmp_path: Pat
     assert (again.r2, again.n_faces, again.ridge) == (mapping.r2, 100, mapping.ridge)
     with pytest.raises(ValueError, match="attributes"):
         LandmarkMapping.fit(landmarks, attributes[:, :39])
+
+
+def test_the_closed_form_frames_match_the_alignment_and_jax_matches_numpy() -> None:
+    import jax.numpy as jnp
+
+    from faceobf.disentangle.geometry import move_landmarks, template_to_face
+
+    landmarks, attributes, _, linear = _planted(6, seed=2)
+    _, aligned_linear = align_shapes(landmarks)
+    np.testing.assert_allclose(template_to_face(landmarks), np.linalg.inv(aligned_linear), rtol=1e-9)
+    rng = np.random.default_rng(3)
+    difference = rng.integers(-1, 2, (6, 40)).astype(np.float32)
+    coefficients = rng.normal(0, 0.01, (40, 68, 2)).astype(np.float32)
+    gains = np.linspace(1, 3, 6).astype(np.float32)
+    expected = move_landmarks(landmarks.astype(np.float32), difference, coefficients, gains)
+    got = move_landmarks(jnp.asarray(landmarks, jnp.float32), jnp.asarray(difference), jnp.asarray(coefficients), jnp.asarray(gains), xp=jnp)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-4, atol=1e-3)
+    # a per-face gain scales each face's move, and gain 0 moves nothing
+    once = move_landmarks(landmarks, difference, coefficients, 1.0) - landmarks
+    np.testing.assert_allclose(expected - landmarks.astype(np.float32), gains[:, None, None] * once, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(move_landmarks(landmarks, difference, coefficients, 0.0), landmarks)

@@ -231,3 +231,53 @@ def test_the_evaluation_takes_the_tools_photo_path_and_scores_a_missed_face_as_u
     assert outcome.tolist() == [REDRAWN, UNTOUCHED]
     assert np.array_equal(out[1], crops[1]) and not np.array_equal(out[0], crops[0])
     assert out.shape == crops.shape and out.dtype == np.uint8
+
+
+def _smile_mapping():
+    from faceobf.disentangle.attributes import attribute_index
+    from faceobf.disentangle.geometry import LandmarkMapping
+
+    coefficients = np.zeros((40, 68, 2))
+    coefficients[attribute_index("Smiling"), 48:68, 1] = 0.06  # a smile lowers the mouth (template units)
+    return LandmarkMapping(np.zeros((68, 2)), coefficients, 1.0, 1.0, np.zeros(40), 0.5, 10)
+
+
+def test_in_the_photo_path_a_flip_moves_the_landmarks_and_fixed_geometry_keeps_them(obfuscator: Obfuscator) -> None:
+    from dataclasses import replace
+
+    from faceobf.reconstruct.generate import FlipStrength
+
+    photo = data.astronaut()
+    follow = replace(obfuscator, generator=obfuscator.generator.with_geometry(_smile_mapping(), FlipStrength(gain=3.0)),
+                     policy=FlipNamed(("Smiling",)))
+    fixed = replace(follow, generator=follow.generator.with_geometry(None))
+    moved, records = follow.obfuscate_photo(photo)
+    kept, _ = fixed.obfuscate_photo(photo)
+    assert next(r for r in records if r.method == "unet").flipped == ["Smiling"]
+    assert not np.array_equal(moved, kept)  # the same flip, drawn from other landmarks
+    outside = _outside(photo)
+    np.testing.assert_array_equal(moved[outside], photo[outside])
+    from faceobf.obfuscate.policies import FlipNone
+
+    unflipped, _ = replace(follow, policy=FlipNone()).obfuscate_photo(photo)
+    plain, _ = replace(fixed, policy=FlipNone()).obfuscate_photo(photo)
+    np.testing.assert_array_equal(unflipped, plain)  # nothing flipped: nothing moves
+
+
+def test_cli_policy_none_and_geometry_choose_the_tools_flips_and_landmarks(obfuscator: Obfuscator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from faceobf import cli
+    from faceobf.obfuscate import pipeline
+    from faceobf.obfuscate.policies import FlipNone
+
+    with_mapping = replace(obfuscator, generator=obfuscator.generator.with_geometry(_smile_mapping()))
+    monkeypatch.setattr(pipeline, "obfuscator_from_runs", lambda profile, encoding, policy: replace(with_mapping, policy=policy))
+    parse = cli.build_parser().parse_args
+    tool = cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--policy", "none"]))
+    assert isinstance(tool.policy, FlipNone) and tool.generator.geometry is not None  # follow: the model's default
+    tool = cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--geometry", "fixed"]))
+    assert tool.generator.geometry is None and with_mapping.generator.geometry is not None  # the loaded model untouched
+    monkeypatch.setattr(pipeline, "obfuscator_from_runs", lambda profile, encoding, policy: replace(obfuscator, policy=policy))
+    with pytest.raises(ValueError, match="no landmark mapping"):
+        cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--geometry", "follow"]))

@@ -62,7 +62,9 @@ SCRIPT = textwrap.dedent(r"""
     batches = [(rng.integers(0, 256, (8, r, r, 3), dtype=np.uint8),
                 rng.uniform(0.25 * r, 0.75 * r, (8, 68, 2)).astype(np.float32),
                 np.repeat(mask[None], 8, axis=0), rng.integers(0, 2, (8, 40)).astype(np.int8)) for _ in range(2)]
-    compare("recon", recon_step(g_def, d_def, cfg, jnp.asarray(onehot_table())), (g_state, d_state), batches, max(cfg.lr_g, cfg.lr_d))
+    coefficients = rng.normal(0, 0.01, (40, 68, 2)).astype(np.float32)  # a landmark mapping: the ci recipe's edits follow it
+    compare("recon", recon_step(g_def, d_def, cfg, jnp.asarray(onehot_table()), coefficients), (g_state, d_state), batches,
+            max(cfg.lr_g, cfg.lr_d))
 
     # the loop end to end: batches split by iterate_batches, the state replicated by fit
     graphdef, state = create_train_state(profile.fac_model, profile.fac)

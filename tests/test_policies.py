@@ -86,3 +86,12 @@ def test_identity_aware_search_finds_the_furthest_allowed_set_within_its_bound()
     assert n_scored == 32 + 70  # all singles, then C(8, 4) combinations
     unprotected, _, _ = identity_aware_flips(face, distance, k=4, beam=8, respect_protected=False)
     assert "Male" in unprotected
+
+
+def test_flip_none_redraws_every_face_with_its_own_attributes() -> None:
+    from faceobf.obfuscate.policies import FlipNone
+
+    attributes = (np.random.default_rng(0).random((5, 40)) > 0.5).astype(np.int8)
+    out = FlipNone()(attributes)
+    np.testing.assert_array_equal(out, attributes)
+    assert out is not attributes and not FlipNone.needs_scorer

@@ -35,7 +35,7 @@ def test_runs_are_found_by_their_stored_config_not_by_folder_name(runs_dir: Path
     with pytest.raises(runs.MissingCheckpointError, match="faceobf train recon --profile ci --encoding onehot"):
         runs.find(spec)
     run_dir = runs.claim(spec, "data1")
-    assert run_dir.name == "recon-ci-onehot-data1" and json.loads((run_dir / runs.RECORD).read_text())["kind"] == "recon"
+    assert run_dir.name == f"recon-ci-{spec.variant}-data1" and json.loads((run_dir / runs.RECORD).read_text())["kind"] == "recon"
     with pytest.raises(runs.MissingCheckpointError):
         runs.find(spec)  # started, not finished
     _finish(run_dir)
@@ -147,3 +147,36 @@ def test_with_weights_reuses_the_compiled_function_for_new_weights() -> None:
     np.testing.assert_allclose(model.with_weights(other)(x), 5 * x)
     np.testing.assert_allclose(model(x), 2 * x)  # the original keeps its weights
     assert len(traces) == 1
+
+
+def test_geometry_and_seed_edits_name_their_runs_and_old_records_still_match(runs_dir: Path) -> None:
+    from faceobf.profiles import ReconTrainConfig, with_ablation_budget, with_geometry, with_seed_edits
+
+    cpu = get_profile("cpu")
+    follow = with_seed_edits(with_geometry(cpu, "follow"), 0.5)
+    spec = runs.RunSpec.recon(follow, "onehot")
+    assert spec.variant == "onehot-follow-seed50" and follow.recon.geometry_gain == (1.0, 3.0)
+    assert spec.train_command().endswith("--encoding onehot --geometry follow --seed-edits 0.5")
+    fixed = with_ablation_budget(with_geometry(follow, "fixed"))
+    assert runs.RunSpec.recon(fixed, "onehot").variant == "onehot-seed50-short"
+    assert runs.RunSpec.recon(fixed, "onehot").train_command().endswith("--encoding onehot --seed-edits 0.5 --short")
+    ci = get_profile("ci")  # whose recipe follows: its fixed arm must say so
+    assert runs.RunSpec.recon(with_geometry(ci, "fixed"), "onehot").train_command().endswith("--encoding onehot --geometry fixed")
+    assert runs.RunSpec.recon(ci, "onehot").train_command().endswith("--profile ci --encoding onehot")
+    with pytest.raises(ValueError, match="unknown geometry"):
+        with_geometry(cpu, "warp")
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        with_seed_edits(cpu, 1.5)
+    # a run recorded before the geometry options existed trained with their defaults, and is still found
+    old_spec = runs.RunSpec.recon(cpu, "onehot")
+    run_dir = runs.claim(old_spec, "data1")
+    record = json.loads((run_dir / runs.RECORD).read_text())
+    new_keys = ("geometry", "geometry_gain", "mapping_ridge", "seed_edit_share")
+    for key in new_keys:
+        del record["config"]["train"][key]
+    (run_dir / runs.RECORD).write_text(json.dumps(record))
+    _finish(run_dir)
+    assert runs.find(old_spec) == run_dir
+    with pytest.raises(runs.MissingCheckpointError):
+        runs.find(spec)  # the follow recipe is another run
+    assert all(getattr(ReconTrainConfig(), k) == dataclasses.asdict(cpu.recon)[k] for k in new_keys)

@@ -72,6 +72,27 @@ def test_the_registry_installs_a_shipped_model_when_no_run_exists_and_restores_i
     assert _leaf((g_state, d_state), key).dtype == np.float32 and history == {"epoch": [1, 2]} and test["unet"]["ssim_mask"] == 0.5
 
 
+def test_a_follow_runs_landmark_mapping_and_gain_ship_with_it_and_are_checked(runs_dir: Path, tmp_path: Path) -> None:
+    from faceobf.disentangle.geometry import LandmarkMapping
+    from faceobf.reconstruct.generate import FlipStrength
+    from faceobf.train.recon import MAPPING_FILE, STRENGTH_FILE, store_flip_strength, stored_flip_settings
+
+    run_dir, state = _finished_run(tmp_path / "elsewhere")
+    mapping = LandmarkMapping(np.zeros((68, 2)), np.full((40, 68, 2), 0.01), 10.0, 1.0, np.zeros(40), 0.3, 100)
+    mapping.save(run_dir / MAPPING_FILE)
+    store_flip_strength(run_dir, FlipStrength(2.5, 1.5), {"chosen_on": "validation"})
+    path = shipped.export(run_dir, state, "recon", {"epoch": [1]}, {}, {})
+    card = json.loads((path / shipped.CARD).read_text())
+    assert set(card["files"]) == {MAPPING_FILE, STRENGTH_FILE}
+    installed = runs.find(runs.RunSpec.recon(PROFILE, "onehot"), "data1")
+    again, strength = stored_flip_settings(installed)
+    np.testing.assert_array_equal(again.coefficients, mapping.coefficients)
+    assert strength == FlipStrength(2.5, 1.5) and stored_flip_settings(tmp_path) == (None, FlipStrength())  # fixed, as trained
+    (path / STRENGTH_FILE).write_text(json.dumps({"gain": 9.0, "intensity": 1.0}))  # tampered with after export
+    with pytest.raises(shipped.ShippedModelError, match="checksum"):
+        shipped.install(path.name, tmp_path / "other-runs")
+
+
 def test_a_corrupt_or_misshapen_shipped_model_is_refused(runs_dir: Path, tmp_path: Path) -> None:
     run_dir, state = _finished_run(tmp_path / "elsewhere")
     path = shipped.export(run_dir, state, "recon", {}, {}, {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -244,9 +245,9 @@ def test_a_landmark_subset_feeds_only_its_heatmaps_and_names_its_own_run(celeba_
     assert make_generator(g_def, g_state, onehot_table(), cfg)(images, landmarks, masks, attrs).shape == (2, 32, 32, 3)
 
     profile = with_landmarks(get_profile("ci"), "outline_nose")
-    assert recon_variant("onehot", profile) == "onehot-lm_outline_nose"
+    assert recon_variant("onehot", profile) == "onehot-lm_outline_nose-follow-seed50"  # the ci recipe's flips move landmarks
     spec = runs.RunSpec.recon(profile, "onehot")
-    assert "-onehot-lm_outline_nose-" in spec.folder_name(CelebA.open(celeba_dir).key)
+    assert "-onehot-lm_outline_nose-follow-seed50-" in spec.folder_name(CelebA.open(celeba_dir).key)
     with pytest.raises(runs.MissingCheckpointError, match="--encoding onehot --landmarks outline_nose"):
         runs.find(spec)
     with pytest.raises(ValueError, match="unknown landmark subset 'eyes'"):
@@ -297,7 +298,8 @@ def test_the_attribute_recipe_adds_the_head_and_edited_redraws() -> None:
     g_state, fakes, gm = g_step(g_state, d_state, images, landmarks, masks, attrs, table)
     expected = cfg.l1_weight * float(gm["l1"]) + cfg.adv_weight * float(gm["g_adv"]) + cfg.attr_weight * float(gm["g_attr"])
     assert float(gm["g_loss"]) == pytest.approx(expected, rel=1e-5)
-    fake, fake_edit, targets = fakes
+    fake, fake_edit, targets, moved = fakes
+    np.testing.assert_array_equal(np.asarray(moved), landmarks)  # geometry 'fixed': the edit keeps the landmarks
     assert (np.asarray(targets) != attrs).sum(axis=1).tolist() == [4] * 4
     assert not np.allclose(np.asarray(fake), np.asarray(fake_edit))  # the edited redraw is another face
     d_state, before = d_step(d_state, images, landmarks, masks, attrs, fakes, table)
@@ -367,27 +369,27 @@ def test_editing_accuracy_runs_the_judge_on_redrawn_faces() -> None:
 
 def test_the_ablation_arms_differ_from_the_reference_in_one_thing_under_one_budget() -> None:
     from faceobf import runs
-    from faceobf.profiles import get_profile
+    from faceobf.profiles import get_profile, recipe_of, with_geometry, with_seed_edits
     from faceobf.train.ablations import REFERENCE_ARM, ablation_arms
 
-    profile = get_profile("cpu")
+    profile = with_seed_edits(with_geometry(get_profile("cpu"), "follow"), 0.5)
     arms = ablation_arms(profile)
     reference, _ = arms[REFERENCE_ARM]
     variants = {runs.RunSpec.recon(p, enc).variant for p, enc in arms.values()}
     assert len(variants) == len(arms) and runs.RunSpec.recon(profile, "onehot").variant not in variants  # own runs
     assert all(p.recon.epochs == profile.ablation.epochs for p, _ in arms.values()) and profile.ablation.epochs < profile.recon.epochs
-    from faceobf.profiles import recipe_of
+    assert all(p.recon.train_limit == profile.ablation.train_limit for p, _ in arms.values())
+    fields = ("geometry", "seed_edit_share", "condition", "critic", "l1_weight", "identity_weight")
 
     def changes(p, encoding):
-        recipe = recipe_of(p) != recipe_of(reference)  # the old recipe as a whole (it had no inject layers either)
-        return [name for name, differs in (("recipe", recipe), ("encoding", encoding != "onehot"),
-                                           ("inject", not recipe and p.unet.inject_levels != reference.unet.inject_levels),
-                                           ("attribute weight", not recipe and p.recon.attr_weight != reference.recon.attr_weight))
-                if differs]
+        if recipe_of(p) != recipe_of(reference):
+            return ["recipe"]  # the old recipe as a whole (no edits, so no geometry, seed edits or critic either)
+        return [f for f in fields if getattr(p.recon, f) != getattr(reference.recon, f)] + (["encoding"] if encoding != "onehot" else [])
     assert {arm: changes(p, enc) for arm, (p, enc) in arms.items()} == {
-        REFERENCE_ARM: [], "pix2pix recipe (the first book's)": ["recipe"], "no inject layers": ["inject"],
-        "attribute weight 40": ["attribute weight"]}
-    assert all(p.recon.train_limit == profile.ablation.train_limit for p, _ in arms.values())
+        REFERENCE_ARM: [], "landmarks fixed (the seed's design)": ["geometry"], "no edits from the seed's four": ["seed_edit_share"],
+        "difference planes (STGAN)": ["condition"], "frozen attribute critic": ["critic"], "L1 weight 30": ["l1_weight"],
+        "L1 weight 10": ["l1_weight"], "identity hinge": ["identity_weight"], "word2vec planes": ["encoding"],
+        "pix2pix recipe (the first book's)": ["recipe"]}
 
 
 def test_editing_frame_puts_the_judge_beside_each_models_accuracy() -> None:
@@ -431,3 +433,234 @@ def test_edit_grid_redraws_each_face_with_each_flip_alone() -> None:
     assert titles[:4] == ["original", "redrawn", "-Smiling", "+Young"] and titles[4:] == ["", "", "+Smiling", "+Young"]
     assert np.array_equal(images[0], faces.images[0]) and all(img.dtype == np.uint8 and img.shape == (32, 32, 3) for img in images)
     assert not np.array_equal(images[1], images[2])  # the flip reached the U-Net's planes
+
+
+def test_seed_edits_flip_the_seeds_four_on_their_share_of_faces() -> None:
+    from faceobf.disentangle.attributes import SEED_FLIPS
+    from faceobf.train.recon import edit_targets
+
+    attributes = jnp.asarray((np.random.default_rng(0).random((400, 40)) > 0.5).astype(np.float32))
+    seed = sorted(CELEBA_ATTRIBUTES.index(n) for n in SEED_FLIPS)
+    every = np.asarray(edit_targets(attributes, jax.random.key(1), 4, seed_share=1.0)) != np.asarray(attributes)
+    assert all(np.flatnonzero(row).tolist() == seed for row in every)
+    half = np.asarray(edit_targets(attributes, jax.random.key(1), 4, seed_share=0.5)) != np.asarray(attributes)
+    share = np.mean([np.flatnonzero(row).tolist() == seed for row in half])
+    assert 0.4 < share < 0.6 and (half.sum(axis=1) == 4).all()
+    with pytest.raises(ValueError, match="edit_flips <= 4"):
+        edit_targets(attributes, jax.random.key(1), 5, seed_share=0.5)
+
+
+def test_under_geometry_follow_the_edited_redraw_is_drawn_from_moved_landmarks() -> None:
+    from faceobf.disentangle.geometry import move_landmarks
+    from faceobf.train.recon import make_train_step
+
+    cfg = ReconTrainConfig(resolution=32, batch_size=4, edit_flips=2, attr_weight=10.0, geometry="follow", geometry_gain=(2.0, 3.0))
+    unet = UNetConfig(base_width=8, depth=2, inject_levels=1)
+    g_def, g_state, d_def, d_state = create_recon_state(unet, PatchGANConfig(base_width=8, attribute_head=True, condition="none"), cfg)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    landmarks = (10 + rng.random((4, 68, 2)) * 12).astype(np.float32)
+    masks = np.ones((4, 32, 32), np.uint8)
+    attrs = (rng.random((4, 40)) > 0.5).astype(np.int8)
+    coefficients = rng.normal(0, 0.02, (40, 68, 2)).astype(np.float32)
+    g_step, _ = make_recon_steps(g_def, d_def, cfg)
+    with pytest.raises(ValueError, match="coefficients"):
+        g_step(g_state, d_state, images, landmarks, masks, attrs, jnp.asarray(onehot_table()))
+    _, (_, _, targets, moved), _ = g_step(jax.tree.map(jnp.array, g_state), d_state, images, landmarks, masks, attrs,
+                                          jnp.asarray(onehot_table()), jnp.asarray(coefficients))
+    difference = np.asarray(targets) - attrs
+    once = move_landmarks(landmarks, difference, coefficients, 1.0) - landmarks
+    per_face = [float(np.asarray(moved - landmarks)[i].ravel() @ once[i].ravel() / (once[i].ravel() @ once[i].ravel())) for i in range(4)]
+    assert all(2.0 - 1e-3 <= g <= 3.0 + 1e-3 for g in per_face), per_face  # the mapping's move, at a gain drawn in range
+    np.testing.assert_allclose(np.asarray(moved - landmarks), np.array(per_face)[:, None, None] * once, atol=1e-3)
+    step = make_train_step(g_def, d_def, cfg, jnp.asarray(onehot_table()), coefficients)
+    (g_state, d_state), metrics = step((g_state, d_state), images, landmarks, masks, attrs)
+    assert np.isfinite(float(metrics["g_attr"])) and np.isfinite(float(metrics["d_loss"]))
+
+
+def test_a_generator_with_a_mapping_moves_the_landmarks_of_flipped_faces_only() -> None:
+    from faceobf.disentangle.geometry import LandmarkMapping
+    from faceobf.train.recon import make_generator
+
+    cfg = ReconTrainConfig(resolution=32)
+    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)
+    rng = np.random.default_rng(0)
+    coefficients = np.zeros((40, 68, 2))
+    coefficients[CELEBA_ATTRIBUTES.index("Smiling"), 48:68, 1] = 0.05  # a smile lowers the mouth
+    mapping = LandmarkMapping(np.zeros((68, 2)), coefficients, 1.0, 1.0, np.zeros(40), 0.5, 10)
+    from faceobf.reconstruct.generate import FlipStrength
+
+    generator = make_generator(g_def, g_state, onehot_table(), cfg, mapping, FlipStrength(gain=2.0))
+    from faceobf.disentangle.template import MEAN_LANDMARKS
+
+    landmarks = (MEAN_LANDMARKS[None] * 24 + 4).repeat(2, 0).astype(np.float32)
+    source = np.zeros((2, 40), np.int8)
+    targets = source.copy()
+    targets[0, CELEBA_ATTRIBUTES.index("Smiling")] = 1
+    drawn = generator.drawn_landmarks(landmarks, targets, source)
+    np.testing.assert_allclose(drawn[1], landmarks[1])  # nothing flipped: nothing moves
+    np.testing.assert_allclose(drawn[0, :48], landmarks[0, :48], atol=1e-4)
+    assert np.allclose(drawn[0, 48:, 1] - landmarks[0, 48:, 1], drawn[0, 48, 1] - landmarks[0, 48, 1]) and drawn[0, 48, 1] > landmarks[0, 48, 1]
+    np.testing.assert_allclose(generator.with_geometry(None).drawn_landmarks(landmarks, targets, source), landmarks)
+    masks = np.ones((2, 32, 32), np.uint8)
+    images = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    moved_faces = generator(images, landmarks, masks, targets, source)
+    fixed_faces = generator.with_geometry(None)(images, landmarks, masks, targets, source)
+    assert not np.allclose(moved_faces[0], fixed_faces[0]) and np.allclose(moved_faces[1], fixed_faces[1])
+    strong = generator.with_geometry(mapping, FlipStrength(gain=2.0, intensity=2.0))
+    np.testing.assert_array_equal(strong.drawn_attributes(targets, source)[0, CELEBA_ATTRIBUTES.index("Smiling")], 2.0)
+    np.testing.assert_array_equal(strong.drawn_attributes(targets, source)[1], targets[1])  # unflipped: as they are
+    np.testing.assert_array_equal(strong.drawn_attributes(targets, None), targets)
+
+
+def test_balanced_editing_accuracy_and_the_paired_test() -> None:
+    from faceobf.reconstruct.editing import balanced_rate, judge_edit, mcnemar
+
+    young = CELEBA_ATTRIBUTES.index("Young")
+    base = np.zeros((10, 40), np.int8)
+    base[:8, young] = 1  # eight young faces, two old
+    reading = base.copy()
+    reading[:, young] = 1  # the redraws all read young: the two old faces flipped, the eight young ones not
+    result = judge_edit(reading, base, [young])
+    assert result["accuracy"]["Young"] == pytest.approx(0.2) and result["balanced"]["Young"] == pytest.approx(0.5)
+    assert result["hits"].shape == (10, 1)
+    assert balanced_rate(np.array([True, True]), np.array([1, 1])) == 1.0  # one direction present: its rate
+    a = np.array([True] * 30 + [False] * 10)
+    b = np.array([True] * 10 + [False] * 30)
+    test = mcnemar(a, b)
+    assert (test["only_a"], test["only_b"], test["pairs"]) == (20, 0, 40) and test["p_value"] < 1e-5
+    assert mcnemar(a, a)["p_value"] == 1.0
+    with pytest.raises(ValueError, match="same pairs"):
+        mcnemar(a, b[:-1])
+
+
+def test_the_flip_strength_is_the_best_editor_that_keeps_the_other_attributes() -> None:
+    import pandas as pd
+
+    from faceobf.reconstruct.generate import FlipStrength
+    from faceobf.reconstruct.tuning import choose_strength
+
+    sweep = pd.DataFrame([{"gain": 1.0, "intensity": 1.0, "editing": 0.3, "balanced": 0.3, "preservation": 0.95},
+                          {"gain": 2.0, "intensity": 1.0, "editing": 0.5, "balanced": 0.5, "preservation": 0.92},
+                          {"gain": 3.0, "intensity": 2.0, "editing": 0.7, "balanced": 0.6, "preservation": 0.85},
+                          {"gain": 3.0, "intensity": 1.0, "editing": 0.5, "balanced": 0.5, "preservation": 0.91}])
+    assert choose_strength(sweep) == FlipStrength(2.0, 1.0)  # the best of those above the floor; the weaker of a tie
+    assert choose_strength(sweep, min_preservation=0.8) == FlipStrength(3.0, 2.0)
+    assert choose_strength(sweep, min_preservation=0.99) == FlipStrength(1.0, 1.0)  # none keeps it: the best-preserving
+
+
+def test_the_strength_sweep_redraws_validation_faces_at_each_strength() -> None:
+    from faceobf.disentangle.classifier import AttributeClassifier
+    from faceobf.disentangle.geometry import LandmarkMapping
+    from faceobf.models.resnet import ResNet, ResNetConfig
+    from faceobf.reconstruct.factors import FaceFactors
+    from faceobf.reconstruct.tuning import strength_sweep
+    from faceobf.train.recon import make_generator
+
+    cfg = ReconTrainConfig(resolution=32)
+    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)
+    rng = np.random.default_rng(0)
+    faces = FaceFactors(np.arange(3), rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8),
+                        (8 + rng.random((3, 68, 2)) * 16).astype(np.float32), np.ones((3, 32, 32), np.uint8),
+                        np.zeros((3, 40), np.int8), np.zeros(0, np.int64))
+    judge = AttributeClassifier(ResNet(ResNetConfig(stage_sizes=(1, 1), base_width=8), rngs=nnx.Rngs(0)), 32)
+    generator = make_generator(g_def, g_state, onehot_table(), cfg)
+    fixed = strength_sweep(generator, judge, faces, gains=(1.0, 2.0), intensities=(1.0, 2.0))
+    assert fixed[["gain", "intensity"]].values.tolist() == [[1.0, 1.0], [1.0, 2.0]]  # no mapping: no gain to sweep
+    mapping = LandmarkMapping(np.zeros((68, 2)), rng.normal(0, 0.01, (40, 68, 2)), 1.0, 1.0, np.zeros(40), 0.5, 10)
+    follow = strength_sweep(generator.with_geometry(mapping), judge, faces, gains=(1.0, 2.0), intensities=(1.0, 2.0))
+    assert len(follow) == 4 and follow["preservation"].between(0, 1).all() and follow["editing"].between(0, 1).all()
+
+
+def _edit_batch(n: int = 4, size: int = 32):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+    landmarks = (8 + rng.random((n, 68, 2)) * 16).astype(np.float32)
+    masks = np.ones((n, size, size), np.uint8)
+    attrs = (rng.random((n, 40)) > 0.5).astype(np.int8)
+    return images, landmarks, masks, attrs
+
+
+def test_a_frozen_critic_reads_the_edits_while_the_live_discriminator_judges_realism() -> None:
+    cfg = ReconTrainConfig(resolution=32, batch_size=4, edit_flips=2, attr_weight=10.0, critic="frozen")
+    g_def, g_state, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=2, inject_levels=1),
+                                                        PatchGANConfig(base_width=8, attribute_head=True, condition="none"), cfg)
+    batch, table = _edit_batch(), jnp.asarray(onehot_table())
+    g_step, _ = make_recon_steps(g_def, d_def, cfg)
+    with pytest.raises(ValueError, match="critic_state"):
+        g_step(g_state, d_state, *batch, table)
+    critic = jax.tree.map(jnp.copy, d_state)
+    live = jax.tree.map(lambda v: v * 1.5 if jnp.issubdtype(v.dtype, jnp.floating) else v, d_state)  # D moved on
+    copy = lambda s: jax.tree.map(jnp.copy, s)  # noqa: E731  (the step donates its state)
+    _, _, with_critic = g_step(copy(g_state), live, *batch, table, None, critic)
+    head_step, _ = make_recon_steps(g_def, d_def, dataclasses.replace(cfg, critic="head"))
+    _, _, plain = head_step(copy(g_state), copy(critic), *batch, table)  # the live D is the warmed-up one
+    assert float(with_critic["g_attr"]) == pytest.approx(float(plain["g_attr"]), rel=1e-5)  # the frozen head's reading
+    assert float(with_critic["g_adv"]) != pytest.approx(float(plain["g_adv"]), rel=1e-3)  # realism: the live D's
+    with pytest.raises(ValueError, match="warm-up"):
+        from faceobf.profiles import get_profile, with_critic, with_recipe
+
+        with_critic(with_recipe(get_profile("cpu"), "pix2pix"), "frozen")
+
+
+def test_difference_planes_are_zero_for_a_redraw_and_the_flips_for_an_edit() -> None:
+    from faceobf.reconstruct.generate import FlipStrength
+    from faceobf.train.recon import _factors, make_generator
+
+    cfg = ReconTrainConfig(resolution=32, condition="difference")
+    images, landmarks, masks, attrs = _edit_batch()
+    targets = attrs.copy()
+    targets[:, 3] = 1 - targets[:, 3]
+    table = jnp.asarray(onehot_table())
+    _, _, x = _factors(images, landmarks, masks, attrs, table, cfg)
+    _, _, x_edit = _factors(images, landmarks, masks, attrs, table, cfg, targets)
+    assert float(jnp.abs(x.planes.attributes).max()) == 0.0
+    np.testing.assert_array_equal(np.asarray(x_edit.planes.attributes), (targets - attrs).astype(np.float32))
+    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)
+    generator = make_generator(g_def, g_state, onehot_table(), cfg)
+    assert generator.difference and not generator.drawn_attributes(attrs, None).any()
+    amplified = generator.with_geometry(None, FlipStrength(1.0, 2.0)).drawn_attributes(targets, attrs)
+    np.testing.assert_array_equal(amplified, 2.0 * (targets - attrs))
+    with pytest.raises(ValueError, match="unknown condition"):
+        ReconTrainConfig(condition="sum")
+
+
+def test_the_identity_hinge_pushes_edits_past_the_margin_through_a_frozen_recogniser() -> None:
+    from faceobf.models.recogniser import Recogniser, RecogniserConfig
+    from faceobf.models.resnet import ResNetConfig
+    from faceobf.train.recon import identity_hinge
+
+    config = RecogniserConfig(trunk=ResNetConfig(stage_sizes=(1, 1), base_width=8, num_outputs=1), resolution=32)
+    recogniser = Recogniser(config, 5, rngs=nnx.Rngs(0))
+    recogniser.eval()
+    images = jnp.asarray(np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32))
+    assert float(identity_hinge(recogniser, images, images, 0.3)) == pytest.approx(0.7, abs=1e-4)  # the same face: cos 1
+    assert float(identity_hinge(recogniser, images, images, 1.01)) == 0.0  # past any cosine: nothing to push
+    identity_def, identity_state = nnx.split(recogniser)
+    cfg = ReconTrainConfig(resolution=32, batch_size=4, edit_flips=2, attr_weight=10.0, identity_weight=5.0, identity_critic=config)
+    g_def, g_state, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=2, inject_levels=1),
+                                                        PatchGANConfig(base_width=8, attribute_head=True, condition="none"), cfg)
+    g_step, _ = make_recon_steps(g_def, d_def, cfg, identity_def)
+    batch, table = _edit_batch(), jnp.asarray(onehot_table())
+    with pytest.raises(ValueError, match="identity recogniser"):
+        g_step(jax.tree.map(jnp.copy, g_state), d_state, *batch, table)
+    _, _, metrics = g_step(g_state, d_state, *batch, table, None, None, identity_state)
+    expected = (cfg.l1_weight * float(metrics["l1"]) + cfg.adv_weight * float(metrics["g_adv"]) + cfg.attr_weight * float(metrics["g_attr"])
+                + cfg.identity_weight * float(metrics["g_identity"]))
+    assert float(metrics["g_loss"]) == pytest.approx(expected, rel=1e-5) and 0.0 <= float(metrics["g_identity"]) <= 0.7
+
+
+def test_the_ablation_frame_reads_each_arms_test_metrics_and_edits() -> None:
+    from types import SimpleNamespace
+
+    from faceobf.train.ablations import ablation_frame
+
+    unet = {"ssim_mask": 0.5, "psnr_mask": 15.0, "l1_mask": 0.1}
+    runs_ = {"ref": SimpleNamespace(test={"unet": unet, "head_test_accuracy": [0.8, 0.9]}, history={"epoch": [1]}),
+             "arm": SimpleNamespace(test={"unet": {**unet, "ssim_mask": 0.4}}, history={"epoch": [1]})}
+    edits = {"ref": {"seed's four": {"mean_accuracy": 0.3, "mean_balanced": 0.4, "preservation": 0.92}, "no flip": {"preservation": 0.95}},
+             "arm": {"seed's four": {"mean_accuracy": 0.5, "preservation": 0.9}, "no flip": {"preservation": 0.93}}}
+    frame = ablation_frame(runs_, edits, "seed's four")
+    assert frame.loc["ref", "balanced editing, seed's four"] == 0.4 and np.isnan(frame.loc["arm", "balanced editing, seed's four"])
+    assert frame.loc["arm", "SSIM (mask)"] == 0.4 and frame.loc["ref", "critic's test accuracy"] == pytest.approx(0.85)
+    assert np.isnan(frame.loc["arm", "critic's test accuracy"]) and frame.loc["arm", "editing, seed's four"] == 0.5

@@ -51,6 +51,32 @@ def align_shapes(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return shapes, matrices[:, :, :2]
 
 
+def template_to_face(landmarks, xp=np):
+    """(N, 2, 2) linear maps from template units back into each face's pixels: the inverse of the rotation and
+    scale of its eye alignment (`align_shapes`), in closed form (a 2-D similarity fit is complex least squares,
+    a = sum conj(s) d / sum |s|^2), so that numpy and jitted JAX code share it."""
+    eyes = landmarks[..., EYES, :]
+    src = eyes - eyes.mean(axis=-2, keepdims=True)
+    template = xp.asarray(MEAN_LANDMARKS[EYES] - MEAN_LANDMARKS[EYES].mean(axis=0), dtype=landmarks.dtype)
+    norm = (src**2).sum(axis=(-2, -1))
+    re = (src * template).sum(axis=(-2, -1)) / norm  # a = re + i im: face -> template
+    im = (src[..., 0] * template[..., 1] - src[..., 1] * template[..., 0]).sum(axis=-1) / norm
+    scale = re**2 + im**2
+    return xp.stack([xp.stack([re, im], -1), xp.stack([-im, re], -1)], -2) / scale[..., None, None]
+
+
+def move_landmarks(landmarks, difference, coefficients, gain=1.0, xp=np):
+    """(N, 68, 2) landmarks moved by gain * difference @ coefficients (template units), mapped into each face's frame.
+
+    `difference` (N, 40) is targets - attributes; `gain` a scalar or (N,) (an amplified flip moves further).
+    Pure and jittable with `xp=jax.numpy` (stage 2 moves the landmarks of its edited redraws inside the step).
+    """
+    gain = xp.asarray(gain, dtype=landmarks.dtype)
+    change = xp.tensordot(difference, coefficients, axes=1)  # (N, 68, 2)
+    change = change * (gain[..., None, None] if gain.ndim else gain)
+    return landmarks + xp.einsum("nij,nkj->nki", template_to_face(landmarks, xp), change)
+
+
 @dataclass(frozen=True)
 class LandmarkMapping:
     """A ridge map from the 40 attributes to the aligned 68-point shape (template units)."""
@@ -84,13 +110,10 @@ class LandmarkMapping:
         """(N, 68, 2) aligned shapes the map predicts for (N, 40) attributes."""
         return self.intercept + np.tensordot(np.asarray(attributes, np.float64), self.coefficients, axes=1)
 
-    def move(self, landmarks: np.ndarray, attributes: np.ndarray, targets: np.ndarray, gain: float = 1.0) -> np.ndarray:
+    def move(self, landmarks: np.ndarray, attributes: np.ndarray, targets: np.ndarray, gain: float | np.ndarray = 1.0) -> np.ndarray:
         """(N, 68, 2) landmarks moved as flipping `attributes` to `targets` moves the shape, in the landmarks' own frame."""
-        landmarks = np.asarray(landmarks, np.float64)
-        _, linear = align_shapes(landmarks)
-        change = gain * np.tensordot(np.asarray(targets, np.float64) - np.asarray(attributes, np.float64), self.coefficients, axes=1)
-        back = np.linalg.inv(linear)  # template units -> the face's pixels (rotation and scale only)
-        return (landmarks + np.einsum("nij,nkj->nki", back, change)).astype(np.float32)
+        return np.asarray(move_landmarks(np.asarray(landmarks, np.float32), np.asarray(targets, np.float32) - np.asarray(attributes, np.float32),
+                                         self.coefficients.astype(np.float32), gain, xp=np), np.float32)
 
     def report(self) -> list[dict]:
         """Per attribute: mean and largest displacement of a point (inter-ocular units) and the shape variance explained."""

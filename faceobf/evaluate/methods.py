@@ -5,8 +5,11 @@ face crop. The stage-3 methods take the tool's own path (`path = "photo"`): the 
 through `Obfuscator.obfuscate_photos`, detection, alignment, redraw, warp back, blend and the last
 check included, and a face the tool does not find stays as it was (a privacy failure, scored, never
 dropped). One method keeps the first book's crop path (`flip4_crop`: the crop redrawn in place from the
-data set's landmarks, no detection) to show what the photo path changes. The classic baselines blur,
-pixelate or black out the landmark ellipse of the crop, the region the U-Net redraws.
+data set's landmarks, no detection) to show what the photo path changes. Two rows tell geometry and
+redrawing apart: `flip4_fixed` (the seed's flips with the landmarks kept, the seed's design) and
+`warp4` (no U-Net: the original face warped as the landmark mapping moves its points for the seed's
+flips). The classic baselines blur, pixelate or black out the landmark ellipse of the crop, the region
+the U-Net redraws.
 """
 
 from __future__ import annotations
@@ -27,14 +30,15 @@ class Method:
 
     name: str
     label: str
-    kind: str  # "original", "unet" (needs the trained models) or "baseline"
-    policy: Policy | None = None  # stage-3 policy for kind "unet"
+    kind: str  # "original", "unet" (needs the trained models), "warp" (the classifier and the landmark mapping) or "baseline"
+    policy: Policy | None = None  # stage-3 policy for kinds "unet" and "warp"
     baseline: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (crop, mask) -> crop
     path: str = "photo"  # for kind "unet": "photo" (the tool's path) or "crop" (redrawn in the crop, no detection)
+    geometry: str = "follow"  # for kind "unet": landmarks follow the flips (when the U-Net has a mapping) or stay "fixed"
 
     @property
     def needs_models(self) -> bool:
-        return self.kind == "unet"
+        return self.kind in ("unet", "warp")
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -42,6 +46,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("unet_noflip", "U-Net, no flips", "unet", FlipNamed(())),
     Method("flip4", "U-Net, seed's 4 flips", "unet", FlipNamed(SEED_FLIPS)),
     Method("flip4_crop", "U-Net, seed's 4 flips, crop path", "unet", FlipNamed(SEED_FLIPS), path="crop"),
+    Method("flip4_fixed", "U-Net, seed's 4 flips, landmarks fixed", "unet", FlipNamed(SEED_FLIPS), geometry="fixed"),
+    Method("warp4", "warp only, seed's 4 flips (no U-Net)", "warp", FlipNamed(SEED_FLIPS)),
     Method("flip_all", "U-Net, all allowed flips", "unet", FlipAll()),
     Method("flip_random4", "U-Net, 4 random flips", "unet", FlipRandom(4, seed=0)),
     Method("identity4", "U-Net, identity-aware 4 flips", "unet", IdentityAware(4, beam=8)),
@@ -82,7 +88,11 @@ def process_crops(method: Method, crops: np.ndarray, points: Sequence[np.ndarray
         return np.stack([method.baseline(c, face_mask(c, p)) for c, p in zip(crops, points)]), np.full(len(crops), FALLBACK, np.int8)
     if obfuscator is None:
         raise ValueError(f"method {method.name!r} redraws faces with the trained models: pass an Obfuscator")
+    if method.kind == "warp":
+        return warp_crops(obfuscator, method.policy, crops, points, keys), np.full(len(crops), REDRAWN, np.int8)
     tool = replace(obfuscator, policy=method.policy)
+    if method.geometry == "fixed":
+        tool = replace(tool, generator=tool.generator.with_geometry(None))
     if method.path == "crop":
         return np.stack([out for out, _ in tool.obfuscate_crops(crops, points, keys)]), np.full(len(crops), REDRAWN, np.int8)
     from faceobf.data.images import FACE_CROP, crop_and_resize
@@ -93,6 +103,21 @@ def process_crops(method: Method, crops: np.ndarray, points: Sequence[np.ndarray
         face = _the_face(records)
         outcome.append(UNTOUCHED if face is None else REDRAWN if face.method == "unet" else FALLBACK)
     return np.stack(outs), np.array(outcome, np.int8)
+
+
+def warp_crops(obfuscator, policy: Policy, crops: np.ndarray, points: Sequence[np.ndarray], keys: Sequence[int]) -> np.ndarray:
+    """The warp-only control: each crop's own pixels warped as the U-Net's landmark mapping (at its gain) moves its
+    landmarks for the flips `policy` picks from the classifier's reading; nothing is redrawn."""
+    from faceobf.obfuscate.warp import warp_to_landmarks
+
+    generator = obfuscator.generator
+    if generator.geometry is None:
+        raise ValueError("the warp-only control moves landmarks by the U-Net's landmark mapping; this U-Net has none "
+                         "(trained with fixed geometry)")
+    attributes = obfuscator.classifier.predict(crops)
+    targets = policy(attributes, keys=list(keys))
+    moved = generator.drawn_landmarks(np.stack(points), targets, attributes)
+    return np.stack([warp_to_landmarks(c, p, m) for c, p, m in zip(crops, points, moved)])
 
 
 def _the_face(records):

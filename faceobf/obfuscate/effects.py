@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
-from faceobf.obfuscate.policies import allowed_indices
+from faceobf.disentangle.attributes import allowed_indices
 from faceobf.reconstruct.factors import FaceFactors
 from faceobf.reconstruct.generate import FaceGenerator
 
@@ -29,14 +29,14 @@ def single_flip_effects(generator: FaceGenerator, faces: FaceFactors, attributes
                         respect_protected: bool = True) -> SingleFlipEffects:
     """Redraw `faces` with `attributes` (N, 40), then once per allowed attribute with only that one flipped."""
     attributes = np.asarray(attributes)
-    base = generator.render(faces, attributes)
+    base = generator.render(faces, attributes, source=attributes)
     inside = faces.masks[..., None].astype(bool)
     area = max(1, int(inside.sum()) * 3)
     change, samples = {}, {}
     for j in allowed_indices(respect_protected):
         flipped = attributes.copy()
         flipped[:, j] = 1 - flipped[:, j]
-        out = generator.render(faces, flipped)
+        out = generator.render(faces, flipped, source=attributes)
         change[CELEBA_ATTRIBUTES[j]] = float((np.abs(out - base) * inside).sum() / area)
         samples[CELEBA_ATTRIBUTES[j]] = out[:keep]
     return SingleFlipEffects(change, base[:keep], samples)

@@ -181,9 +181,10 @@ class Obfuscator:
         if self.on_miss not in ON_MISS:
             raise ValueError(f"unknown on_miss {self.on_miss!r}; choose one of {ON_MISS}")
 
-    def _draw(self, small: np.ndarray, pts: np.ndarray, masks: np.ndarray, attributes: np.ndarray) -> np.ndarray:
-        """U-Net composites of faces at the model's resolution, scaled up to CROP x CROP."""
-        out = self.generator(small, pts, masks, attributes)
+    def _draw(self, small: np.ndarray, pts: np.ndarray, masks: np.ndarray, attributes: np.ndarray, source: np.ndarray) -> np.ndarray:
+        """U-Net composites of faces at the model's resolution (drawn with `attributes`, flipped from `source`: the
+        landmarks follow the flips when the generator has a geometry), scaled up to CROP x CROP."""
+        out = self.generator(small, pts, masks, attributes, source)
         return np.stack([cv2.resize(o, (CROP, CROP), interpolation=cv2.INTER_CUBIC) for o in out])
 
     def redraw(self, crops: Sequence[np.ndarray], points: Sequence[np.ndarray], keys: Sequence[int]) -> list[Redrawn]:
@@ -198,11 +199,11 @@ class Obfuscator:
         def draw_one(i: int, candidates: np.ndarray) -> np.ndarray:
             n = len(candidates)
             return self._draw(np.repeat(small[i : i + 1], n, 0), np.repeat(pts[i : i + 1], n, 0),
-                              np.repeat(masks[i : i + 1], n, 0), np.asarray(candidates))
+                              np.repeat(masks[i : i + 1], n, 0), np.asarray(candidates), np.repeat(attrs[i : i + 1], n, 0))
 
         scorer = descriptor_scorer(crops, points, draw_one) if self.policy.needs_scorer else None
         new_attrs = self.policy(attrs, keys=list(keys), scorer=scorer)
-        faces = self._draw(small, pts, masks, new_attrs)
+        faces = self._draw(small, pts, masks, new_attrs, attrs)
         flipped = flipped_names(attrs, new_attrs)
         return [Redrawn(np.clip(faces[i], 0.0, 1.0), ellipse_mask((CROP, CROP), fit_face_ellipse(points[i])), flipped[i],
                         [CELEBA_ATTRIBUTES[j] for j in np.flatnonzero(attrs[i])]) for i in range(len(crops))]

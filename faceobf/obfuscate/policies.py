@@ -5,6 +5,7 @@ the faces and, for policies that search (`needs_scorer`), a `Scorer` that says h
 with candidate attributes lies from the original; it returns the vectors fed to the U-Net. All
 policies honour `PROTECTED_ATTRIBUTES` unless built with `respect_protected=False`:
 
+* `FlipNone`: flip nothing: the face is redrawn with its own attributes (the control any user can run);
 * `FlipNamed`: flip a named set, by default the seed's final choice (Pointy_Nose, Smiling, Young,
   Big_Nose); naming a protected attribute is an error, not a silent skip;
 * `FlipAll`: flip every attribute that is not protected;
@@ -22,16 +23,9 @@ from typing import Callable, ClassVar, Protocol, Sequence
 
 import numpy as np
 
-from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES, attribute_index
-
-SEED_FLIPS: tuple[str, ...] = ("Pointy_Nose", "Smiling", "Young", "Big_Nose")
-
-# The seed keeps the perceived gender: Male, and the attributes CelebA annotates almost only for one
-# gender (facial hair for men, make-up for women), which would change it when flipped.
-PROTECTED_ATTRIBUTES: tuple[str, ...] = (
-    "Male", "5_o_Clock_Shadow", "Goatee", "Mustache", "No_Beard", "Sideburns", "Heavy_Makeup", "Wearing_Lipstick",
+from faceobf.disentangle.attributes import (  # noqa: F401  (the attribute lists live with the names in stage 1)
+    CELEBA_ATTRIBUTES, PROTECTED_ATTRIBUTES, SEED_FLIPS, allowed_indices, attribute_index,
 )
-
 
 Scorer = Callable[[int, np.ndarray], np.ndarray]
 """(face index, (M, 40) candidate attribute vectors of that face) -> (M,) distances from the original face."""
@@ -49,17 +43,22 @@ class ProtectedAttributeError(ValueError):
     """A policy was asked to flip a protected attribute without `respect_protected=False`."""
 
 
-def allowed_indices(respect_protected: bool = True) -> np.ndarray:
-    """Columns a policy may flip: all 40, or all but the protected ones."""
-    protected = {attribute_index(n) for n in PROTECTED_ATTRIBUTES} if respect_protected else set()
-    return np.array([j for j in range(len(CELEBA_ATTRIBUTES)) if j not in protected])
-
-
 def _flip(attributes: np.ndarray, mask: np.ndarray) -> np.ndarray:
     attributes = np.asarray(attributes)
     if attributes.ndim != 2 or attributes.shape[1] != len(CELEBA_ATTRIBUTES):
         raise ValueError(f"expected (N, {len(CELEBA_ATTRIBUTES)}) attributes, got shape {attributes.shape}")
     return np.where(mask, 1 - attributes, attributes).astype(attributes.dtype)
+
+
+@dataclass(frozen=True)
+class FlipNone:
+    """Flip nothing: every face is redrawn from its own factors (what the redraw alone does to an identity)."""
+
+    respect_protected: bool = True
+    needs_scorer: ClassVar[bool] = False
+
+    def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None, scorer: Scorer | None = None) -> np.ndarray:
+        return _flip(attributes, np.zeros(np.shape(attributes), bool))
 
 
 @dataclass(frozen=True)

@@ -4,26 +4,45 @@
 landmark subset and feathering. Given the factors of any number of faces (uint8 crops, landmarks in
 crop pixels, masks, 0/1 attributes) it returns the composites: the generated face inside the feathered
 ellipse, the original context outside it, as float32 in [0, 1].
+
+With a landmark mapping (`geometry`, a model trained with geometry 'follow'), a face asked for other
+attributes than its `source` ones is drawn from its landmarks moved by the mapping (times the
+strength's `gain`), so that a flipped smile or nose changes the points that pin it; `with_geometry(None)`
+keeps the landmarks (the seed's fixed geometry, an ablation). The strength's `intensity` amplifies the
+flipped attribute planes at test time (a plane of 2 instead of 1, -1 instead of 0), as Fader Networks
+and STGAN amplify their edits; both are chosen on validation faces (`faceobf.reconstruct.tuning`).
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
 
+from faceobf.disentangle.geometry import LandmarkMapping
 from faceobf.inference import BatchedModel, as_float_images
 from faceobf.models.unet import UNet
 from faceobf.reconstruct.factors import FaceFactors, assemble_factors
 from faceobf.reconstruct.imageops import composite
 
 
+@dataclass(frozen=True)
+class FlipStrength:
+    """How far a flip goes at test time: the landmark mapping's gain and the flipped planes' intensity (1, 1: as trained)."""
+
+    gain: float = 1.0
+    intensity: float = 1.0
+
+
 class FaceGenerator:
     """Composites of the U-Net's faces for given factors (any number of faces, batched and padded)."""
 
     def __init__(self, unet: UNet, table: np.ndarray, feather_radius: float, subset: tuple[int, ...] | None = None,
-                 batch_size: int = 16):
+                 batch_size: int = 16, geometry: LandmarkMapping | None = None, strength: FlipStrength = FlipStrength(),
+                 difference: bool = False):
+        self.geometry, self.strength, self.difference = geometry, strength, difference
         table_device = jnp.asarray(table, jnp.float32)
 
         def apply(g: UNet, images, landmarks, masks, attributes):
@@ -39,10 +58,38 @@ class FaceGenerator:
         other._model = self._model.with_weights(unet)
         return other
 
-    def __call__(self, images: np.ndarray, landmarks: np.ndarray, masks: np.ndarray, attributes: np.ndarray) -> np.ndarray:
-        """(N, R, R, 3) composites of N faces: images uint8 (or float in [0, 1]), landmarks (N, 68, 2), masks (N, R, R)."""
-        return self._model(images, np.asarray(landmarks, np.float32), masks, attributes)
+    def with_geometry(self, geometry: LandmarkMapping | None, strength: FlipStrength | None = None) -> "FaceGenerator":
+        """This generator with another landmark mapping (None: landmarks fixed) or strength, sharing the compiled function."""
+        other = copy.copy(self)
+        other.geometry, other.strength = geometry, self.strength if strength is None else strength
+        return other
 
-    def render(self, faces: FaceFactors, attributes: np.ndarray | None = None) -> np.ndarray:
-        """The composites of every face of `faces`, with their own attributes or with `attributes` (N, 40)."""
-        return self(faces.images, faces.landmarks, faces.masks, faces.attributes if attributes is None else attributes)
+    def drawn_landmarks(self, landmarks: np.ndarray, attributes: np.ndarray, source: np.ndarray | None) -> np.ndarray:
+        """The landmarks the faces are drawn from: moved from `source` to `attributes` by the mapping, if any."""
+        landmarks = np.asarray(landmarks, np.float32)
+        if self.geometry is None or source is None:
+            return landmarks
+        return self.geometry.move(landmarks, source, attributes, self.strength.gain)
+
+    def drawn_attributes(self, attributes: np.ndarray, source: np.ndarray | None) -> np.ndarray:
+        """The values the planes are drawn with: the flips from `source` amplified by the strength's intensity; for a
+        model conditioned on differences (STGAN), the amplified difference (zero where nothing is flipped)."""
+        attributes = np.asarray(attributes, np.float32)
+        if source is None:
+            return np.zeros_like(attributes) if self.difference else attributes
+        source = np.asarray(source, np.float32)
+        change = self.strength.intensity * (attributes - source)
+        return change if self.difference else source + change
+
+    def __call__(self, images: np.ndarray, landmarks: np.ndarray, masks: np.ndarray, attributes: np.ndarray,
+                 source: np.ndarray | None = None) -> np.ndarray:
+        """(N, R, R, 3) composites of N faces: images uint8 (or float in [0, 1]), landmarks (N, 68, 2), masks (N, R, R);
+        `source` (N, 40): the faces' own attributes, from which the geometry moves the landmarks towards `attributes`."""
+        return self._model(images, self.drawn_landmarks(landmarks, attributes, source), masks, self.drawn_attributes(attributes, source))
+
+    def render(self, faces: FaceFactors, attributes: np.ndarray | None = None, source: np.ndarray | None = None) -> np.ndarray:
+        """The composites of every face of `faces`, with their own attributes or with `attributes` (N, 40) (flipped from
+        `source`, default the faces' labels, when the generator has a geometry)."""
+        if attributes is None:
+            return self(faces.images, faces.landmarks, faces.masks, faces.attributes)
+        return self(faces.images, faces.landmarks, faces.masks, attributes, faces.attributes if source is None else source)

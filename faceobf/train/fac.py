@@ -28,7 +28,8 @@ from faceobf.profiles import FACTrainConfig, Profile
 from faceobf.train.checkpoints import restore_finished
 from faceobf.train.loop import fit
 from faceobf.train.parallel import DataParallel, batch_sharding
-from faceobf.train.losses import batch_accuracy, majority_baseline, mean_attribute_accuracy, per_attribute_accuracy, summed_bce
+from faceobf.train.losses import (batch_accuracy, majority_baseline, mean_attribute_accuracy, per_attribute_accuracy,
+                                  per_attribute_balanced_accuracy, summed_bce)
 
 
 def create_train_state(model_config: ResNetConfig, train_config: FACTrainConfig) -> tuple[nnx.GraphDef, nnx.State]:
@@ -140,6 +141,7 @@ def evaluate_on_test(classifier: AttributeClassifier, dataset: CelebA, train_row
         "attributes": list(dataset.attribute_names),
         "accuracy": [float(a) for a in acc],
         "majority_baseline": [float(b) for b in base],
+        "balanced_accuracy": [float(b) for b in per_attribute_balanced_accuracy(probs, test_y)],
         "mean_accuracy": float(acc.mean()),
         "mean_majority_baseline": float(base.mean()),
         "n_test_images": int(len(test_rows)),

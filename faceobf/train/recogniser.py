@@ -99,8 +99,14 @@ def _identities(dataset: CelebA, rows: np.ndarray) -> tuple[np.ndarray, int]:
 def train_recogniser(profile: Profile, dataset: CelebA, run_dir: Path | None = None, progress: bool = True,
                      log: Callable[[str], None] = print) -> RecogniserRun:
     """Train (or resume) the second recogniser of `profile`, then measure its open-set Recall@1 on the test split."""
-    cfg = profile.evaluation.recogniser
     run_dir = runs.claim(runs.RunSpec.recogniser(profile), dataset.key, run_dir)
+    return fit_recogniser(profile.evaluation.recogniser, dataset, run_dir, progress, log=log)
+
+
+def fit_recogniser(cfg: RecogniserConfig, dataset: CelebA, run_dir: Path, progress: bool = True, desc: str = "recogniser",
+                   log: Callable[[str], None] = print) -> RecogniserRun:
+    """Train (or resume) a recogniser of `cfg` on the train identities in `run_dir`, best epoch by val Recall@1, and
+    measure its open-set Recall@1 on the test split (written as the run's test metrics)."""
     train_rows = sample_rows(dataset.split("train"), cfg.train_limit, cfg.seed)
     val_rows, test_rows = dataset.split("val"), dataset.split("test")
     labels, n_identities = _identities(dataset, train_rows)
@@ -120,7 +126,7 @@ def train_recogniser(profile: Profile, dataset: CelebA, run_dir: Path | None = N
         lambda epoch: iterate_batches((train_x, labels), cfg.batch_size, seed=cfg.seed, epoch=epoch, hflip=cfg.hflip,
                                       sharding=batch_sharding(parallel)),
         cfg.epochs, run_dir=run_dir, validate=validate, best=("val_recall_at_1", "max"),
-        steps_per_epoch=len(train_x) // cfg.batch_size, desc="recogniser", progress=progress, log=log, parallel=parallel,
+        steps_per_epoch=len(train_x) // cfg.batch_size, desc=desc, progress=progress, log=log, parallel=parallel,
     )
     final = embedder.with_weights(nnx.merge(graphdef, state)[0])
     test_ids = dataset.identities[test_rows]
@@ -134,10 +140,14 @@ def train_recogniser(profile: Profile, dataset: CelebA, run_dir: Path | None = N
 
 def load_run(run_dir: Path, profile: Profile) -> RecogniserRun:
     """A finished run, checked against `profile`."""
+    runs.check(run_dir, runs.RunSpec.recogniser(profile))
+    return restore_recogniser(run_dir, profile.evaluation.recogniser)
+
+
+def restore_recogniser(run_dir: Path, cfg: RecogniserConfig) -> RecogniserRun:
+    """The best state of a finished recogniser run of `cfg` (no registry check: the caller owns the folder)."""
     import json
 
-    runs.check(run_dir, runs.RunSpec.recogniser(profile))
-    cfg = profile.evaluation.recogniser
     n_identities = json.loads((Path(run_dir) / runs.FINISHED).read_text())["n_train_identities"]
     graphdef, state = create_train_state(cfg, n_identities)
     state, history, test = restore_finished(run_dir, state)

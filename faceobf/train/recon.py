@@ -25,6 +25,7 @@ state; one G step, then one D step on the G step's fakes, per batch, run by the 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -35,17 +36,18 @@ import numpy as np
 import optax
 from flax import nnx
 
-from faceobf import runs
+from faceobf import runs, shipped
 from faceobf.data.batches import iterate_batches
 from faceobf.data.dataset import CelebA, sample_rows
 from faceobf.disentangle.landmarks import landmark_subset
 from faceobf.inference import BatchedModel, as_float_images
 from faceobf.io import write_json
 from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
-from faceobf.obfuscate.policies import allowed_indices
+from faceobf.disentangle.attributes import SEED_FLIPS, allowed_indices, attribute_index
+from faceobf.disentangle.geometry import LandmarkMapping, move_landmarks
 from faceobf.profiles import Profile, ReconTrainConfig
 from faceobf.reconstruct.factors import assemble_factors, face_factors, input_channels
-from faceobf.reconstruct.generate import FaceGenerator
+from faceobf.reconstruct.generate import FaceGenerator, FlipStrength
 from faceobf.reconstruct.imageops import composite, ssim_map
 from faceobf.reconstruct.planes import attribute_table
 from faceobf.reconstruct.quality import evaluate_images, mean_colour_baseline, save_preview
@@ -87,17 +89,31 @@ def create_recon_state(unet: UNetConfig, patchgan: PatchGANConfig, cfg: ReconTra
     return g_def, g_state, d_def, d_state
 
 
-def _factors(images, landmarks, masks, attributes, table, cfg: ReconTrainConfig):
-    """(images float, masks float, the U-Net input) from a batch as stored (uint8 images and masks, int8 attributes)."""
+def _factors(images, landmarks, masks, attributes, table, cfg: ReconTrainConfig, targets=None):
+    """(images float, masks float, the U-Net input) from a batch as stored (uint8 images and masks, int8 attributes).
+
+    The planes carry `targets` (default: the face's own `attributes`), or under condition 'difference' (STGAN)
+    targets - attributes: zero for a redraw, +-1 on the flipped attributes for an edit."""
     images, masks = as_float_images(images), masks.astype(jnp.float32)
-    return images, masks, assemble_factors(images, landmarks, masks, attributes.astype(jnp.float32), table, landmark_indices(cfg))
+    attributes = attributes.astype(jnp.float32)
+    planes = attributes if targets is None else targets.astype(jnp.float32)
+    if cfg.condition == "difference":
+        planes = planes - attributes
+    return images, masks, assemble_factors(images, landmarks, masks, planes, table, landmark_indices(cfg))
 
 
-def edit_targets(attributes: jax.Array, key: jax.Array, k: int) -> jax.Array:
-    """`attributes` (B, 40) with `k` allowed (non-protected) attributes flipped per face, drawn from `key`."""
+def edit_targets(attributes: jax.Array, key: jax.Array, k: int, seed_share: float = 0.0) -> jax.Array:
+    """`attributes` (B, 40) with `k` allowed (non-protected) attributes flipped per face, drawn from `key`; on a
+    `seed_share` of the faces (drawn too) the `k` are drawn from the seed's four flips instead."""
     allowed = np.zeros(attributes.shape[-1], bool)
     allowed[allowed_indices()] = True
-    scores = jnp.where(jnp.asarray(allowed), jax.random.uniform(key, attributes.shape), -1.0)
+    seed_set = np.zeros(attributes.shape[-1], bool)
+    seed_set[[attribute_index(n) for n in SEED_FLIPS]] = True
+    if seed_share and k > seed_set.sum():
+        raise ValueError(f"seed_edit_share > 0 needs edit_flips <= {seed_set.sum()} (the seed's flips), got {k}")
+    pick, share = jax.random.split(key)
+    from_seed = (jax.random.uniform(share, attributes.shape[:1]) < seed_share)[:, None]
+    scores = jnp.where(jnp.where(from_seed, seed_set, allowed), jax.random.uniform(pick, attributes.shape), -1.0)
     _, chosen = jax.lax.top_k(scores, k)
     flip = jax.nn.one_hot(chosen, attributes.shape[-1]).sum(axis=1) > 0
     return jnp.where(flip, 1.0 - attributes, attributes)
@@ -114,59 +130,100 @@ def _attribute_bce(logits: jax.Array, targets: jax.Array) -> jax.Array:
     return optax.sigmoid_binary_cross_entropy(logits, targets).mean()
 
 
-def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig):
+def edited_landmarks(landmarks: jax.Array, attributes: jax.Array, targets: jax.Array, coefficients: jax.Array, key: jax.Array,
+                     cfg: ReconTrainConfig) -> jax.Array:
+    """The landmarks an edited redraw is drawn from: moved by the landmark mapping (gain uniform in
+    `cfg.geometry_gain` per face) under geometry 'follow', the original ones under 'fixed'."""
+    if cfg.geometry == "fixed":
+        return landmarks
+    if coefficients is None:
+        raise ValueError("geometry 'follow' moves the edited landmarks by a landmark mapping: pass its coefficients")
+    low, high = cfg.geometry_gain
+    gain = jax.random.uniform(key, landmarks.shape[:1], minval=low, maxval=high)
+    return move_landmarks(landmarks, targets - attributes, coefficients, gain, xp=jnp)
+
+
+def identity_hinge(recogniser, edited: jax.Array, original: jax.Array, margin: float) -> jax.Array:
+    """mean max(0, cos(e(edited), e(original)) - margin) under a frozen recogniser e (unit embeddings): zero once an
+    edited face is at least as far from its original as the margin asks."""
+    cosine = (recogniser(edited) * jax.lax.stop_gradient(recogniser(original))).sum(axis=-1)
+    return jax.nn.relu(cosine - margin).mean()
+
+
+def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig, identity_def: nnx.GraphDef | None = None):
     """Jitted `g_step(g_state, d_state, *batch, table)` and `d_step(d_state, *batch, fakes, table)`.
 
     With `cfg.edit_flips` > 0, each G step also redraws every face with `edit_flips` allowed attributes
-    flipped (targets drawn from the step count, so a resumed run replays them): the edited face gets the
+    flipped (targets drawn from the step count, so a resumed run replays them), from landmarks moved by the
+    landmark mapping's `coefficients` under geometry 'follow' (`edited_landmarks`): the edited face gets the
     adversarial loss and, with the discriminator's attribute head, `attr_weight` x BCE of the head
-    against the targets; L1 (and SSIM) apply to the unedited redraw only. The D step sees real faces
-    (and trains its head on their labels, weight `d_attr_weight`) against both redraws.
+    against the targets (under critic 'frozen', the head of `critic_state`, the discriminator as its warm-up
+    left it, which never sees a fake); L1 (and SSIM) apply to the unedited redraw only. The D step sees
+    real faces (and trains its head on their labels, weight `d_attr_weight`) against both redraws.
+    Under condition 'difference' the planes carry target - own attributes (`_factors`).
     """
     editing = cfg.edit_flips > 0
     base_key = jax.random.key(cfg.seed)
 
-    def g_step(g_state, d_state, images, landmarks, masks, attributes, table):
+    def g_step(g_state, d_state, images, landmarks, masks, attributes, table, coefficients=None, critic_state=None,
+               identity_state=None):
         g, g_opt = nnx.merge(g_def, g_state)
         d, _ = nnx.merge(d_def, d_state)
+        if cfg.critic == "frozen" and critic_state is None:
+            raise ValueError("critic 'frozen': pass the warmed-up discriminator's state as critic_state")
+        critic = d if critic_state is None else nnx.merge(d_def, critic_state)[0]
+        recogniser = None
+        if cfg.identity_weight:
+            if identity_state is None or identity_def is None:
+                raise ValueError("identity_weight > 0: pass the identity recogniser's graph and state")
+            recogniser = nnx.merge(identity_def, identity_state)
+            recogniser.eval()  # frozen: running batch statistics, no updates
         images, masks, x = _factors(images, landmarks, masks, attributes, table, cfg)
         if editing:
-            targets = edit_targets(attributes.astype(jnp.float32), jax.random.fold_in(base_key, g_opt.step[...]), cfg.edit_flips)
-            _, _, x_edit = _factors(images, landmarks, masks, targets, table, cfg)
+            edit_key, gain_key = jax.random.split(jax.random.fold_in(base_key, g_opt.step[...]))
+            targets = edit_targets(attributes.astype(jnp.float32), edit_key, cfg.edit_flips, cfg.seed_edit_share)
+            moved = edited_landmarks(landmarks, attributes.astype(jnp.float32), targets, coefficients, gain_key, cfg)
+            _, _, x_edit = _factors(images, moved, masks, attributes, table, cfg, targets)
         else:
-            targets, x_edit = attributes.astype(jnp.float32), x
+            targets, moved, x_edit = attributes.astype(jnp.float32), landmarks, x
 
         def loss_fn(g):
             fake = composite(g(x), images, masks, cfg.feather_radius)
             l1 = masked_l1(fake, images, masks)
             adv = _bce(_judge(d, x, fake)[0], 1.0)
-            g_attr = jnp.float32(0.0)
+            g_attr, g_id = jnp.float32(0.0), jnp.float32(0.0)
             fake_edit = fake
             if editing:
                 fake_edit = composite(g(x_edit), images, masks, cfg.feather_radius)
                 patches, attr_logits = _judge(d, x_edit, fake_edit)
+                if critic is not d:  # the frozen head reads the attributes; the live D still judges realism
+                    attr_logits = _judge(critic, x_edit, fake_edit)[1]
                 adv = 0.5 * (adv + _bce(patches, 1.0))
                 if attr_logits is not None:
                     g_attr = _attribute_bce(attr_logits, targets)
-            loss = cfg.l1_weight * l1 + cfg.adv_weight * adv + cfg.attr_weight * g_attr
+                if recogniser is not None:
+                    g_id = identity_hinge(recogniser, fake_edit, images, cfg.identity_margin)
+            loss = cfg.l1_weight * l1 + cfg.adv_weight * adv + cfg.attr_weight * g_attr + cfg.identity_weight * g_id
             if cfg.ssim_weight:
                 s = (ssim_map(fake, images) * masks).sum() / jnp.maximum(masks.sum(), 1.0)
                 loss = loss + cfg.ssim_weight * (1.0 - s)
-            return loss, (fake, fake_edit, l1, adv, g_attr)
+            return loss, (fake, fake_edit, l1, adv, g_attr, g_id)
 
-        (loss, (fake, fake_edit, l1, adv, g_attr)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(g)
+        (loss, (fake, fake_edit, l1, adv, g_attr, g_id)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(g)
         g_opt.update(g, grads)
         metrics = {"g_loss": loss, "l1": l1, "g_adv": adv}
         if editing:
             metrics["g_attr"] = g_attr
-        return nnx.state((g, g_opt)), (fake, fake_edit, targets), metrics
+        if recogniser is not None:
+            metrics["g_identity"] = g_id
+        return nnx.state((g, g_opt)), (fake, fake_edit, targets, moved), metrics
 
     def d_step(d_state, images, landmarks, masks, attributes, fakes, table):
         d, d_opt = nnx.merge(d_def, d_state)
         labels = attributes.astype(jnp.float32)
         images, _, x = _factors(images, landmarks, masks, attributes, table, cfg)
-        fake, fake_edit, targets = jax.lax.stop_gradient(fakes)
-        _, _, x_edit = _factors(images, landmarks, masks, targets, table, cfg) if editing else (None, None, x)
+        fake, fake_edit, targets, moved = jax.lax.stop_gradient(fakes)
+        _, _, x_edit = _factors(images, moved, masks, attributes, table, cfg, targets) if editing else (None, None, x)
 
         def loss_fn(d):
             real_patches, real_attrs = _judge(d, x, images)
@@ -232,23 +289,82 @@ def warm_up_head(d_def, d_state, train, val, table: np.ndarray, cfg: ReconTrainC
     return d_state, history
 
 
-def make_train_step(g_def, d_def, cfg: ReconTrainConfig, table: jax.Array) -> Callable:
-    """`((g_state, d_state), *batch) -> (state, metrics)`: one G step, then one D step on its fakes."""
-    g_step, d_step = make_recon_steps(g_def, d_def, cfg)
+def make_train_step(g_def, d_def, cfg: ReconTrainConfig, table: jax.Array, coefficients: jax.Array | None = None,
+                    critic_state: nnx.State | None = None, identity: tuple[nnx.GraphDef, nnx.State] | None = None) -> Callable:
+    """`((g_state, d_state), *batch) -> (state, metrics)`: one G step, then one D step on its fakes.
+
+    `coefficients` (40, 68, 2): the landmark mapping's, needed under geometry 'follow'; `critic_state`: the frozen
+    critic's, needed under critic 'frozen' (a copy: the steps donate the live discriminator's buffers); `identity`:
+    the identity recogniser's (graph, state), needed when `identity_weight` > 0."""
+    identity_def, identity_state = identity if identity is not None else (None, None)
+    g_step, d_step = make_recon_steps(g_def, d_def, cfg, identity_def)
+    coefficients = None if coefficients is None else jnp.asarray(coefficients, jnp.float32)
 
     def step(state, images, landmarks, masks, attributes):
         g_state, d_state = state
-        g_state, fakes, gm = g_step(g_state, d_state, images, landmarks, masks, attributes, table)
+        g_state, fakes, gm = g_step(g_state, d_state, images, landmarks, masks, attributes, table, coefficients, critic_state,
+                                    identity_state)
         d_state, dm = d_step(d_state, images, landmarks, masks, attributes, fakes, table)
         return (g_state, d_state), {**{k: v for k, v in gm.items() if k != "g_loss"}, **dm}
 
     return step
 
 
-def make_generator(g_def, g_state, table: np.ndarray, cfg: ReconTrainConfig) -> FaceGenerator:
-    """The generator part of a (U-Net, optimizer) state as stage 2's `FaceGenerator`."""
+MAPPING_FILE, STRENGTH_FILE = shipped.RUN_FILES  # a geometry-'follow' run's landmark mapping (fitted on its train
+# faces) and the flip strength chosen for the run on validation faces (`faceobf.reconstruct.tuning`)
+
+
+def fit_mapping(train, cfg: ReconTrainConfig, run_dir: Path) -> LandmarkMapping | None:
+    """The run's landmark mapping (geometry 'follow'): fitted once on its train faces and kept in the run folder; None
+    under geometry 'fixed'."""
+    if cfg.geometry == "fixed":
+        return None
+    path = Path(run_dir) / MAPPING_FILE
+    if path.exists():
+        return LandmarkMapping.load(path)
+    mapping = LandmarkMapping.fit(train.landmarks, train.attributes, cfg.mapping_ridge)
+    mapping.save(path)
+    return mapping
+
+
+def stored_flip_settings(run_dir: Path) -> tuple[LandmarkMapping | None, FlipStrength]:
+    """(the run's landmark mapping or None, the flip strength chosen for it on validation faces, as trained if none was)."""
+    path, strength_path = Path(run_dir) / MAPPING_FILE, Path(run_dir) / STRENGTH_FILE
+    strength = FlipStrength()
+    if strength_path.exists():
+        stored = json.loads(strength_path.read_text())
+        strength = FlipStrength(float(stored["gain"]), float(stored["intensity"]))
+    return (LandmarkMapping.load(path) if path.exists() else None), strength
+
+
+def store_flip_strength(run_dir: Path, strength: FlipStrength, how: dict) -> None:
+    """Keep the flip strength chosen for a run (and how it was chosen) in its folder, where the tool finds it."""
+    write_json(Path(run_dir) / STRENGTH_FILE, {"gain": strength.gain, "intensity": strength.intensity, **how})
+
+
+def identity_recogniser(cfg: ReconTrainConfig, dataset: CelebA, run_dir: Path, progress: bool = True,
+                        log: Callable[[str], None] = print) -> tuple[nnx.GraphDef, nnx.State] | None:
+    """(graph, state) of the run's identity recogniser network when `identity_weight` > 0: trained once on the train identities
+    in run_dir/identity_critic (resumable), then frozen; None otherwise."""
+    if not cfg.identity_weight:
+        return None
+    from faceobf.train.recogniser import fit_recogniser, restore_recogniser
+
+    folder = Path(run_dir) / "identity_critic"
+    finished = (folder / runs.FINISHED).exists()
+    run = restore_recogniser(folder, cfg.identity_critic) if finished else fit_recogniser(
+        cfg.identity_critic, dataset, folder, progress, desc="identity recogniser", log=log)
+    log(f"identity recogniser: open-set Recall@1 {run.test['recall_at_1']:.1%} on test people it never saw")
+    model, _ = nnx.merge(run.graphdef, run.state)  # the network without its optimizer
+    return nnx.split(model)
+
+
+def make_generator(g_def, g_state, table: np.ndarray, cfg: ReconTrainConfig, geometry: LandmarkMapping | None = None,
+                   strength: FlipStrength = FlipStrength()) -> FaceGenerator:
+    """The generator part of a (U-Net, optimizer) state as stage 2's `FaceGenerator` (with the run's landmark mapping)."""
     g, _ = nnx.merge(g_def, g_state)
-    return FaceGenerator(g, table, cfg.feather_radius, landmark_indices(cfg), cfg.batch_size)
+    return FaceGenerator(g, table, cfg.feather_radius, landmark_indices(cfg), cfg.batch_size, geometry, strength,
+                         difference=cfg.condition == "difference")
 
 
 @dataclass
@@ -263,10 +379,12 @@ class ReconRun:
     history: dict
     test: dict
     config: ReconTrainConfig
+    geometry: LandmarkMapping | None = None  # the landmark mapping edits follow (geometry 'follow')
+    strength: FlipStrength = FlipStrength()  # the test-time flip strength chosen on validation faces
 
     def generator(self) -> FaceGenerator:
-        """The trained U-Net as stage 2's batched, jitted generator."""
-        return make_generator(self.g_def, self.g_state, self.table, self.config)
+        """The trained U-Net as stage 2's batched, jitted generator (edits move the landmarks under geometry 'follow')."""
+        return make_generator(self.g_def, self.g_state, self.table, self.config, self.geometry, self.strength)
 
 
 def train_recon(
@@ -287,6 +405,7 @@ def train_recon(
         log(f"{s}: {len(f)} faces, {len(f.excluded)} excluded (no face found by HOG)")
     train, val = data["train"], data["val"]
     table = attribute_table(encoding, train.attributes, run_dir)
+    mapping = fit_mapping(train, cfg, run_dir)
 
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, profile.patchgan, cfg)
     warmup = {}
@@ -306,8 +425,15 @@ def train_recon(
         save_preview(run_dir / "previews" / f"epoch_{epoch:03d}.png", preview, current(state).render(preview))
 
     parallel = DataParallel.over(cfg.batch_size)  # every local device that divides the batch; None on one
+    critic_state = jax.tree.map(jnp.copy, d_state) if cfg.critic == "frozen" else None  # the head as the warm-up left it
+    if critic_state is not None and parallel is not None:
+        critic_state = parallel.replicate(critic_state)
+    identity = identity_recogniser(cfg, dataset, run_dir, progress, log)
+    if identity is not None and parallel is not None:
+        identity = (identity[0], parallel.replicate(identity[1]))
     (g_state, d_state), history, best_epoch = fit(
-        (g_state, d_state), make_train_step(g_def, d_def, cfg, jnp.asarray(table)),
+        (g_state, d_state), make_train_step(g_def, d_def, cfg, jnp.asarray(table), None if mapping is None else mapping.coefficients,
+                                            critic_state, identity),
         lambda epoch: iterate_batches((train.images, train.landmarks, train.masks, train.attributes), cfg.batch_size,
                                       seed=cfg.seed, epoch=epoch, sharding=batch_sharding(parallel)),
         cfg.epochs, run_dir=run_dir, validate=validate, best=("val_l1_mask", "min"), on_epoch_end=write_preview,
@@ -319,7 +445,7 @@ def train_recon(
         test["head_warmup"] = warmup
         test["head_test_accuracy"] = head_accuracy(d_def, d_state, data["test"], table, cfg).round(4).tolist()
     write_json(run_dir / runs.FINISHED, test)
-    return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg)
+    return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg, *stored_flip_settings(run_dir))
 
 
 def evaluate_recon(generator: FaceGenerator, test, train) -> dict:
@@ -351,4 +477,4 @@ def load_run(run_dir: Path, profile: Profile, encoding: str) -> ReconRun:
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, profile.patchgan, cfg)
     (g_state, _), history, test = restore_finished(run_dir, (g_state, d_state))
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
-    return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg)
+    return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg, *stored_flip_settings(run_dir))
