@@ -172,17 +172,26 @@ def build_obfuscator(args: argparse.Namespace):
 
 
 def _cmd_obfuscate(args: argparse.Namespace) -> int:
-    from faceobf.obfuscate.batch import collect_inputs, obfuscate_files
+    from faceobf.obfuscate.batch import REPORT_NAME, collect_inputs, obfuscate_files
 
-    inputs = collect_inputs(args.inputs)
+    outdir = Path(args.output)
+    report = Path(args.report) if args.report else outdir / REPORT_NAME
+    if outdir.exists() and not outdir.is_dir():
+        raise ValueError(f"-o {outdir}: a file, not a folder; give the folder the outputs go to")
+    inputs = collect_inputs(args.inputs, exclude=[outdir, report])
     if not inputs:
-        print("faceobf: error: no input photos found", file=sys.stderr)
+        print("faceobf: error: no input files found", file=sys.stderr)
         return 2
-    summary, _ = obfuscate_files(build_obfuscator(args), inputs, Path(args.output), Path(args.report) if args.report else None,
-                                 allow_no_face=args.allow_no_face, overwrite=args.overwrite, resume=args.resume)
+    summary, _ = obfuscate_files(lambda: build_obfuscator(args), inputs, outdir, report, allow_no_face=args.allow_no_face,
+                                 overwrite=args.overwrite, resume=args.resume)
     print(summary.line())
-    for path in summary.refused:
-        print(f"  refused: {path}")
+    for path, reason in summary.refused:
+        print(f"  refused: {path}: {reason}")
+    if summary.debris_removed:
+        print(f"removed {summary.debris_removed} temporary file(s) an interrupted run left in {outdir}")
+    print(f"report: {report}")
+    if summary.interrupted:
+        return 130
     return 1 if summary.refused else 0
 
 
@@ -368,11 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     obf.add_argument("--k", type=int, default=4, help="how many attributes --policy random or identity flips (default 4)")
     obf.add_argument("--seed", type=int, default=0, help="seed of --policy random")
     obf.add_argument("--unprotect", action="store_true", help="allow flipping gender and gender-linked attributes")
-    obf.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="whose trained models to use (default: the active profile)")
-    obf.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="U-Net attribute encoding (default onehot)")
-    obf.add_argument("--recipe", choices=["attgan", "pix2pix"], default="attgan", help="use the U-Net trained with this stage-2 recipe")
-    obf.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all", help="use the U-Net trained on this landmark subset")
-    obf.add_argument("--checkpoint", help="folder of training runs (default: $FACEOBF_RUNS)")
+    models = obf.add_argument_group("which trained models (for people who trained their own; the defaults use the shipped ones)")
+    models.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="whose trained models to use (default: the active profile)")
+    models.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="U-Net attribute encoding (default onehot)")
+    models.add_argument("--recipe", choices=["attgan", "pix2pix"], default="attgan", help="use the U-Net trained with this stage-2 recipe")
+    models.add_argument("--landmarks", choices=list(LANDMARK_SUBSETS), default="all", help="use the U-Net trained on this landmark subset")
+    models.add_argument("--checkpoint", help="folder of training runs (default: $FACEOBF_RUNS)")
     obf.add_argument("--detectors", nargs="+", choices=["hog", "centerface"], default=["hog", "centerface"],
                      help="face detectors whose faces are all obfuscated (default both: HOG for frontal faces, CenterFace for "
                           "small, turned and hidden ones)")
@@ -458,12 +468,16 @@ def main(argv: list[str] | None = None) -> int:
     from faceobf.runs import MissingCheckpointError, RunConfigError
     from faceobf.shipped import ShippedModelError
     from faceobf.paths import DataNotFoundError
+    from faceobf.obfuscate.batch import OutputLockedError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print("faceobf: interrupted", file=sys.stderr)
+        return 130
     except (DataNotFoundError, CelebAFormatError, ChecksumError, ModelFileError, MissingCheckpointError, RunConfigError, FileNotFoundError,
-            FileExistsError, AnswersError, ShippedModelError, ValueError) as exc:
+            FileExistsError, AnswersError, ShippedModelError, OutputLockedError, ValueError) as exc:
         print(f"faceobf: error: {exc}", file=sys.stderr)
         return 2
 

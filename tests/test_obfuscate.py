@@ -281,3 +281,21 @@ def test_cli_policy_none_and_geometry_choose_the_tools_flips_and_landmarks(obfus
     monkeypatch.setattr(pipeline, "obfuscator_from_runs", lambda profile, encoding, policy: replace(obfuscator, policy=policy))
     with pytest.raises(ValueError, match="no landmark mapping"):
         cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--geometry", "follow"]))
+
+
+def test_cli_refuses_what_needs_no_model_before_loading_any_and_names_reasons(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from faceobf import cli
+
+    def no_models(args):
+        raise AssertionError("the models were loaded for a run that needed none")
+
+    monkeypatch.setattr(cli, "build_obfuscator", no_models)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "clip.gif").write_bytes(b"GIF89a")
+    (tmp_path / "taken").write_text("a file where the output folder should go")
+    assert cli.main(["obfuscate", str(tmp_path / "in"), "-o", str(tmp_path / "taken")]) == 2
+    assert "a file, not a folder" in capsys.readouterr().err
+    assert cli.main(["obfuscate", str(tmp_path / "in"), "-o", str(tmp_path / "out")]) == 1
+    printed = capsys.readouterr().out
+    assert "refused: " in printed and "clip.gif: unsupported: format '.gif'" in printed
+    assert f"report: {tmp_path / 'out' / 'faceobf-report.jsonl'}" in printed

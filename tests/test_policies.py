@@ -37,8 +37,9 @@ def test_flip_named_flips_exactly_the_seed_set() -> None:
 
 
 def test_naming_a_protected_attribute_is_an_error_unless_allowed() -> None:
-    with pytest.raises(ProtectedAttributeError, match="Male is protected"):
+    with pytest.raises(ProtectedAttributeError, match="Male is protected") as refused:
         FlipNamed(("Smiling", "Male"))
+    assert "--unprotect" in str(refused.value)  # the command-line user is told the option, not a Python argument
     faces = _faces()
     out = FlipNamed(("Male",), respect_protected=False)(faces)
     np.testing.assert_array_equal(out[:, CELEBA_ATTRIBUTES.index("Male")], 1 - faces[:, CELEBA_ATTRIBUTES.index("Male")])

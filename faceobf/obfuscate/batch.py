@@ -1,29 +1,43 @@
 """`faceobf obfuscate`: many photos in, obfuscated photos and a JSON Lines report out, failing closed.
 
-Each input photo ends in one state, recorded in the report as soon as the photo finishes:
-`done` (every face obfuscated, output written), `no_face` (refused, nothing written, unless
-`allow_no_face`, where the photo is written metadata-free as `no_face_allowed`), `error` (anything
-that went wrong on this photo, named: nothing written, the batch goes on), `skipped` (`resume`:
-done by an earlier run whose output is still there) and `interrupted` (the run was stopped on it).
+Each input ends in one state, recorded in the report: `done` (every face obfuscated, output written),
+`no_face` (refused, nothing written, unless `allow_no_face`, where the photo is written metadata-free
+as `no_face_allowed`), `refused` (a file the tool cannot read: its format, its kind; named before any
+model loads), `error` (anything that went wrong on this photo, named: nothing written, the batch goes
+on), `skipped` (`resume`: done by an earlier run whose output is still there; its earlier record stands)
+and `interrupted` (Ctrl-C stopped the run on it).
 
-Nothing is lost or overwritten: outputs mirror the inputs' folders below their common folder, so two
-inputs never share an output (a case-only clash is refused by name); an existing output is replaced
-only with `overwrite`; the report gains one line per photo as it finishes, so an interrupted run
-keeps its records and `resume` picks up where it stopped.
+Nothing is lost or overwritten, and a run killed at any point resumes cleanly:
+* one writer per output folder: a lock (`.faceobf.lock` while a run holds it, released by the system when
+  its holder dies) refuses a second run by name;
+* a photo's record is appended to the report (one `write` of one line) *before* its output is renamed
+  into place, so an output never exists without its record; a record whose output is missing is redone;
+* `resume` knows photos by their resolved paths and their outputs by their place below OUTDIR, so the same
+  folder typed another way, from another working directory, or a renamed output folder, resumes; it
+  rewrites the report (atomically) with one record per input and removes the temporary files
+  (`.NAME.XXXXXXXX.part.EXT`) a killed run left behind;
+* outputs mirror the inputs' folders below their common folder (a case-only clash is refused by name);
+  an existing output is replaced only with `overwrite`; photos and the report follow the umask.
 """
 
 from __future__ import annotations
 
+import datetime
+import fcntl
 import json
 import os
+import socket
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 from tqdm.auto import tqdm
 
+from faceobf.io import atomic_path
+from faceobf.obfuscate.inputs import DEBRIS, LOCK_NAME, Input, collect_inputs  # noqa: F401  (collect_inputs: the CLI's way in)
 from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
-from faceobf.obfuscate.photo_io import FORMATS, read_photo, write_photo
+from faceobf.obfuscate.photo_io import read_photo, write_photo
 
 REPORT_NAME = "faceobf-report.jsonl"
 WRITTEN = ("done", "no_face_allowed")
@@ -37,33 +51,8 @@ class OutputCollisionError(ValueError):
     """Two inputs would be written to the same output (names that differ only in case)."""
 
 
-def collect_inputs(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]]:
-    """(input file, output path relative to OUTDIR) for files and, recursively, the images in folders.
-
-    Output paths mirror each input's place below the common folder of all inputs (a folder argument
-    keeps its own name), so `a/x.jpg` and `b/x.jpg` become `a/x.jpg` and `b/x.jpg`; a file named twice
-    (directly and inside a folder) is processed once.
-    """
-    found: list[tuple[Path, Path]] = []  # (file, the folder its output path starts from)
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            anchor = Path(os.path.abspath(path)).parent
-            found += [(file, anchor) for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FORMATS)]
-        elif path.exists():
-            found.append((path, Path(os.path.abspath(path)).parent))
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
-    if not found:
-        return []
-    common = Path(os.path.commonpath([str(anchor) for _, anchor in found]))
-    inputs, seen = [], set()
-    for file, _ in found:
-        if file.resolve() in seen:
-            continue
-        seen.add(file.resolve())
-        inputs.append((file, Path(os.path.abspath(file)).relative_to(common)))
-    return inputs
+class OutputLockedError(RuntimeError):
+    """Another faceobf run is writing to the same output folder."""
 
 
 @dataclass
@@ -74,85 +63,241 @@ class Summary:
     skipped: int = 0
     faces: int = 0
     fallbacks: int = 0
-    refused: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
+    debris_removed: int = 0
+    interrupted: bool = False
 
     def line(self) -> str:
         return (f"{self.done} photo(s) done, {self.faces} face(s) found, {self.fallbacks} needed a fallback, "
-                f"{len(self.refused)} photo(s) refused" + (f", {self.skipped} skipped (done before)" if self.skipped else ""))
+                f"{len(self.refused)} photo(s) refused" + (f", {self.skipped} skipped (done before)" if self.skipped else "")
+                + (", interrupted: rerun with --resume to finish" if self.interrupted else ""))
 
 
 def read_report(path: Path) -> list[dict]:
-    """The photo records of a JSON Lines report (a torn last line from an interrupted run is ignored)."""
+    """The photo records of a JSON Lines report (a torn line from a killed run is ignored)."""
     records = []
     for line in Path(path).read_text().splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        if "input" in record:
+        if isinstance(record, dict) and "input" in record:
             records.append(record)
     return records
 
 
-def _done_before(report_path: Path) -> dict[str, str]:
-    """{input: output} of the photos an earlier run wrote."""
-    if not report_path.exists():
-        return {}
-    return {r["input"]: r["output"] for r in read_report(report_path) if r.get("status") in WRITTEN and r.get("output")}
+def _identity(record: dict) -> str:
+    """Which input a record is about: its resolved path (as an earlier run resolved it)."""
+    return record.get("input_resolved") or str(Path(record["input"]).resolve())
 
 
-def obfuscate_files(obfuscator: Obfuscator, inputs: list[tuple[Path, Path]], outdir: Path, report_path: Path | None = None,
-                    allow_no_face: bool = False, overwrite: bool = False, resume: bool = False,
-                    progress: bool = True) -> tuple[Summary, list[dict]]:
-    """Obfuscate every input into `outdir`, one report line per photo as it finishes; never write a photo that is
-    not fully done, never let one photo's failure end the batch. The report defaults to OUTDIR/faceobf-report.jsonl."""
-    outdir = Path(outdir)
-    report_path = Path(report_path) if report_path is not None else outdir / REPORT_NAME
-    if report_path.exists() and not (resume or overwrite):
-        raise OutputExistsError(f"{report_path}: a report of an earlier run exists; use --resume to continue that run "
-                                "or --overwrite to start again")
-    done_before = _done_before(report_path) if resume else {}
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    summary, report, claimed = Summary(), [], set()
-    sources = [src for src, _ in inputs]
-    with open(report_path, "a" if resume else "w") as log:
-        for src, rel in tqdm(inputs, desc="obfuscating", disable=not progress or len(inputs) < 2):
-            target = outdir / rel
-            entry: dict = {"input": str(src), "output": None, "faces": []}
+def _relative_output(record: dict, outdir: Path) -> str | None:
+    """Where below OUTDIR a record's output is (reports written before `output_relative` give the output path)."""
+    if record.get("output_relative"):
+        return record["output_relative"]
+    if record.get("output"):
+        try:
+            return str(Path(record["output"]).resolve().relative_to(outdir.resolve()))
+        except ValueError:
+            return None
+    return None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class ReportWriter:
+    """A JSON Lines report opened for appending: each record is one `write` of one line (never torn by a kill
+    between records), the file's mode follows the umask."""
+
+    def __init__(self, path: Path, records: list[dict] | None = None):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if records is not None:  # start from exactly these records (a new run, or a resumed one compacted)
+            with atomic_path(path, suffix=".jsonl") as tmp:
+                tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+                os.chmod(tmp, 0o666 & ~_umask())
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+
+    def write(self, record: dict) -> None:
+        os.write(self._fd, (json.dumps(record) + "\n").encode())
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+@contextmanager
+def output_lock(outdir: Path) -> Iterator[None]:
+    """Hold the output folder's lock for the block; `OutputLockedError` naming the holder when another run has it.
+
+    The lock is `flock` on OUTDIR/.faceobf.lock, so the system releases it when its holder dies (a killed run never
+    locks a folder for good); the file is removed on the way out, and a run that locked a file removed under it
+    tries again on the new one."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    path = outdir / LOCK_NAME
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
             try:
-                if str(target).casefold() in claimed:
-                    raise OutputCollisionError(f"{target}: another input of this run is written there (names differ only in case)")
-                claimed.add(str(target).casefold())
-                if resume and done_before.get(str(src)) == str(target) and target.exists():
-                    entry.update(status="skipped", output=str(target))
-                    summary.skipped += 1
-                    continue
-                if target.exists() and not overwrite:
-                    raise OutputExistsError(f"{target} exists and no earlier run of this report wrote it; use --overwrite to replace it")
-                photo = read_photo(src)
-                try:
-                    out, records = obfuscator.obfuscate_photo(photo)
-                    entry["status"] = "done"
-                except NoFaceError:
-                    if not allow_no_face:
-                        raise
-                    out, records = photo, []
-                    entry["status"] = "no_face_allowed"
-                entry["output"] = str(write_photo(out, target, inputs=sources))
-                entry["faces"] = [r.as_dict() for r in records]
-                summary.done += 1
-                summary.faces += len(records)
-                summary.fallbacks += sum(r.method.startswith("fallback") for r in records)
-            except NoFaceError:
-                entry.update(status="no_face", error="no face found; nothing written (use --allow-no-face to pass such photos through)")
-                summary.refused.append(str(src))
-            except Exception as exc:  # noqa: BLE001 - any failure refuses this photo, named, and the batch goes on
-                entry.update(status="error", error=f"{type(exc).__name__}: {exc}")
-                summary.refused.append(str(src))
-            finally:  # also on an interrupt (Ctrl-C): the report says so and `resume` redoes the photo
-                entry.setdefault("status", "interrupted")
-                report.append(entry)
-                log.write(json.dumps(entry) + "\n")
-                log.flush()
-        log.write(json.dumps({"summary": summary.line()}) + "\n")
+                holder = path.read_text().strip()
+            except OSError:
+                holder = ""
+            raise OutputLockedError(f"{outdir} is being written by another faceobf run ({holder or 'no details given'}); "
+                                    "wait for it to finish or choose another output folder") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed the file as we locked it: lock the file that is there now
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    os.ftruncate(fd, 0)
+    os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}, started {started}".encode())
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # removed while still locked, then released
+        os.close(fd)
+
+
+def remove_debris(outdir: Path) -> int:
+    """Delete the temporary files a killed run left below `outdir` (the caller holds its lock); how many."""
+    removed = 0
+    for root, _, names in os.walk(outdir):
+        for name in names:
+            if DEBRIS.match(name):
+                (Path(root) / name).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def _plan_resume(report_path: Path, outdir: Path, inputs: list[Input]) -> tuple[list[dict], dict[str, str]]:
+    """(the records a resumed report keeps, {input identity: output below OUTDIR} of the photos done before).
+
+    Kept: the last record of each input done before whose output is still there, and of each input this run
+    was not given; everything else is redone and gets a fresh record."""
+    last: dict[str, dict] = {}
+    for record in read_report(report_path) if report_path.exists() else []:
+        last[_identity(record)] = record
+    given = {str(i.path.resolve()) for i in inputs}
+    done = {}
+    for key, record in last.items():
+        relative = _relative_output(record, outdir)
+        if record.get("status") in WRITTEN and relative and (outdir / relative).exists():
+            done[key] = relative
+    kept = [r for key, r in last.items() if key in done or key not in given]
+    return kept, done
+
+
+def obfuscate_files(obfuscator: Obfuscator | Callable[[], Obfuscator], inputs: list[Input] | list[tuple[Path, Path]],
+                    outdir: Path, report_path: Path | None = None, allow_no_face: bool = False, overwrite: bool = False,
+                    resume: bool = False, progress: bool = True) -> tuple[Summary, list[dict]]:
+    """Obfuscate every input into `outdir`, one report record per input; never write a photo that is not fully done,
+    never let one photo's failure end the batch. `obfuscator` may be a function that loads the models: it is called
+    only when a photo needs them. The report defaults to OUTDIR/faceobf-report.jsonl."""
+    outdir = Path(outdir)
+    inputs = [i if isinstance(i, Input) else Input(Path(i[0]), Path(i[1])) for i in inputs]
+    report_path = Path(report_path) if report_path is not None else outdir / REPORT_NAME
+    with output_lock(outdir):
+        if report_path.exists() and not (resume or overwrite):
+            raise OutputExistsError(f"{report_path}: a report of an earlier run exists; use --resume to continue that run "
+                                    "or --overwrite to start again")
+        summary = Summary(debris_removed=remove_debris(outdir))
+        kept, done_before = _plan_resume(report_path, outdir, inputs) if resume else ([], {})
+        if not hasattr(obfuscator, "obfuscate_photo") and any(
+                _needs_models(i, outdir, done_before, overwrite) for i in inputs):
+            obfuscator = obfuscator()  # models load only when a photo needs them, and before any record is written
+        writer = ReportWriter(report_path, kept)
+        try:
+            report = _run(obfuscator, inputs, outdir, writer, done_before, summary, allow_no_face, overwrite, progress)
+        finally:
+            writer.write({"summary": summary.line()})
+            writer.close()
     return summary, report
+
+
+def _done(item: Input, outdir: Path, done_before: dict[str, str]) -> str | None:
+    """Where below OUTDIR an earlier run wrote this input's output, if it did and the output is still there (wherever
+    this run would put it: the same photo given as a file then and inside a folder now is still done)."""
+    relative = done_before.get(str(item.path.resolve()))
+    return relative if relative is not None and (outdir / relative).exists() else None
+
+
+def _needs_models(item: Input, outdir: Path, done_before: dict[str, str], overwrite: bool) -> bool:
+    """Whether an input gets as far as the models (not refused by format, not done before, not blocked by an output)."""
+    target = outdir / item.relative
+    if item.refusal or _done(item, outdir, done_before):
+        return False
+    return overwrite or not target.exists()
+
+
+def _run(obfuscator, inputs: list[Input], outdir: Path, writer: ReportWriter, done_before: dict[str, str], summary: Summary,
+         allow_no_face: bool, overwrite: bool, progress: bool) -> list[dict]:
+    sources = [i.path for i in inputs]
+    report, claimed = [], set()
+    bar = tqdm(inputs, desc="obfuscating", disable=not progress or len(inputs) < 2)
+    for item in bar:
+        target, identity = outdir / item.relative, str(item.path.resolve())
+        entry: dict = {"input": str(item.path), "input_resolved": identity, "output": None, "output_relative": None, "faces": []}
+        recorded = False
+        try:
+            if item.refusal:
+                entry.update(status="refused", error=item.refusal)
+                summary.refused.append((str(item.path), item.refusal))
+                continue
+            if str(target).casefold() in claimed:
+                raise OutputCollisionError(f"{target}: another input of this run is written there (names differ only in case)")
+            claimed.add(str(target).casefold())
+            earlier = _done(item, outdir, done_before)
+            if earlier is not None:
+                entry.update(status="skipped", output=str(outdir / earlier), output_relative=earlier)
+                summary.skipped += 1
+                recorded = True  # its earlier record stands
+                continue
+            if target.exists() and not overwrite:
+                raise OutputExistsError(f"{target} exists and no earlier run of this report wrote it; use --overwrite to replace it")
+            photo = read_photo(item.path)
+            try:
+                out, records = obfuscator.obfuscate_photo(photo)
+                status = "done"
+            except NoFaceError:
+                if not allow_no_face:
+                    raise
+                out, records, status = photo, [], "no_face_allowed"
+            entry.update(status=status, output=str(target), output_relative=str(item.relative), faces=[r.as_dict() for r in records])
+
+            def record_first() -> None:  # the record is in the report before the output is in place
+                nonlocal recorded
+                writer.write(entry)
+                recorded = True
+
+            write_photo(out, target, inputs=sources, before_rename=record_first)
+            summary.done += 1
+            summary.faces += len(records)
+            summary.fallbacks += sum(r.method.startswith("fallback") for r in records)
+        except NoFaceError:
+            entry.update(status="no_face", error="no face found; nothing written (use --allow-no-face to pass such photos through)")
+            summary.refused.append((str(item.path), "no face found"))
+        except KeyboardInterrupt:
+            entry.update(status="interrupted", output=None, output_relative=None)
+            summary.interrupted, recorded = True, False
+            report.append(entry)
+            writer.write(entry)
+            break
+        except Exception as exc:  # noqa: BLE001 - any failure refuses this photo, named, and the batch goes on
+            entry.update(status="error", output=None, output_relative=None, error=f"{type(exc).__name__}: {exc}")
+            summary.refused.append((str(item.path), entry["error"]))
+            recorded = False  # a record written before a failed rename is superseded by this one
+        finally:
+            if not summary.interrupted or entry.get("status") != "interrupted":
+                report.append(entry)
+                if not recorded:
+                    writer.write(entry)
+    bar.close()
+    return report

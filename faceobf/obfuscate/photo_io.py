@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -28,7 +28,7 @@ class ImageTooLargeError(ImageReadError):
     """A photo whose pixel count exceeds `MAX_PIXELS` (refused before decoding)."""
 
 
-FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
 def _to_rgb8(im: Image.Image) -> np.ndarray:
@@ -60,8 +60,11 @@ def read_photo(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         raise ImageReadError(f"{path}: cannot read photo ({reason})") from exc
 
 
-def write_photo(image: np.ndarray, target: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), quality: int = 95) -> Path:
-    """Write uint8 RGB `image` to `target` (format from its suffix) with no metadata, atomically.
+def write_photo(image: np.ndarray, target: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), quality: int = 95,
+                before_rename: Callable[[], None] | None = None) -> Path:
+    """Write uint8 RGB `image` to `target` (format from its suffix) with no metadata, atomically, with the mode the
+    umask gives new files; `before_rename` runs once the file is complete, before it takes `target`'s name (the batch
+    tool records the photo there, so an output never exists without its record).
 
     Refuses (ValueError) when `target` is one of `inputs`: an input is never overwritten.
     """
@@ -77,4 +80,9 @@ def write_photo(image: np.ndarray, target: str | os.PathLike, inputs: Iterable[s
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     with atomic_path(target, suffix=target.suffix) as tmp:
         pixels.save(tmp, format=fmt, **options)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # a temporary file is private (0600); the photo is as any new file would be
+        if before_rename is not None:
+            before_rename()
     return target

@@ -77,7 +77,7 @@ class FlipNamed:
             if blocked:
                 raise ProtectedAttributeError(
                     f"{', '.join(blocked)} {'is' if len(blocked) == 1 else 'are'} protected (gender and gender-linked "
-                    "attributes); build the policy with respect_protected=False to flip anyway"
+                    "attributes); pass --unprotect (respect_protected=False in Python) to flip anyway"
                 )
 
     def flip_mask(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
