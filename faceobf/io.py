@@ -28,6 +28,13 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def public_mode(path: str | os.PathLike) -> None:
+    """Give a file made by `atomic_path` (private, 0600) the mode any new file gets under the current umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def write_json(target: str | os.PathLike, obj: Any) -> None:
     """Write `obj` as indented JSON, atomically."""
     with atomic_path(target) as tmp:

@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Iterator
 
 from tqdm.auto import tqdm
 
-from faceobf.io import atomic_path
+from faceobf.io import atomic_path, public_mode
 from faceobf.obfuscate.inputs import DEBRIS, LOCK_NAME, Input, collect_inputs  # noqa: F401  (collect_inputs: the CLI's way in)
 from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
 from faceobf.obfuscate.photo_io import read_photo, write_photo
@@ -103,12 +103,6 @@ def _relative_output(record: dict, outdir: Path) -> str | None:
     return None
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 class ReportWriter:
     """A JSON Lines report opened for appending: each record is one `write` of one line (never torn by a kill
     between records), the file's mode follows the umask."""
@@ -118,7 +112,7 @@ class ReportWriter:
         if records is not None:  # start from exactly these records (a new run, or a resumed one compacted)
             with atomic_path(path, suffix=".jsonl") as tmp:
                 tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-                os.chmod(tmp, 0o666 & ~_umask())
+                public_mode(tmp)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
 
     def write(self, record: dict) -> None:

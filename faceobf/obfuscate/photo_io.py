@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from faceobf.data.images import ImageReadError
-from faceobf.io import atomic_path
+from faceobf.io import atomic_path, public_mode
 
 MAX_PIXELS = 120_000_000  # about 11,000 x 11,000: far above any camera photo, far below a decompression bomb
 
@@ -80,9 +80,7 @@ def write_photo(image: np.ndarray, target: str | os.PathLike, inputs: Iterable[s
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     with atomic_path(target, suffix=target.suffix) as tmp:
         pixels.save(tmp, format=fmt, **options)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # a temporary file is private (0600); the photo is as any new file would be
+        public_mode(tmp)  # a temporary file is private (0600); the photo is as any new file would be
         if before_rename is not None:
             before_rename()
     return target
