@@ -67,7 +67,8 @@ def _walk(folder: Path, excluded: list[Path]) -> list[Path]:
     files, seen = [], set()
     for root, dirs, names in os.walk(folder, followlinks=True):
         real = Path(root).resolve()
-        key = (os.stat(real).st_dev, os.stat(real).st_ino)
+        info = os.stat(real)
+        key = (info.st_dev, info.st_ino)
         if key in seen or _inside(real, excluded):
             dirs[:] = []
             continue
