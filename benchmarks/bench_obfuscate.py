@@ -20,8 +20,8 @@ from skimage import data
 
 from common import print_backends
 from faceobf.obfuscate.detect import DetectorSettings, detect
-from faceobf.obfuscate.pipeline import obfuscator_from_runs
 from faceobf.profiles import get_profile
+from faceobf import trained
 
 SETTINGS = {"hog": DetectorSettings(detectors=("hog",)), "centerface": DetectorSettings(detectors=("centerface",)),
             "hog + centerface": DetectorSettings()}
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs per photo and setting (the best is kept)")
     args = parser.parse_args()
     print_backends(False, f"faceobf obfuscate, profile {args.profile}")
-    base = obfuscator_from_runs(get_profile(args.profile))
+    base = trained.obfuscator(get_profile(args.profile))
     base.obfuscate_photo(data.astronaut())  # warm-up: compile the networks
     for name, photo in photos().items():
         for setting, detection in SETTINGS.items():

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from faceobf.errors import OutputExistsError, UsageError
+
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
     from faceobf.data.check import check_folder
@@ -28,13 +30,9 @@ def _cmd_data_download(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_import(args: argparse.Namespace) -> int:
-    from faceobf.data.sources import HTMLPageError, MissingSourceFileError, UnknownLayoutError, import_source
+    from faceobf.data.sources import import_source
 
-    try:
-        import_source(args.source, args.target, identities=args.identities)
-    except (HTMLPageError, MissingSourceFileError, UnknownLayoutError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    import_source(args.source, args.target, identities=args.identities)
     return 0
 
 
@@ -137,9 +135,10 @@ def build_obfuscator(args: argparse.Namespace):
     """The stage-3 pipeline the command line asks for (separate so tests can swap the models)."""
     from dataclasses import replace
 
-    from faceobf.obfuscate.pipeline import obfuscator_from_runs
+    from faceobf import trained
     from faceobf.paths import RUNS_ENV
-    from faceobf.obfuscate.policies import FlipAll, FlipNamed, FlipNone, FlipRandom, IdentityAware, SEED_FLIPS
+    from faceobf.disentangle.attributes import SEED_FLIPS
+    from faceobf.obfuscate.policies import FlipAll, FlipNamed, FlipNone, FlipRandom, IdentityAware
 
     if args.checkpoint:
         os.environ[RUNS_ENV] = args.checkpoint
@@ -150,23 +149,27 @@ def build_obfuscator(args: argparse.Namespace):
         "random": lambda: FlipRandom(args.k, seed=args.seed, respect_protected=not args.unprotect),
         "identity": lambda: IdentityAware(args.k, respect_protected=not args.unprotect),
     }[args.policy]()
+    from faceobf.obfuscate.detect import DetectorSettings
+
+    min_score = dict(DetectorSettings().min_score)  # every option is checked before the models load
+    for item in args.min_score or []:
+        name, _, value = item.partition("=")
+        try:
+            score = float(value)
+        except ValueError:
+            score = None
+        if name not in min_score or score is None:
+            raise UsageError(f"--min-score {item!r}: write DETECTOR=VALUE with DETECTOR one of {', '.join(min_score)} and VALUE a number")
+        min_score[name] = score
+    detection = DetectorSettings(detectors=tuple(args.detectors), min_score=min_score)
     profile = _announce_profile(args)
-    obfuscator = obfuscator_from_runs(profile, args.encoding, policy)
+    obfuscator = trained.obfuscator(profile, args.encoding, policy)
     generator = obfuscator.generator
     if args.geometry == "fixed":
         generator = generator.with_geometry(None)
     elif args.geometry == "follow" and generator.geometry is None:
-        raise ValueError("--geometry follow: this U-Net was trained with fixed landmarks and has no landmark mapping; "
+        raise UsageError("--geometry follow: this U-Net was trained with fixed landmarks and has no landmark mapping; "
                          "train one with `faceobf train recon --geometry follow`")
-    from faceobf.obfuscate.detect import DetectorSettings
-
-    min_score = dict(DetectorSettings().min_score)
-    for item in args.min_score or []:
-        name, _, value = item.partition("=")
-        if name not in min_score or not value:
-            raise ValueError(f"--min-score {item!r}: write DETECTOR=VALUE with DETECTOR one of {', '.join(min_score)}")
-        min_score[name] = float(value)
-    detection = DetectorSettings(detectors=tuple(args.detectors), min_score=min_score)
     return replace(obfuscator, generator=generator, detection=detection, fallback=args.fallback, min_face=args.min_face,
                    on_miss=args.on_miss)
 
@@ -179,7 +182,7 @@ def _cmd_obfuscate(args: argparse.Namespace) -> int:
     outdir = input_root(args.inputs) if beside else Path(args.output)
     report = Path(args.report) if args.report else outdir / REPORT_NAME
     if outdir.exists() and not outdir.is_dir():
-        raise ValueError(f"-o {outdir}: a file, not a folder; give the folder the outputs go to")
+        raise UsageError(f"-o {outdir}: a file, not a folder; give the folder the outputs go to")
     inputs = collect_inputs(args.inputs, exclude=[] if beside else [outdir, report], beside=beside)
     inputs = [i for i in inputs if i.path.resolve() != report.resolve()]  # the report is never an input
     if not inputs:
@@ -218,7 +221,7 @@ def _cmd_human_make(args: argparse.Namespace) -> int:
     from faceobf.evaluate.protocol import human_test_material
 
     if (Path(args.out) / "key.json").exists():
-        raise FileExistsError(f"{args.out}: already holds a human test (key.json); choose a new --out folder")
+        raise OutputExistsError(f"{args.out}: already holds a human test (key.json); choose a new --out folder")
     method = get_method(args.method)
     profile = _announce_profile(args)
     sheets, images, machine = human_test_material(profile, CelebA.open(args.root), args.encoding, method.name, args.trials, args.seed,
@@ -464,15 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; known user errors print one line on stderr and exit 2 instead of a traceback."""
-    from faceobf.data.dataset import CelebAFormatError
-    from faceobf.data.download import ChecksumError
-    from faceobf.evaluate.human_test import AnswersError
-    from faceobf.dlib_models import ModelFileError
-    from faceobf.runs import MissingCheckpointError, RunConfigError
-    from faceobf.shipped import ShippedModelError
-    from faceobf.paths import DataNotFoundError
-    from faceobf.obfuscate.batch import OutputLockedError
+    """Entry point; a user's error (`FaceobfError`) prints one line on stderr and exits 2, a bug keeps its traceback."""
+    from faceobf.errors import FaceobfError
 
     args = build_parser().parse_args(argv)
     try:
@@ -480,8 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("faceobf: interrupted", file=sys.stderr)
         return 130
-    except (DataNotFoundError, CelebAFormatError, ChecksumError, ModelFileError, MissingCheckpointError, RunConfigError, FileNotFoundError,
-            FileExistsError, AnswersError, ShippedModelError, OutputLockedError, ValueError) as exc:
+    except FaceobfError as exc:
         print(f"faceobf: error: {exc}", file=sys.stderr)
         return 2
 

@@ -11,12 +11,14 @@ import importlib.util
 import threading
 from pathlib import Path
 
+from faceobf.errors import FaceobfError
+
 SHAPE_PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"
 FACE_RECOGNITION_RESNET = "dlib_face_recognition_resnet_model_v1.dat"
 CNN_FACE_DETECTOR = "mmod_human_face_detector.dat"
 
 
-class ModelFileError(FileNotFoundError):
+class ModelFileError(FaceobfError, FileNotFoundError):
     """A dlib model file is not installed; the message says how to install it."""
 
 

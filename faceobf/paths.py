@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from faceobf.errors import FaceobfError
+
 DATA_ENV = "FACEOBF_DATA"
 CACHE_ENV = "FACEOBF_CACHE"
 RUNS_ENV = "FACEOBF_RUNS"
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(FaceobfError, FileNotFoundError):
     """Raised when no CelebA root is configured or the configured one does not exist."""
 
 

@@ -9,6 +9,7 @@ import os
 import platform
 from dataclasses import dataclass, field, replace
 
+from faceobf.errors import UsageError
 from faceobf.models.identity_cnn import IdentityCNNConfig
 from faceobf.models.recogniser import RecogniserConfig
 from faceobf.models.resnet import ResNetConfig
@@ -83,7 +84,7 @@ class ReconTrainConfig:
         for name, value, allowed in (("geometry", self.geometry, GEOMETRIES), ("condition", self.condition, CONDITIONS),
                                      ("critic", self.critic, CRITICS)):
             if value not in allowed:
-                raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+                raise UsageError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -201,11 +202,11 @@ def with_recipe(profile: Profile, recipe: str) -> Profile:
     """The profile with its stage-2 recipe replaced: 'pix2pix' is the L1 + adversarial recipe of the first book
     (no edited redraws, no attribute head, no injected planes), kept for the ablation (a separate run directory)."""
     if recipe not in RECIPES:
-        raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+        raise UsageError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
     if recipe == recipe_of(profile):
         return profile
     if recipe == "attgan":
-        raise ValueError(f"profile {profile.name!r} defines no attribute recipe to switch back to")
+        raise UsageError(f"profile {profile.name!r} defines no attribute recipe to switch back to")
     return replace(profile, recon=replace(profile.recon, edit_flips=0, attr_weight=0.0, head_warmup_epochs=0, geometry="fixed",
                                           geometry_gain=(1.0, 1.0), seed_edit_share=0.0, condition="target", critic="head"),
                    unet=replace(profile.unet, inject_levels=0),
@@ -216,11 +217,11 @@ def with_geometry(profile: Profile, geometry: str) -> Profile:
     """The profile with edited redraws drawn from fixed landmarks (the seed's design) or from landmarks that follow the
     flipped attributes (the landmark mapping, gains uniform in `FOLLOW_GAIN`); the variant says which."""
     if geometry not in GEOMETRIES:
-        raise ValueError(f"unknown geometry {geometry!r}; choose one of {', '.join(GEOMETRIES)}")
+        raise UsageError(f"unknown geometry {geometry!r}; choose one of {', '.join(GEOMETRIES)}")
     if geometry == profile.recon.geometry:
         return profile
     if recipe_of(profile) != "attgan":
-        raise ValueError("only the attgan recipe draws edited redraws whose landmarks could follow the attributes")
+        raise UsageError("only the attgan recipe draws edited redraws whose landmarks could follow the attributes")
     gain = FOLLOW_GAIN if geometry == "follow" else (1.0, 1.0)
     return replace(profile, recon=replace(profile.recon, geometry=geometry, geometry_gain=gain))
 
@@ -228,23 +229,23 @@ def with_geometry(profile: Profile, geometry: str) -> Profile:
 def with_seed_edits(profile: Profile, share: float) -> Profile:
     """The profile with a `share` of the edited redraws flipping the seed's four (the variant says 'seed<percent>')."""
     if not 0.0 <= share <= 1.0:
-        raise ValueError(f"the share of seed edits is between 0 and 1, got {share}")
+        raise UsageError(f"the share of seed edits is between 0 and 1, got {share}")
     if recipe_of(profile) != "attgan":
-        raise ValueError("only the attgan recipe draws edited redraws")
+        raise UsageError("only the attgan recipe draws edited redraws")
     return replace(profile, recon=replace(profile.recon, seed_edit_share=float(share)))
 
 
 def with_condition(profile: Profile, condition: str) -> Profile:
     """The profile with the attribute planes carrying the targets or their difference from the face's own (STGAN)."""
     if recipe_of(profile) != "attgan" and condition != "target":
-        raise ValueError("difference conditioning needs edited redraws (the attgan recipe)")
+        raise UsageError("difference conditioning needs edited redraws (the attgan recipe)")
     return replace(profile, recon=replace(profile.recon, condition=condition))
 
 
 def with_critic(profile: Profile, critic: str) -> Profile:
     """The profile with the generator's attribute loss from the live head or a frozen copy of the warmed-up head."""
     if critic == "frozen" and not (recipe_of(profile) == "attgan" and profile.recon.head_warmup_epochs):
-        raise ValueError("a frozen critic is the discriminator's head after its warm-up: it needs the attgan recipe with "
+        raise UsageError("a frozen critic is the discriminator's head after its warm-up: it needs the attgan recipe with "
                          "head_warmup_epochs > 0")
     return replace(profile, recon=replace(profile.recon, critic=critic))
 
@@ -252,7 +253,7 @@ def with_critic(profile: Profile, critic: str) -> Profile:
 def with_identity_hinge(profile: Profile, weight: float, margin: float | None = None) -> Profile:
     """The profile with the identity hinge at `weight` (and `margin`) on edited redraws (tagged 'id<weight>')."""
     if recipe_of(profile) != "attgan":
-        raise ValueError("the identity hinge acts on edited redraws: it needs the attgan recipe")
+        raise UsageError("the identity hinge acts on edited redraws: it needs the attgan recipe")
     margin = profile.recon.identity_margin if margin is None else float(margin)
     if weight == profile.recon.identity_weight and margin == profile.recon.identity_margin:
         return profile
@@ -265,7 +266,7 @@ def with_l1_weight(profile: Profile, weight: float) -> Profile:
     if weight == profile.recon.l1_weight:
         return profile
     if weight <= 0:
-        raise ValueError(f"the L1 weight must be positive, got {weight}")
+        raise UsageError(f"the L1 weight must be positive, got {weight}")
     return replace(profile, recon=replace(profile.recon, l1_weight=float(weight)), tags=profile.tags + (f"l1{weight:g}",))
 
 
@@ -284,7 +285,7 @@ def with_attribute_weight(profile: Profile, weight: float) -> Profile:
     if weight == profile.recon.attr_weight:
         return profile
     if recipe_of(profile) != "attgan":
-        raise ValueError("only the attgan recipe has an attribute loss to weight")
+        raise UsageError("only the attgan recipe has an attribute loss to weight")
     return replace(profile, recon=replace(profile.recon, attr_weight=float(weight)), tags=profile.tags + (f"attr{weight:g}",))
 
 
@@ -301,7 +302,7 @@ def get_profile(name: str) -> Profile:
     try:
         profile = PROFILES[name]
     except KeyError:
-        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+        raise UsageError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
     return scaled_to_devices(profile) if profile.batch_per_device else profile
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from faceobf.errors import FaceobfError
 from faceobf.io import write_json
 from faceobf.paths import runs_root
 from faceobf.profiles import Profile
@@ -23,11 +24,11 @@ RECORD = "config.json"
 FINISHED = "test_metrics.json"
 
 
-class MissingCheckpointError(FileNotFoundError):
+class MissingCheckpointError(FaceobfError, FileNotFoundError):
     """The trained models of a profile are not on disk; the message says how to get them."""
 
 
-class RunConfigError(ValueError):
+class RunConfigError(FaceobfError, ValueError):
     """A run folder holds a run made with another configuration than the one asked for."""
 
 
@@ -168,13 +169,9 @@ def check(run_dir: Path, spec: RunSpec) -> None:
                              f"retrain with `{spec.train_command()}` into a new folder, or restore the profile it was made with")
 
 
-def find(spec: RunSpec, dataset_key: str | None = None) -> Path:
-    """The finished run of `spec` in $FACEOBF_RUNS (of that data set, if given), checked against its config.
-
-    With none on disk, the matching model shipped with faceobf is installed there and returned (`faceobf.shipped`);
-    raises `MissingCheckpointError` naming the command that trains it when there is neither.
-    """
-    candidates: dict[Path, dict] = {}
+def finished_runs(spec: RunSpec, dataset_key: str | None = None) -> dict[Path, dict]:
+    """The finished runs in $FACEOBF_RUNS of `spec`'s kind, profile and variant (on that data set, if given), with their records."""
+    found: dict[Path, dict] = {}
     for record_path in sorted(runs_root().glob(f"*/{RECORD}")):
         stored = read_record(record_path.parent)
         if not stored or (stored.get("kind"), stored.get("profile"), stored.get("variant")) != (spec.kind, spec.profile, spec.variant):
@@ -182,16 +179,18 @@ def find(spec: RunSpec, dataset_key: str | None = None) -> Path:
         if dataset_key is not None and stored.get("dataset") != dataset_key:
             continue
         if is_finished(record_path.parent):
-            candidates[record_path.parent] = stored
-    if not candidates:
-        from faceobf import shipped
+            found[record_path.parent] = stored
+    return found
 
-        card = shipped.matching_card(spec.record(dataset_key))
-        if card is not None:
-            run_dir = shipped.install(card["name"], runs_root())
-            print(f"no local {spec.kind} run for profile {spec.profile!r}: using the shipped model {card['name']} "
-                  f"(installed into {run_dir}; `faceobf models list` shows it)")
-            return run_dir
+
+def find(spec: RunSpec, dataset_key: str | None = None) -> Path:
+    """The finished run of `spec` in $FACEOBF_RUNS (of that data set, if given), checked against its config.
+
+    Raises `MissingCheckpointError` naming the command that trains it when there is none (`faceobf.shipped.find_or_install`
+    falls back to the shipped models), and `RunConfigError` when the runs there were made with another configuration.
+    """
+    candidates = finished_runs(spec, dataset_key)
+    if not candidates:
         raise MissingCheckpointError(
             f"no trained {spec.kind} model for profile {spec.profile!r}{' (' + spec.variant + ')' if spec.variant else ''} "
             f"in {runs_root()}: train it with `{spec.train_command()}` (or run the book's chapters 1 and 2)")

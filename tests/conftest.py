@@ -53,6 +53,21 @@ def write_celeba(root: Path, n_identities: int = 4, per_identity: int = 3, seed:
     return root
 
 
+
+def interrupt_at_epoch(monkeypatch: pytest.MonkeyPatch, module, stop: int):
+    """Make `module.iterate_batches` raise KeyboardInterrupt when epoch `stop` (0-based) starts, as a killed training
+    would stop; returns the real function, to put back for the resumed run."""
+    real = module.iterate_batches
+
+    def interrupted(*args, epoch: int, **kwargs):
+        if epoch == stop:
+            raise KeyboardInterrupt
+        return real(*args, epoch=epoch, **kwargs)
+
+    monkeypatch.setattr(module, "iterate_batches", interrupted)
+    return real
+
+
 @pytest.fixture
 def celeba_dir(tmp_path: Path) -> Path:
     """A fresh 12-image CelebA folder (4 identities: 2 train, 1 val, 1 test)."""
@@ -74,3 +89,13 @@ def real_celeba() -> Path:
     if not root or not Path(root).is_dir():
         pytest.skip("FACEOBF_DATA is not set to the CelebA-mini folder; integration test skipped")
     return Path(root)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark what reads the real CelebA-mini (the `real_celeba` fixture, the chapters) `celeba` and `slow`."""
+    for item in items:
+        real = "real_celeba" in getattr(item, "fixturenames", ()) or item.path.suffix == ".ipynb"
+        if real and not item.get_closest_marker("celeba"):
+            item.add_marker(pytest.mark.celeba)
+        if real or item.get_closest_marker("celeba"):
+            item.add_marker(pytest.mark.slow)

@@ -35,3 +35,47 @@ def test_every_subcommand_has_help() -> None:
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args(argv)
         assert exit_info.value.code == 0
+
+
+def test_a_users_error_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from faceobf import cli
+    from faceobf.errors import FaceobfError, UsageError
+
+    def users_error(args):
+        raise UsageError("--thing 3: choose 1 or 2")
+
+    def bug(args):
+        raise ValueError("an internal invariant broke")
+
+    monkeypatch.setattr(cli, "_cmd_info", users_error)
+    assert main(["info"]) == 2
+    assert capsys.readouterr().err == "faceobf: error: --thing 3: choose 1 or 2\n"
+    monkeypatch.setattr(cli, "_cmd_info", bug)
+    with pytest.raises(ValueError, match="invariant"):  # not swallowed into a one-line 'user error'
+        main(["info"])
+    assert issubclass(UsageError, FaceobfError) and issubclass(UsageError, ValueError)
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["obfuscate", "{tmp}/missing.jpg"], "missing.jpg: no such file or folder"),
+    (["obfuscate", "{tmp}/photo.png", "--flip", "Pointy_Chin"], "unknown attribute 'Pointy_Chin'"),
+    (["obfuscate", "{tmp}/photo.png", "--flip", "Male"], "--unprotect"),
+    (["obfuscate", "{tmp}/photo.png", "--min-score", "hog=high"], "--min-score 'hog=high'"),
+    (["obfuscate", "{tmp}/photo.png", "--policy", "random", "--k", "99"], "k must be between 1 and"),
+    (["models", "import", "{tmp}/not-a-model"], "not a folder written by `faceobf models export`"),
+    (["human-test", "score", "{tmp}/answers.json"], "answers.json: no such answers file"),
+    (["data", "import", "{tmp}", "{tmp}/out"], "holds no CelebA layout faceobf knows"),
+])
+def test_user_errors_of_each_command_are_named_on_one_line(argv: list[str], named: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys) -> None:
+    from faceobf import trained
+
+    monkeypatch.setenv("FACEOBF_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(trained, "obfuscator", lambda *a, **k: pytest.fail("the models were loaded before the options were checked"))
+    from PIL import Image
+
+    Image.new("RGB", (64, 64)).save(tmp_path / "photo.png")
+    (tmp_path / "not-a-model").mkdir()
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("faceobf: error: ") and named in err and "Traceback" not in err

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from conftest import astronaut_aligned
 from faceobf.evaluate.assess import paste_crop, read_face, read_faces
 from faceobf.disentangle.landmarks import detect_faces
 
 
+@pytest.mark.slow
 def test_threads_give_the_same_readings_as_one_thread() -> None:
     # dlib's detectors and networks keep scratch state: shared between threads they gave wrong answers
     base = astronaut_aligned()

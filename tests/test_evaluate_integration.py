@@ -11,6 +11,8 @@ import pytest
 
 from faceobf.cli import main
 
+pytestmark = pytest.mark.slow  # the whole evaluation on real faces
+
 
 def test_evaluate_then_human_test_on_real_faces(real_celeba: Path, tmp_path: Path, capsys) -> None:
     from faceobf.data import CelebA

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+from flax import nnx
 
 from faceobf import runs, shipped
 from faceobf.models.unet import PatchGANConfig, UNetConfig
@@ -22,12 +24,20 @@ def _leaf(state, key: str) -> np.ndarray:
     return np.asarray(dict(shipped._leaves(state))[key])
 
 
-def _finished_run(runs_dir: Path) -> tuple[Path, tuple]:
-    """A finished (untrained) U-Net run of PROFILE in `runs_dir`, as training leaves it."""
+def _unet(seed: int = 0):
+    """An untrained U-Net of PROFILE (the network a run ships), drawn with `seed`."""
+    from dataclasses import replace
+
+    g_def, g_state, _, _ = create_recon_state(PROFILE.unet, PROFILE.patchgan, replace(PROFILE.recon, seed=seed))
+    unet, _ = nnx.merge(g_def, g_state)
+    return unet
+
+
+def _finished_run(runs_dir: Path) -> tuple[Path, nnx.Module]:
+    """A finished (untrained) U-Net run of PROFILE in `runs_dir`, and its network."""
     run_dir = runs.claim(runs.RunSpec.recon(PROFILE, "onehot"), "data1", runs_dir / "recon-tiny")
     (run_dir / runs.FINISHED).write_text(json.dumps({"unet": {"ssim_mask": 0.5}}))
-    g_def, g_state, d_def, d_state = create_recon_state(PROFILE.unet, PROFILE.patchgan, PROFILE.recon)
-    return run_dir, (g_state, d_state)
+    return run_dir, _unet()
 
 
 @pytest.fixture
@@ -38,38 +48,70 @@ def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_export_keeps_the_network_only_in_float16_with_a_card(runs_dir: Path) -> None:
-    run_dir, state = _finished_run(runs_dir)
-    path = shipped.export(run_dir, state, "recon", {"epoch": [1]}, {"unet": {"ssim_mask": 0.5}}, {"max_pixel_change_0_255": 0.4})
+    run_dir, unet = _finished_run(runs_dir)
+    path = shipped.export(run_dir, unet, "recon", {"epoch": [1]}, {"unet": {"ssim_mask": 0.5}}, {"max_pixel_change_0_255": 0.4})
     card = json.loads((path / shipped.CARD).read_text())
     assert card["record"] == runs.read_record(run_dir) and card["sha256"] == shipped.sha256(path / shipped.WEIGHTS)
-    with np.load(path / shipped.WEIGHTS) as npz:
-        assert npz.files and all(key.startswith("[0][0]") for key in npz.files)  # no optimizer state, no discriminator
+    with np.load(path / shipped.WEIGHTS) as npz:  # the network's own arrays by their paths in it: no optimizer, no discriminator
+        assert sorted(npz.files) == sorted(k for k, _ in shipped._leaves(nnx.state(unet))) and card["keys"] == "network"
         assert {npz[k].dtype for k in npz.files} == {np.dtype("float16")}
     text = (path / shipped.MODEL_CARD).read_text()
     assert "non-commercial research only" in text and card["sha256"] in text and "faceobf train recon --profile tiny" in text
     with pytest.raises(FileExistsError, match="shipped once"):
-        shipped.export(run_dir, state, "recon", {"epoch": [1]}, {}, {})
+        shipped.export(run_dir, unet, "recon", {"epoch": [1]}, {}, {})
 
 
 def test_the_registry_installs_a_shipped_model_when_no_run_exists_and_restores_its_weights(runs_dir: Path, tmp_path: Path) -> None:
-    run_dir, state = _finished_run(tmp_path / "elsewhere")
-    shipped.export(run_dir, state, "recon", {"epoch": [1, 2]}, {"unet": {"ssim_mask": 0.5}}, {})
+    run_dir, unet = _finished_run(tmp_path / "elsewhere")
+    shipped.export(run_dir, unet, "recon", {"epoch": [1, 2]}, {"unet": {"ssim_mask": 0.5}}, {})
     spec = runs.RunSpec.recon(PROFILE, "onehot")
-    installed = runs.find(spec, "data1")  # nothing in $FACEOBF_RUNS: the shipped model is installed there
-    assert installed.parent == runs_dir and shipped.is_installed(installed) and runs.is_finished(installed)
-    assert runs.find(spec, "data1") == installed  # found as an ordinary finished run the second time
     with pytest.raises(runs.MissingCheckpointError):
-        runs.find(spec, "other-data")  # trained on another data set: not offered for it
+        runs.find(spec, "data1")  # the registry only finds; installing is asked for by name
+    installed = shipped.find_or_install(spec, "data1")  # nothing in $FACEOBF_RUNS: the shipped model is installed there
+    assert installed.parent == runs_dir and shipped.is_installed(installed) and runs.is_finished(installed)
+    assert runs.find(spec, "data1") == installed == shipped.find_or_install(spec, "data1")  # an ordinary finished run now
+    with pytest.raises(runs.MissingCheckpointError):
+        shipped.find_or_install(spec, "other-data")  # trained on another data set: not offered for it
 
-    from faceobf.train.checkpoints import restore_finished
+    other = _unet(seed=5)
+    history, test = shipped.load_into(installed, other)
+    key = next(k for k, _ in shipped._leaves(nnx.state(unet)) if k.endswith("kernel'].value"))
+    expected = _leaf(nnx.state(unet), key).astype(np.float16).astype(np.float32)
+    np.testing.assert_array_equal(_leaf(nnx.state(other), key), expected)
+    assert _leaf(nnx.state(other), key).dtype == np.float32 and history == {"epoch": [1, 2]} and test["unet"]["ssim_mask"] == 0.5
 
-    _, _, d_def, fresh_d = create_recon_state(PROFILE.unet, PROFILE.patchgan, PROFILE.recon)
-    g_like = create_recon_state(PROFILE.unet, PROFILE.patchgan, ReconTrainConfig(resolution=32, seed=5))[1]
-    (g_state, d_state), history, test = restore_finished(installed, (g_like, fresh_d))
-    key = next(k for k, _ in shipped._leaves((g_like, fresh_d)) if k.startswith("[0][0]") and k.endswith("kernel'].value"))
-    expected = _leaf(state, key).astype(np.float16).astype(np.float32)
-    np.testing.assert_array_equal(_leaf((g_state, d_state), key), expected)
-    assert _leaf((g_state, d_state), key).dtype == np.float32 and history == {"epoch": [1, 2]} and test["unet"]["ssim_mask"] == 0.5
+
+def test_weights_shipped_before_they_were_keyed_by_the_network_still_load(runs_dir: Path, tmp_path: Path) -> None:
+    run_dir, unet = _finished_run(tmp_path / "elsewhere")
+    path = shipped.export(run_dir, unet, "recon", {"epoch": [1]}, {}, {})
+    with np.load(path / shipped.WEIGHTS) as npz:  # as the first exports wrote them: keyed by the place in ((G, opt), D)
+        np.savez(path / shipped.WEIGHTS, **{"[0][0]" + k: npz[k] for k in npz.files})
+    card = json.loads((path / shipped.CARD).read_text())
+    del card["keys"]
+    card["sha256"] = shipped.sha256(path / shipped.WEIGHTS)
+    (path / shipped.CARD).write_text(json.dumps(card))
+    other = _unet(seed=5)
+    shipped.load_into(shipped.install(path.name, runs_dir), other)
+    key = next(k for k, _ in shipped._leaves(nnx.state(unet)) if k.endswith("kernel'].value"))
+    np.testing.assert_array_equal(_leaf(nnx.state(other), key), _leaf(nnx.state(unet), key).astype(np.float16).astype(np.float32))
+
+
+def test_a_newer_version_of_a_shipped_model_replaces_its_earlier_install(runs_dir: Path, tmp_path: Path) -> None:
+    run_dir, unet = _finished_run(tmp_path / "elsewhere")
+    path = shipped.export(run_dir, unet, "recon", {"epoch": [1]}, {}, {})
+    installed = shipped.install(path.name, runs_dir)
+    card = json.loads((path / shipped.CARD).read_text())
+    card["history"] = {"epoch": [1, 2]}  # re-exported: another card, same name
+    (path / shipped.CARD).write_text(json.dumps(card))
+    assert shipped.install(path.name, runs_dir) == installed
+    assert json.loads((installed / shipped.HISTORY).read_text()) == {"epoch": [1, 2]}
+    assert sorted(p.name for p in runs_dir.iterdir()) == [path.name]  # no stale or partial copies left
+    shutil.rmtree(installed)
+    installed.mkdir()  # a training run of the same name (no shipped weights): never replaced
+    (installed / "notes.txt").write_text("mine")
+    with pytest.raises(shipped.ShippedModelError, match="not this shipped model"):
+        shipped.install(path.name, runs_dir)
+    assert (installed / "notes.txt").read_text() == "mine"
 
 
 def test_a_follow_runs_landmark_mapping_and_gain_ship_with_it_and_are_checked(runs_dir: Path, tmp_path: Path) -> None:
@@ -77,14 +119,14 @@ def test_a_follow_runs_landmark_mapping_and_gain_ship_with_it_and_are_checked(ru
     from faceobf.reconstruct.generate import FlipStrength
     from faceobf.train.recon import MAPPING_FILE, STRENGTH_FILE, store_flip_strength, stored_flip_settings
 
-    run_dir, state = _finished_run(tmp_path / "elsewhere")
+    run_dir, unet = _finished_run(tmp_path / "elsewhere")
     mapping = LandmarkMapping(np.zeros((68, 2)), np.full((40, 68, 2), 0.01), 10.0, 1.0, np.zeros(40), 0.3, 100)
     mapping.save(run_dir / MAPPING_FILE)
     store_flip_strength(run_dir, FlipStrength(2.5, 1.5), {"chosen_on": "validation"})
-    path = shipped.export(run_dir, state, "recon", {"epoch": [1]}, {}, {})
+    path = shipped.export(run_dir, unet, "recon", {"epoch": [1]}, {}, {})
     card = json.loads((path / shipped.CARD).read_text())
     assert set(card["files"]) == {MAPPING_FILE, STRENGTH_FILE}
-    installed = runs.find(runs.RunSpec.recon(PROFILE, "onehot"), "data1")
+    installed = shipped.find_or_install(runs.RunSpec.recon(PROFILE, "onehot"), "data1")
     again, strength = stored_flip_settings(installed)
     np.testing.assert_array_equal(again.coefficients, mapping.coefficients)
     assert strength == FlipStrength(2.5, 1.5) and stored_flip_settings(tmp_path) == (None, FlipStrength())  # fixed, as trained
@@ -94,13 +136,15 @@ def test_a_follow_runs_landmark_mapping_and_gain_ship_with_it_and_are_checked(ru
 
 
 def test_a_corrupt_or_misshapen_shipped_model_is_refused(runs_dir: Path, tmp_path: Path) -> None:
-    run_dir, state = _finished_run(tmp_path / "elsewhere")
-    path = shipped.export(run_dir, state, "recon", {}, {}, {})
+    run_dir, unet = _finished_run(tmp_path / "elsewhere")
+    path = shipped.export(run_dir, unet, "recon", {}, {}, {})
     with np.load(path / shipped.WEIGHTS) as npz:
         arrays = {k: npz[k] for k in npz.files}
     key = next(iter(arrays))
     with pytest.raises(shipped.ShippedModelError, match="shape"):
-        shipped.with_arrays(state, {key: np.zeros((1, 2, 3), np.float16)})
+        shipped.with_arrays(nnx.state(unet), {**arrays, key: np.zeros((1, 2, 3), np.float16)})
+    with pytest.raises(shipped.ShippedModelError, match="not in the shipped weights"):
+        shipped.with_arrays(nnx.state(unet), {k: v for k, v in arrays.items() if k != key})
     arrays[key] = arrays[key] + np.float16(1)
     np.savez(path / shipped.WEIGHTS, **arrays)
     with pytest.raises(shipped.ShippedModelError, match="checksum"):
@@ -109,8 +153,8 @@ def test_a_corrupt_or_misshapen_shipped_model_is_refused(runs_dir: Path, tmp_pat
 
 
 def test_float16_fidelity_measures_what_rounding_changes() -> None:
-    state = ({"w": jax.numpy.asarray(np.array([1.0 + 2**-12, 3.0], np.float32))},)
-    fidelity = shipped.float16_fidelity(lambda s: np.asarray(s[0]["w"], np.float64), state, "[0]", lambda x: x > 1.0)
+    state = {"w": jax.numpy.asarray(np.array([1.0 + 2**-12, 3.0], np.float32))}
+    fidelity = shipped.float16_fidelity(lambda s: np.asarray(s["w"], np.float64), state, lambda x: x > 1.0)
     assert fidelity == {"max_abs_change": pytest.approx(2**-12, abs=1e-6), "same_decisions": 0.5}  # 1 + 2^-12 rounds to 1.0
 
 

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from faceobf.errors import StaleCacheError
 from faceobf.io import atomic_path
 
 
@@ -39,7 +40,7 @@ class ImageCache:
         if self._data_path.exists():
             self.images = np.load(self._data_path, mmap_mode="r+")
             if self.images.shape != shape:
-                raise ValueError(f"{self._data_path}: cached shape {self.images.shape} does not match {shape}; delete the folder")
+                raise StaleCacheError(f"{self._data_path}: cached shape {self.images.shape} does not match {shape}; delete the folder")
             self.filled = np.load(self._filled_path) if self._filled_path.exists() else np.zeros(n_images, bool)
         else:
             self.images = np.lib.format.open_memmap(self._data_path, mode="w+", dtype=np.uint8, shape=shape)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from faceobf.errors import FaceobfError
 from faceobf.data.annotations import (
     ATTR_FILE,
     IMAGE_DIR,
@@ -20,7 +21,7 @@ from faceobf.data.images import FACE_CROP, CropBox, crop_and_resize, read_rgb
 from faceobf.paths import cache_root, data_root
 
 
-class CelebAFormatError(ValueError):
+class CelebAFormatError(FaceobfError, ValueError):
     """The CelebA folder has defects; the message lists each with its file and line."""
 
     def __init__(self, root: Path, problems: list[Problem]):

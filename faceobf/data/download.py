@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
+from faceobf.errors import FaceobfError
 from faceobf.data.annotations import IMAGE_DIR
 from faceobf.io import atomic_path
 
@@ -41,7 +42,29 @@ CELEBA_FILES: tuple[RemoteFile, ...] = (
 )
 
 
-class ChecksumError(ValueError):
+HTML_HINT = ("Google Drive saves such a page in place of the file when its quota is exceeded ('Too many users have "
+             "viewed or downloaded this file recently'); delete it and download again later, or use the Kaggle copy "
+             "or a mirror (see `faceobf data --help`)")
+
+
+class HTMLPageError(FaceobfError, ValueError):
+    """A file that should be CelebA data is an HTML page."""
+
+
+def is_html(path: Path) -> bool:
+    """True when `path` starts like an HTML page (after whitespace and a byte-order mark)."""
+    with open(path, "rb") as f:
+        head = f.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")) or b"<html" in head[:256]
+
+
+def check_not_html(path: Path) -> None:
+    """Raise `HTMLPageError` naming `path` when it is an HTML page."""
+    if is_html(path):
+        raise HTMLPageError(f"{path} is an HTML page, not the CelebA file it is named after. {HTML_HINT}")
+
+
+class ChecksumError(FaceobfError, ValueError):
     """A downloaded file's MD5 differs from the expected one; the file was deleted."""
 
 
@@ -79,8 +102,6 @@ def download_file(remote: RemoteFile, root: Path, fetch: Callable[[Path], None])
         return target
     with atomic_path(target) as tmp:
         fetch(tmp)
-        from faceobf.data.sources import check_not_html
-
         check_not_html(tmp)  # a quota page saved in place of the file gets its name, not an MD5 mismatch
         actual = md5sum(tmp)
         if actual != remote.md5:

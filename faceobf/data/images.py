@@ -15,8 +15,10 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from faceobf.errors import FaceobfError
 
-class ImageReadError(ValueError):
+
+class ImageReadError(FaceobfError, ValueError):
     """An image file that cannot be decoded; the message names the file."""
 
 

@@ -17,8 +17,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from faceobf.errors import FaceobfError
 from faceobf.data.annotations import ATTR_FILE, IDENTITY_FILE, IMAGE_DIR, IMAGE_SUFFIXES, LANDMARKS_FILE, PARTITION_FILE
-from faceobf.data.download import CELEBA_FILES, md5sum
+from faceobf.data.download import CELEBA_FILES, HTML_HINT, check_not_html, is_html, md5sum
 from faceobf.io import atomic_path
 
 OFFICIAL_MD5 = {f.filename: f.md5 for f in CELEBA_FILES}
@@ -33,34 +34,14 @@ NEEDED_BY = {
     IDENTITY_FILE: ("who is who: the evaluation (chapter 4, `faceobf evaluate`), the second recogniser, the seed's "
                     "protocol, the human test and the check that the splits share no person"),
 }
-HTML_HINT = ("Google Drive saves such a page in place of the file when its quota is exceeded ('Too many users have "
-             "viewed or downloaded this file recently'); delete it and download again later, or use the Kaggle copy "
-             "or a mirror (see `faceobf data --help`)")
 
 
-class HTMLPageError(ValueError):
-    """A file that should be CelebA data is an HTML page."""
-
-
-class MissingSourceFileError(FileNotFoundError):
+class MissingSourceFileError(FaceobfError, FileNotFoundError):
     """The source lacks a file; the message says what needs it and where to get it."""
 
 
-class UnknownLayoutError(ValueError):
+class UnknownLayoutError(FaceobfError, ValueError):
     """The folder matches none of the known CelebA layouts."""
-
-
-def is_html(path: Path) -> bool:
-    """True when `path` starts like an HTML page (after whitespace and a byte-order mark)."""
-    with open(path, "rb") as f:
-        head = f.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")) or b"<html" in head[:256]
-
-
-def check_not_html(path: Path) -> None:
-    """Raise `HTMLPageError` naming `path` when it is an HTML page."""
-    if is_html(path):
-        raise HTMLPageError(f"{path} is an HTML page, not the CelebA file it is named after. {HTML_HINT}")
 
 
 @dataclass(frozen=True)
@@ -101,7 +82,7 @@ def find_layout(root: str | os.PathLike) -> Layout:
     """The layout of the CelebA source at `root`: official files, the Kaggle copy, or the official Drive folder."""
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a folder")
+        raise MissingSourceFileError(f"{root} is not a folder")
     kaggle_csv = root / "list_attr_celeba.csv"
     if kaggle_csv.is_file() or (root / IMAGE_DIR / IMAGE_DIR).is_dir():
         return Layout("kaggle", root, _image_folder(root / IMAGE_DIR / IMAGE_DIR, root / IMAGE_DIR), None, {
@@ -218,6 +199,8 @@ def import_source(root: str | os.PathLike, target: str | os.PathLike, identities
     files = dict(layout.files)
     if identities is not None:
         files[IDENTITY_FILE] = Path(identities)
+        if not files[IDENTITY_FILE].is_file():
+            raise MissingSourceFileError(f"--identities {identities}: no such file")
         check_not_html(files[IDENTITY_FILE])
     if report.html_pages:
         check_not_html(report.html_pages[0])  # raises, naming the first page
@@ -246,7 +229,7 @@ def import_source(root: str | os.PathLike, target: str | os.PathLike, identities
     annotations = read_annotations(target)
     if annotations.problems:
         shown = "\n".join(f"  {p}" for p in annotations.problems[:10])
-        raise ValueError(f"{target}: the imported folder has {len(annotations.problems)} problem(s):\n{shown}")
+        raise UnknownLayoutError(f"{target}: the imported folder has {len(annotations.problems)} problem(s):\n{shown}")
     log(f"{layout.name} source {layout.root} imported into {target}: {len(annotations.names):,d} images; "
         f"set FACEOBF_DATA={target}")
     return target

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from faceobf.errors import UsageError
+
 CELEBA_ATTRIBUTES: tuple[str, ...] = (
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
     "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby",
@@ -20,7 +22,7 @@ def attribute_index(name: str) -> int:
     try:
         return CELEBA_ATTRIBUTES.index(name)
     except ValueError:
-        raise ValueError(f"unknown attribute {name!r}; CelebA attributes are: {', '.join(CELEBA_ATTRIBUTES)}") from None
+        raise UsageError(f"unknown attribute {name!r}; CelebA attributes are: {', '.join(CELEBA_ATTRIBUTES)}") from None
 
 
 # The seed's final flips (its report's choice for stage 3).

@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from faceobf.errors import StaleCacheError, UsageError
 from faceobf.dlib_models import frontal_detector, shape_predictor_68
 from faceobf.io import save_npz
 
@@ -67,7 +68,7 @@ def detect_faces(image: np.ndarray, upsample: int = 1, detector: str = "hog") ->
         found = cnn_detector()(rgb, upsample)
         rects, scores = [d.rect for d in found], [d.confidence for d in found]
     else:
-        raise ValueError(f"unknown detector {detector!r}; choose one of {DETECTORS}")
+        raise UsageError(f"unknown detector {detector!r}; choose one of {DETECTORS}")
     faces = []
     for rect, score in zip(rects, scores):
         shape = shape_predictor_68()(rgb, rect)
@@ -112,7 +113,7 @@ def landmark_subset(name: str) -> tuple[int, ...]:
     try:
         return LANDMARK_SUBSETS[name]
     except KeyError:
-        raise ValueError(f"unknown landmark subset {name!r}; choose one of {', '.join(LANDMARK_SUBSETS)}") from None
+        raise UsageError(f"unknown landmark subset {name!r}; choose one of {', '.join(LANDMARK_SUBSETS)}") from None
 
 
 class LandmarkCache:
@@ -132,7 +133,7 @@ class LandmarkCache:
                 self.computed = data["computed"]
                 self.score = data["score"]
             if len(self.computed) != n_images:
-                raise ValueError(f"{self.path}: cached for {len(self.computed)} images, data set has {n_images}; delete it")
+                raise StaleCacheError(f"{self.path}: cached for {len(self.computed)} images, data set has {n_images}; delete it")
         else:
             self.landmarks = np.zeros((n_images, N_LANDMARKS, 2), np.float32)
             self.detected = np.zeros(n_images, bool)

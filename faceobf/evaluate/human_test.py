@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from faceobf.errors import FaceobfError, OutputExistsError
 from faceobf.evaluate.metrics import binomial_interval, binomial_p_above
 from faceobf.evaluate.sheets import TrialSheet, chance_level, naive_chance_level
 from faceobf.io import atomic_path, write_json
 
 
-class AnswersError(ValueError):
+class AnswersError(FaceobfError, ValueError):
     """An answers file that cannot be scored; the message names the file and the problem."""
 
 
@@ -147,7 +148,7 @@ def write_human_test(out_dir: Path, sheets: list[TrialSheet], images: list[list[
     """
     out_dir = Path(out_dir)
     if (out_dir / "key.json").exists():
-        raise FileExistsError(f"{out_dir}: already holds a human test (key.json); choose a new --out folder")
+        raise OutputExistsError(f"{out_dir}: already holds a human test (key.json); choose a new --out folder")
     if not sheets or len(images) != len(sheets) or any(len(f) != len(s.rows) for f, s in zip(images, sheets)):
         raise ValueError("images must hold one face per shown position of every sheet")
     out_dir.mkdir(parents=True, exist_ok=True)

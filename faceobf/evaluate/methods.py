@@ -19,9 +19,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from faceobf.errors import UsageError
 from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
 from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
-from faceobf.obfuscate.policies import SEED_FLIPS, FlipAll, FlipNamed, FlipRandom, IdentityAware, Policy
+from faceobf.disentangle.attributes import SEED_FLIPS
+from faceobf.obfuscate.policies import FlipAll, FlipNamed, FlipRandom, IdentityAware, Policy
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def get_method(name: str) -> Method:
     try:
         return METHODS[name]
     except KeyError:
-        raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}") from None
+        raise UsageError(f"unknown method {name!r}; choose from {', '.join(METHODS)}") from None
 
 
 def face_mask(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -112,7 +114,7 @@ def warp_crops(obfuscator, policy: Policy, crops: np.ndarray, points: Sequence[n
 
     generator = obfuscator.generator
     if generator.geometry is None:
-        raise ValueError("the warp-only control moves landmarks by the U-Net's landmark mapping; this U-Net has none "
+        raise UsageError("the warp-only control moves landmarks by the U-Net's landmark mapping; this U-Net has none "
                          "(trained with fixed geometry)")
     attributes = obfuscator.classifier.predict(crops)
     targets = policy(attributes, keys=list(keys))

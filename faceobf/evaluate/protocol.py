@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from faceobf.errors import UsageError
 from faceobf import runs
 from faceobf.data import CelebA
 from faceobf.disentangle.classifier import AttributeClassifier
@@ -140,15 +141,11 @@ def load_models(profile: Profile, encoding: str, need_unet: bool = True) -> tupl
     A missing U-Net or FAC raises `MissingCheckpointError` (naming how to train it) only when a method
     needs it; without a FAC the evaluation still runs but has no KID column.
     """
-    from faceobf.obfuscate.pipeline import obfuscator_from_runs
-    from faceobf.train import fac
+    from faceobf import trained
 
-    obfuscator = obfuscator_from_runs(profile, encoding) if need_unet else None
-    try:
-        fac_dir = runs.find(runs.RunSpec.fac(profile))
-    except runs.MissingCheckpointError:
-        return obfuscator, None, None
-    return obfuscator, fac.load_run(fac_dir, profile).classifier(), fac_dir
+    obfuscator = trained.obfuscator(profile, encoding) if need_unet else None
+    found = trained.classifier(profile)
+    return (obfuscator, None, None) if found is None else (obfuscator, *found)
 
 
 # The code whose output the stored readings are: processing (stage 3, baselines, detection), reading (recognisers,
@@ -197,7 +194,7 @@ def _check_models(directory: Path, obfuscator, fac_dir: Path | None) -> None:
         for key, value in record.items():
             if value is not None and stored.get(key) != value and (key == "code" or stored.get(key) is not None):
                 what = "evaluation code" if key == "code" else f"{key} model"
-                raise ValueError(f"{directory}: its results were made with another {what} ({stored.get(key)}, now {value}); "
+                raise runs.RunConfigError(f"{directory}: its results were made with another {what} ({stored.get(key)}, now {value}); "
                                  f"delete that folder (rm -r {directory}) to evaluate again")
         record = {k: record[k] or stored.get(k) for k in record}
     write_json(path, record)
@@ -350,12 +347,12 @@ def human_test_material(profile: Profile, dataset: CelebA, encoding: str, method
     """
     from dataclasses import replace
 
+    from faceobf import trained
     from faceobf.evaluate.sheets import make_sheets
-    from faceobf.obfuscate.pipeline import obfuscator_from_runs
 
     method = get_method(method_name)
     if method.name == "original":
-        raise ValueError("the human test compares a processed face with originals: choose a method other than 'original'")
+        raise UsageError("the human test compares a processed face with originals: choose a method other than 'original'")
     faces = select_faces(dataset, profile.evaluation, progress=progress)
     sheets = make_sheets(faces.rows, faces.identities, trials, seed, processed_rows=faces.rows[: method_limit(method, profile, len(faces))],
                          form=form)
@@ -367,7 +364,7 @@ def human_test_material(profile: Profile, dataset: CelebA, encoding: str, method
         processed = _subset(faces, list(dict.fromkeys(s.rows[s.processed] for s in sheets)))
         shown = _subset(faces, list(dict.fromkeys(r for s in sheets for r in s.rows)))
         aligned = {int(r): dataset.read_aligned(int(r)) for r in np.union1d(processed.rows, shown.rows)}
-        obfuscator = obfuscator_from_runs(profile, encoding) if method.needs_models else None
+        obfuscator = trained.obfuscator(profile, encoding) if method.needs_models else None
         result = run_method(method, processed, [aligned[int(r)] for r in processed.rows], quick, obfuscator, None, progress)
         originals = run_method(get_method("original"), shown, [aligned[int(r)] for r in shown.rows], quick, None, None, progress)
     images, answers = sheet_material(sheets, result, originals)

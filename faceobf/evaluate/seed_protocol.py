@@ -7,20 +7,10 @@ reported 60% on originals, 36.67% after its 4 flips and 30% after flipping all a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
-
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import nnx
 
-from faceobf.data.batches import iterate_batches
-from faceobf.data.images import resize_images
-from faceobf.inference import BatchedModel, as_float_images
-from faceobf.models.identity_cnn import IdentityCNN, IdentityCNNConfig
-from faceobf.train.loop import fit
+from faceobf.models.identity_cnn import IdentityCNNConfig
+from faceobf.trained import identity_classifier
 
 
 def split_identities(identities: np.ndarray, n_identities: int, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -37,36 +27,6 @@ def split_identities(identities: np.ndarray, n_identities: int, train_fraction: 
     return np.sort(train), np.sort(test), chosen
 
 
-def train_identity_cnn(crops: np.ndarray, labels: np.ndarray, n_classes: int,
-                       config: IdentityCNNConfig = IdentityCNNConfig()) -> Callable[[np.ndarray], np.ndarray]:
-    """Train on (uint8 crops, labels 0..n_classes-1) with the shared loop; returns crops -> predicted labels."""
-    x, y = resize_images(crops, config.resolution), np.asarray(labels, np.int32)
-    model = IdentityCNN(n_classes, config, rngs=nnx.Rngs(config.seed))
-    optimizer = nnx.Optimizer(model, optax.adam(config.learning_rate), wrt=nnx.Param)
-    graphdef, state = nnx.split((model, optimizer))
-
-    @partial(jax.jit, donate_argnums=0)
-    def step(state, images, targets):
-        model, optimizer = nnx.merge(graphdef, state)
-        model.train()
-
-        def loss_fn(m):
-            return optax.softmax_cross_entropy_with_integer_labels(m(as_float_images(images)), targets).mean()
-
-        loss, grads = nnx.value_and_grad(loss_fn)(model)
-        optimizer.update(model, grads)
-        return nnx.state((model, optimizer)), {"train_loss": loss}
-
-    batch = min(config.batch_size, len(x))  # fewer faces than a batch still train: one smaller batch per epoch
-    state, history, _ = fit(state, step, lambda epoch: iterate_batches((x, y), batch, seed=config.seed, epoch=epoch, hflip=True),
-                            config.epochs, progress=False, log=lambda line: None)
-    if "train_loss" not in history:  # a loss is only recorded when a step ran
-        raise RuntimeError(f"the identity CNN made no training step ({len(x)} faces, batch {config.batch_size})")
-    model, _ = nnx.merge(graphdef, state)
-    classify = BatchedModel(model, lambda m, images: jnp.argmax(m(as_float_images(images)), axis=-1), config.batch_size)
-    return lambda crops: classify(resize_images(crops, config.resolution))
-
-
 def seed_protocol(original_crops: np.ndarray, identities: np.ndarray, processed: dict[str, tuple[np.ndarray, np.ndarray]],
                   n_identities: int, config: IdentityCNNConfig = IdentityCNNConfig()) -> dict[str, dict]:
     """Accuracy of the identity CNN on held-out originals and on their processed versions.
@@ -77,7 +37,7 @@ def seed_protocol(original_crops: np.ndarray, identities: np.ndarray, processed:
     train, test, chosen = split_identities(identities, n_identities, config.train_fraction, config.seed)
     label_of = {int(v): k for k, v in enumerate(chosen)}
     labels = np.array([label_of.get(int(i), -1) for i in identities])
-    predict = train_identity_cnn(np.asarray(original_crops)[train], labels[train], len(chosen), config)
+    predict = identity_classifier(np.asarray(original_crops)[train], labels[train], len(chosen), config)
     out = {}
     for name, (crops, index) in processed.items():
         position = {int(j): k for k, j in enumerate(index)}

@@ -20,6 +20,8 @@ from itertools import combinations
 
 import numpy as np
 
+from faceobf.errors import UsageError
+
 FACES_PER_SHEET = 10
 FORMS = ("query", "pairs")
 
@@ -49,7 +51,7 @@ class TrialSheet:
 
     def __post_init__(self) -> None:
         if self.form not in FORMS:
-            raise ValueError(f"unknown sheet form {self.form!r}; choose one of {', '.join(FORMS)}")
+            raise UsageError(f"unknown sheet form {self.form!r}; choose one of {', '.join(FORMS)}")
 
     @property
     def match(self) -> tuple[int, ...]:
@@ -83,11 +85,11 @@ def make_sheets(rows: np.ndarray, identities: np.ndarray, n_trials: int, seed: i
         raise ValueError("rows and identities differ in length")
     by_identity = {int(i): rows[identities == i] for i in np.unique(identities)}
     if len(by_identity) < faces - 1:
-        raise ValueError(f"a sheet of {faces} faces needs at least {faces - 1} identities, got {len(by_identity)}")
+        raise UsageError(f"a sheet of {faces} faces needs at least {faces - 1} identities, got {len(by_identity)}")
     allowed = set(map(int, rows if processed_rows is None else processed_rows))
     targets = [i for i, r in by_identity.items() if len(r) >= 2 and any(int(x) in allowed for x in r)]
     if not targets:
-        raise ValueError("no identity has a processed image and a second image")
+        raise UsageError("no identity has a processed image and a second image")
     identity_of = {int(r): int(i) for r, i in zip(rows, identities)}
     rng = np.random.default_rng(seed)
     order = rng.permutation(targets)

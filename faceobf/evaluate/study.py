@@ -72,12 +72,12 @@ def machine_on_sheets(faces: EvalFaces, results: dict[str, MethodResult], trials
 def run_study(profile: Profile, dataset: CelebA, encoding: str = "onehot", methods: Sequence[str] = DEFAULT_METHODS,
               progress: bool = True, log: Callable[[str], None] = print) -> Study:
     """Run or load every method, then compute every table of chapter 4."""
-    from faceobf.train.recogniser import load_or_train_recogniser
+    from faceobf.trained import recogniser_run
 
     directory = evaluation_dir(profile, dataset, encoding)
     results = run_evaluation(profile, dataset, encoding, methods, directory, progress, log)
     faces, reference = load_faces(directory), load_reference(directory)
-    recogniser = load_or_train_recogniser(profile, dataset, progress=progress, log=log)
+    recogniser = recogniser_run(profile, dataset, progress=progress, log=log)
     embeddings = {name: recogniser.embed(np.asarray(r.crops)) for name, r in results.items()}
     table = summarise(results, faces, reference, embeddings=embeddings)
     subset = min((len(r.rows) for r in results.values()), default=0)

@@ -30,10 +30,11 @@ import socket
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 from tqdm.auto import tqdm
 
+from faceobf.errors import FaceobfError, OutputExistsError
 from faceobf.io import atomic_path, public_mode
 from faceobf.obfuscate.inputs import DEBRIS, LOCK_NAME, Input, collect_inputs  # noqa: F401  (collect_inputs: the CLI's way in)
 from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
@@ -43,15 +44,11 @@ REPORT_NAME = "faceobf-report.jsonl"
 WRITTEN = ("done", "no_face_allowed")
 
 
-class OutputExistsError(FileExistsError):
-    """The output of a photo exists and neither `overwrite` nor `resume` allows touching it."""
-
-
-class OutputCollisionError(ValueError):
+class OutputCollisionError(FaceobfError, ValueError):
     """Two inputs would be written to the same output (names that differ only in case)."""
 
 
-class OutputLockedError(RuntimeError):
+class OutputLockedError(FaceobfError, RuntimeError):
     """Another faceobf run is writing to the same output folder."""
 
 

@@ -24,6 +24,7 @@ import cv2
 import dlib
 import numpy as np
 
+from faceobf.errors import FaceobfError
 from faceobf.disentangle.landmarks import _as_uint8_rgb, frontal_detector, shape_predictor_68
 
 CENTERFACE_ONNX = Path(__file__).resolve().parent.parent / "shipped" / "detectors" / "centerface" / "centerface.onnx"
@@ -83,7 +84,7 @@ class Detection:
         return ""
 
 
-class DetectorModelError(RuntimeError):
+class DetectorModelError(FaceobfError, RuntimeError):
     """The CenterFace model file is missing or not the shipped one: the tool stops rather than detect with less."""
 
 

@@ -16,11 +16,16 @@ import stat
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
+from faceobf.errors import FaceobfError
 from faceobf.obfuscate.photo_io import FORMATS
 
 # A temporary file of `faceobf.io.atomic_path` (".NAME.RANDOM.part[.SUFFIX]") that a killed run left behind.
 DEBRIS = re.compile(r"^\..+\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?$")
 LOCK_NAME = ".faceobf.lock"
+
+
+class InputNotFoundError(FaceobfError, FileNotFoundError):
+    """A photo or folder given on the command line does not exist (a typo): refused before anything runs."""
 
 
 class Input(NamedTuple):
@@ -103,7 +108,7 @@ def collect_inputs(paths: Iterable[str | os.PathLike], exclude: Iterable[str | o
     name), so `a/x.jpg` and `b/x.jpg` stay apart; a file reached twice (named, inside a named folder,
     through a link) is one input. `exclude` (the output folder, the report) is never collected. With
     `beside` (no output folder: OUTDIR is the input root), each output is named `x.obfuscated.jpg` and
-    files so named, earlier outputs, are not inputs. A path that does not exist raises FileNotFoundError
+    files so named, earlier outputs, are not inputs. A path that does not exist raises InputNotFoundError
     (a typo, before anything runs).
     """
     paths = list(paths)
@@ -112,7 +117,7 @@ def collect_inputs(paths: Iterable[str | os.PathLike], exclude: Iterable[str | o
     for raw in paths:
         path = Path(raw)
         if not os.path.lexists(path):
-            raise FileNotFoundError(f"{path}: no such file or folder")
+            raise InputNotFoundError(f"{path}: no such file or folder")
         if path.is_dir():
             found += [f for f in _walk(path, excluded) if not (beside and is_beside_output(f))]
         elif path.resolve() not in excluded:

@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from faceobf.errors import UsageError
 from faceobf.data.images import ImageReadError
 from faceobf.io import atomic_path, public_mode
 
@@ -71,11 +72,11 @@ def write_photo(image: np.ndarray, target: str | os.PathLike, inputs: Iterable[s
     target = Path(target)
     fmt = FORMATS.get(target.suffix.lower())
     if fmt is None:
-        raise ValueError(f"{target}: unsupported output format {target.suffix!r}; use one of {', '.join(sorted(FORMATS))}")
+        raise UsageError(f"{target}: unsupported output format {target.suffix!r}; use one of {', '.join(sorted(FORMATS))}")
     resolved = target.resolve()
     for src in inputs:
         if Path(src).resolve() == resolved:
-            raise ValueError(f"{target}: refusing to overwrite an input file")
+            raise UsageError(f"{target}: refusing to overwrite an input file")
     pixels = Image.fromarray(np.ascontiguousarray(np.asarray(image, dtype=np.uint8)))
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     with atomic_path(target, suffix=target.suffix) as tmp:

@@ -25,24 +25,25 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from faceobf.errors import FaceobfError, UsageError
 from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
 from faceobf.disentangle.classifier import AttributeClassifier
 from faceobf.disentangle.masking import Ellipse, ellipse_mask, fit_face_ellipse
 from faceobf.disentangle.align import CROP, apply_affine, similarity_to_template
 from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
 from faceobf.obfuscate.detect import Detection, DetectorSettings, detect
-from faceobf.obfuscate.policies import FlipNamed, Policy, Scorer, flipped_names
+from faceobf.obfuscate.policies import Policy, Scorer, flipped_names
 from faceobf.reconstruct.generate import FaceGenerator
 from faceobf.recognition import face_descriptor
 
 FALLBACKS = ("blur", "pixelate", "blackout")
 
 
-class NoFaceError(ValueError):
+class NoFaceError(FaceobfError, ValueError):
     """No face was found in a photo: it must not be passed on as obfuscated."""
 
 
-class MissedFaceError(ValueError):
+class MissedFaceError(FaceobfError, ValueError):
     """The last check found a face the tool had left untouched, and `on_miss` is 'refuse'."""
 
 
@@ -78,7 +79,7 @@ def apply_fallback(photo: np.ndarray, mask: np.ndarray, how: str, face_size: flo
     """Blur, pixelate or black out the region inside `mask`, with strengths scaled to the face size
     (blur sigma = size / 9, pixel blocks = size / 8); the rest of the photo is untouched."""
     if how not in FALLBACKS:
-        raise ValueError(f"unknown fallback {how!r}; choose one of {FALLBACKS}")
+        raise UsageError(f"unknown fallback {how!r}; choose one of {FALLBACKS}")
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
         return photo
@@ -177,9 +178,9 @@ class Obfuscator:
 
     def __post_init__(self) -> None:
         if self.fallback not in FALLBACKS:
-            raise ValueError(f"unknown fallback {self.fallback!r}; choose one of {FALLBACKS}")
+            raise UsageError(f"unknown fallback {self.fallback!r}; choose one of {FALLBACKS}")
         if self.on_miss not in ON_MISS:
-            raise ValueError(f"unknown on_miss {self.on_miss!r}; choose one of {ON_MISS}")
+            raise UsageError(f"unknown on_miss {self.on_miss!r}; choose one of {ON_MISS}")
 
     def _draw(self, small: np.ndarray, pts: np.ndarray, masks: np.ndarray, attributes: np.ndarray, source: np.ndarray) -> np.ndarray:
         """U-Net composites of faces at the model's resolution (drawn with `attributes`, flipped from `source`: the
@@ -317,20 +318,3 @@ class Obfuscator:
             records.append(FaceRecord(miss.box, {"final check": max(miss.scores.values())}, f"fallback:{self.fallback}",
                                       repr(self.policy), reason="missed by the first pass, found by the last check"))
         return (np.clip(np.rint(out), 0, 255).astype(np.uint8) if misses else result), records
-
-
-def obfuscator_from_runs(profile, encoding: str = "onehot", policy: Policy | None = None, **options) -> Obfuscator:
-    """An `Obfuscator` from the finished FAC and U-Net runs of `profile`, found by the run registry (no data set needed).
-
-    Missing runs raise `faceobf.runs.MissingCheckpointError` naming the commands that train them,
-    instead of starting hours of training unasked; runs of another configuration are refused.
-    """
-    from faceobf import runs
-    from faceobf.train import fac, recon
-
-    fac_dir = runs.find(runs.RunSpec.fac(profile))
-    recon_dir = runs.find(runs.RunSpec.recon(profile, encoding))
-    classifier = fac.load_run(fac_dir, profile).classifier()
-    generator = recon.load_run(recon_dir, profile, encoding).generator()
-    return Obfuscator(classifier, generator, profile.recon.resolution, policy or FlipNamed(),
-                      feather_radius=profile.recon.feather_radius, run_dir=recon_dir, **options)

@@ -23,6 +23,7 @@ from typing import Callable, ClassVar, Protocol, Sequence
 
 import numpy as np
 
+from faceobf.errors import FaceobfError, UsageError
 from faceobf.disentangle.attributes import (  # noqa: F401  (the attribute lists live with the names in stage 1)
     CELEBA_ATTRIBUTES, PROTECTED_ATTRIBUTES, SEED_FLIPS, allowed_indices, attribute_index,
 )
@@ -39,7 +40,7 @@ class Policy(Protocol):
     def __call__(self, attributes: np.ndarray, keys: Sequence[int] | None = None, scorer: Scorer | None = None) -> np.ndarray: ...
 
 
-class ProtectedAttributeError(ValueError):
+class ProtectedAttributeError(FaceobfError, ValueError):
     """A policy was asked to flip a protected attribute without `respect_protected=False`."""
 
 
@@ -117,7 +118,7 @@ class FlipRandom:
     def __post_init__(self) -> None:
         n_allowed = allowed_indices(self.respect_protected).size
         if not 0 < self.k <= n_allowed:
-            raise ValueError(f"k must be between 1 and {n_allowed} (the attributes that may be flipped), got {self.k}")
+            raise UsageError(f"k must be between 1 and {n_allowed} (the attributes that may be flipped), got {self.k}")
 
     def flip_mask(self, attributes: np.ndarray, keys: Sequence[int] | None = None) -> np.ndarray:
         n = len(attributes)
@@ -180,7 +181,7 @@ def identity_aware_flips(
     base = np.asarray(attributes).reshape(1, -1)
     allowed = allowed_indices(respect_protected)
     if not 0 < k <= allowed.size:
-        raise ValueError(f"k must be between 1 and {allowed.size}, got {k}")
+        raise UsageError(f"k must be between 1 and {allowed.size}, got {k}")
     singles = np.repeat(base, allowed.size, axis=0)
     singles[np.arange(allowed.size), allowed] = 1 - singles[np.arange(allowed.size), allowed]
     single_scores = np.asarray(distance(singles), float)

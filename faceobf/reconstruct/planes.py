@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+from faceobf.errors import UsageError
 from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
 from faceobf.io import atomic_path
 from faceobf.models.factored import FactoredPlanes
@@ -102,7 +103,7 @@ def attribute_planes(attributes: np.ndarray, table: np.ndarray, resolution: int)
 def attribute_table(encoding: str, train_attributes: np.ndarray, run_dir: Path, w2v: Word2VecConfig = Word2VecConfig()) -> np.ndarray:
     """The (40, s, s) attribute table of `encoding`; word2vec is trained once and saved in the run folder."""
     if encoding not in ENCODINGS:
-        raise ValueError(f"unknown attribute encoding {encoding!r}; choose one of {ENCODINGS}")
+        raise UsageError(f"unknown attribute encoding {encoding!r}; choose one of {ENCODINGS}")
     if encoding == "onehot":
         return onehot_table()
     path = Path(run_dir) / "word2vec.model"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
 from faceobf.disentangle.attributes import SEED_FLIPS, attribute_index

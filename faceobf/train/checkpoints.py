@@ -62,12 +62,8 @@ def restore_finished(run_dir: Path, like: Any) -> tuple[Any, dict, dict]:
     """(best state shaped like `like`, full history from `last`, test metrics) of a finished run.
 
     The history comes from `last` because the best step's history stops at the best epoch. A run installed
-    from a shipped model holds the network's weights only (`faceobf.shipped`); the rest of `like` is kept.
+    from a shipped model has no checkpoints: `faceobf.shipped.load_into` sets its network's weights instead.
     """
-    from faceobf import shipped
-
-    if shipped.is_installed(run_dir):
-        return shipped.restore(run_dir, like)
     best, last = CheckpointSlot(run_dir, "best"), CheckpointSlot(run_dir, "last")
     state, _ = best.restore(like)
     history = last.restore_history()

@@ -20,20 +20,21 @@ FIDELITY_FACES = 256  # test faces the float16 check runs on
 
 def export_fac(profile: Profile, dataset: CelebA, root: Path | None = None) -> Path:
     """Ship the finished attribute classifier of `profile` (trained on `dataset`)."""
-    from faceobf.train.fac import _classifier, load_run
+    from faceobf.train.fac import load_run
 
     run = load_run(runs.find(runs.RunSpec.fac(profile), dataset.key), profile)
-    classifier = run.classifier()
+    network, classifier = run.model(), run.classifier()
+    graphdef = nnx.graphdef(network)
     rows = sample_rows(dataset.split("test"), FIDELITY_FACES, 0)
     crops = dataset.images(rows, profile.fac.resolution, progress=False)
 
-    def probabilities(state) -> np.ndarray:
-        return classifier.with_weights(nnx.merge(run.graphdef, state)[0]).probabilities(crops)
+    def probabilities(weights) -> np.ndarray:
+        return classifier.with_weights(nnx.merge(graphdef, weights)).probabilities(crops)
 
-    fidelity = shipped.float16_fidelity(probabilities, run.state, shipped.MODEL_PREFIX["fac"], lambda p: p > 0.5)
+    fidelity = shipped.float16_fidelity(probabilities, nnx.state(network), lambda p: p > 0.5)
     fidelity = {"max_probability_change": fidelity["max_abs_change"], "same_attribute_decisions": fidelity["same_decisions"],
                 "test_faces": int(len(rows))}
-    return shipped.export(run.run_dir, run.state, "fac", run.history, run.test, fidelity, root)
+    return shipped.export(run.run_dir, network, "fac", run.history, run.test, fidelity, root)
 
 
 def export_recon(profile: Profile, dataset: CelebA, encoding: str = "onehot", root: Path | None = None) -> Path:
@@ -43,14 +44,14 @@ def export_recon(profile: Profile, dataset: CelebA, encoding: str = "onehot", ro
 
     run_dir = runs.find(runs.RunSpec.recon(profile, encoding), dataset.key)
     run = load_run(run_dir, profile, encoding)
-    generator = run.generator()
+    network, generator = run.unet(), run.generator()
+    graphdef = nnx.graphdef(network)
     faces = face_factors(dataset, sample_rows(dataset.split("test"), FIDELITY_FACES, 0), profile.recon.resolution, progress=False)
 
-    def pixels(g_state) -> np.ndarray:
-        return generator.with_weights(nnx.merge(run.g_def, g_state)[0]).render(faces).astype(np.float64) * 255.0
+    def pixels(weights) -> np.ndarray:
+        return generator.with_weights(nnx.merge(graphdef, weights)).render(faces).astype(np.float64) * 255.0
 
-    # the U-Net is [0] of its (model, optimizer) state, and [0][0] (MODEL_PREFIX) of the (G, D) states a run restores
-    fidelity = shipped.float16_fidelity(pixels, run.g_state, "[0]", np.rint)
+    fidelity = shipped.float16_fidelity(pixels, nnx.state(network), np.rint)
     fidelity = {"max_pixel_change_0_255": fidelity["max_abs_change"], "same_rounded_pixels": fidelity["same_decisions"],
                 "test_faces": int(len(faces))}
-    return shipped.export(run.run_dir, (run.g_state, None), "recon", run.history, run.test, fidelity, root)
+    return shipped.export(run.run_dir, network, "recon", run.history, run.test, fidelity, root)

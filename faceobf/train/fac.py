@@ -17,7 +17,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from faceobf import runs
+from faceobf import runs, shipped
 from faceobf.data.batches import iterate_batches
 from faceobf.data.dataset import CelebA, sample_rows
 from faceobf.disentangle.classifier import AttributeClassifier
@@ -153,7 +153,7 @@ def load_or_train_fac(profile: Profile, dataset: CelebA, progress: bool = True, 
     """The finished run of `profile` on this data set if one is on disk, else train it (resuming a partial run)."""
     spec = runs.RunSpec.fac(profile)
     try:
-        run_dir = runs.find(spec, dataset.key)
+        run_dir = shipped.find_or_install(spec, dataset.key)
     except runs.MissingCheckpointError:
         return train_fac(profile, dataset, progress=progress, log=log)
     run = load_run(run_dir, profile)
@@ -165,5 +165,10 @@ def load_run(run_dir: Path, profile: Profile) -> FACRun:
     """A finished run, checked against `profile`: the best checkpoint's state, the full history, the test metrics."""
     runs.check(run_dir, runs.RunSpec.fac(profile))
     graphdef, state = create_train_state(profile.fac_model, profile.fac)
-    state, history, test = restore_finished(run_dir, state)
+    if shipped.is_installed(run_dir):  # the network's weights only
+        model, optimizer = nnx.merge(graphdef, state)
+        history, test = shipped.load_into(run_dir, model)
+        state = nnx.state((model, optimizer))
+    else:
+        state, history, test = restore_finished(run_dir, state)
     return FACRun(run_dir, graphdef, state, history, test, profile.fac.resolution, profile.fac.batch_size)

@@ -22,6 +22,7 @@ from faceobf import runs
 from faceobf.data.batches import iterate_batches
 from faceobf.data.dataset import CelebA, sample_rows
 from faceobf.inference import BatchedModel, as_float_images
+from faceobf.data.images import resize_images
 from faceobf.io import write_json
 from faceobf.models.recogniser import Recogniser, RecogniserConfig
 from faceobf.profiles import Profile
@@ -31,8 +32,6 @@ from faceobf.train.parallel import DataParallel, batch_sharding
 
 
 def _resize(crops: np.ndarray, resolution: int) -> np.ndarray:
-    from faceobf.evaluate.seed_protocol import resize_images
-
     return resize_images(np.asarray(crops, np.uint8), resolution)
 
 
@@ -158,7 +157,7 @@ def load_or_train_recogniser(profile: Profile, dataset: CelebA, progress: bool =
                              log: Callable[[str], None] = print) -> RecogniserRun:
     """The finished second recogniser of `profile` on this data set if on disk, else train it (resuming)."""
     try:
-        run_dir = runs.find(runs.RunSpec.recogniser(profile), dataset.key)
+        run_dir = runs.find(runs.RunSpec.recogniser(profile), dataset.key)  # never shipped
     except runs.MissingCheckpointError:
         return train_recogniser(profile, dataset, progress=progress, log=log)
     run = load_run(run_dir, profile)

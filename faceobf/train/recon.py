@@ -382,6 +382,12 @@ class ReconRun:
     geometry: LandmarkMapping | None = None  # the landmark mapping edits follow (geometry 'follow')
     strength: FlipStrength = FlipStrength()  # the test-time flip strength chosen on validation faces
 
+    def unet(self) -> UNet:
+        """The trained U-Net itself (evaluation mode)."""
+        unet, _ = nnx.merge(self.g_def, self.g_state)
+        unet.eval()
+        return unet
+
     def generator(self) -> FaceGenerator:
         """The trained U-Net as stage 2's batched, jitted generator (edits move the landmarks under geometry 'follow')."""
         return make_generator(self.g_def, self.g_state, self.table, self.config, self.geometry, self.strength)
@@ -462,7 +468,7 @@ def load_or_train_recon(profile: Profile, dataset: CelebA, encoding: str = "oneh
                         log: Callable[[str], None] = print) -> ReconRun:
     """The finished run of (`profile`, `encoding`) on this data set if on disk, else train it (resuming a partial run)."""
     try:
-        run_dir = runs.find(runs.RunSpec.recon(profile, encoding), dataset.key)
+        run_dir = shipped.find_or_install(runs.RunSpec.recon(profile, encoding), dataset.key)
     except runs.MissingCheckpointError:
         return train_recon(profile, dataset, encoding, progress=progress, log=log)
     run = load_run(run_dir, profile, encoding)
@@ -475,6 +481,11 @@ def load_run(run_dir: Path, profile: Profile, encoding: str) -> ReconRun:
     runs.check(run_dir, runs.RunSpec.recon(profile, encoding))
     cfg = profile.recon
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, profile.patchgan, cfg)
-    (g_state, _), history, test = restore_finished(run_dir, (g_state, d_state))
+    if shipped.is_installed(run_dir):  # the U-Net's weights only
+        unet, optimizer = nnx.merge(g_def, g_state)
+        history, test = shipped.load_into(run_dir, unet)
+        g_state = nnx.state((unet, optimizer))
+    else:
+        (g_state, _), history, test = restore_finished(run_dir, (g_state, d_state))
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
     return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg, *stored_flip_settings(run_dir))

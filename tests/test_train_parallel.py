@@ -12,6 +12,8 @@ from pathlib import Path
 import jax
 import pytest
 
+pytestmark = pytest.mark.slow  # each test runs the steps in a fresh 8-device interpreter
+
 # Runs in a fresh interpreter: the device count is fixed when JAX starts.
 SCRIPT = textwrap.dedent(r"""
     import json, os

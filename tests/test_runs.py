@@ -1,4 +1,4 @@
-"""The run registry, the inference wrapper and the training loop that every stage shares."""
+"""The run registry: runs found by their stored configuration, refused when it changed, named by their recipe."""
 
 from __future__ import annotations
 
@@ -6,17 +6,10 @@ import dataclasses
 import json
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
-import numpy as np
 import pytest
-from flax import nnx
 
 from faceobf import runs
-from faceobf.data.batches import iterate_batches
-from faceobf.inference import BatchedModel, as_float_images
 from faceobf.profiles import get_profile
-from faceobf.train.loop import fit
 
 
 @pytest.fixture
@@ -69,39 +62,6 @@ def test_fingerprints_change_when_a_run_is_retrained(runs_dir: Path) -> None:
     assert runs.fingerprint(None) is None
 
 
-class Scale(nnx.Module):
-    def __init__(self):
-        self.w = nnx.Param(jnp.full((3,), 2.0))
-
-    def __call__(self, x):
-        return x * self.w[...]
-
-
-def test_batched_model_pads_batches_converts_bytes_and_keeps_order() -> None:
-    model = BatchedModel(Scale(), lambda m, x: m(as_float_images(x)).sum(axis=(1, 2)), batch_size=4)
-    images = np.random.default_rng(0).integers(0, 256, (10, 2, 2, 3), dtype=np.uint8)
-    out = model(images)
-    np.testing.assert_allclose(out, (images.astype(np.float32) / 255 * 2).sum(axis=(1, 2)), rtol=1e-6)
-    np.testing.assert_allclose(model(images[:3]), out[:3], rtol=1e-6)  # the same faces, another batch split
-    assert model(images[:0]).shape == (0, 3)
-    with pytest.raises(ValueError, match="different lengths"):
-        BatchedModel(Scale(), lambda m, x, y: m(x) + y, 4)(np.zeros((2, 3)), np.zeros((3, 3)))
-
-
-def test_fit_averages_step_metrics_over_the_epoch_on_the_device() -> None:
-    values = np.arange(8, dtype=np.float32)[:, None]
-
-    @jax.jit
-    def step(state, x):
-        return state + 1, {"seen": x.mean(), "count": jnp.float32(len(x))}
-
-    state, history, epoch = fit(jnp.float32(0), step, lambda e: iterate_batches((values,), 2, seed=0, epoch=e, shuffle=False),
-                                epochs=2, progress=False, log=lambda s: None)
-    assert float(state) == 8 and epoch == 2  # 4 steps per epoch
-    assert history["epoch"] == [1, 2] and history["seen"] == [3.5, 3.5] and history["count"] == [2.0, 2.0]
-    assert list(history) == ["epoch", "count", "seen", "images_per_s"]
-
-
 def test_the_old_recipe_is_a_separate_run_with_its_own_command() -> None:
     from faceobf.profiles import recipe_of, with_landmarks, with_recipe
 
@@ -130,23 +90,6 @@ def test_ablations_train_under_the_shorter_budget_as_their_own_runs() -> None:
     assert spec.variant == "word2vec-noinject-short" and spec.config["unet"]["inject_levels"] == 0
     assert spec.train_command().endswith("--encoding word2vec --no-inject --short")
     assert runs.RunSpec.recon(old, "onehot").train_command().endswith("--encoding onehot --recipe pix2pix --short")
-
-
-def test_with_weights_reuses_the_compiled_function_for_new_weights() -> None:
-    traces = []
-
-    def apply(m, x):
-        traces.append(1)  # runs only while jax traces
-        return m(x)
-
-    model = BatchedModel(Scale(), apply, batch_size=2)
-    x = np.ones((3, 3), np.float32)
-    np.testing.assert_allclose(model(x), 2 * x)
-    other = Scale()
-    other.w[...] = jnp.full((3,), 5.0)
-    np.testing.assert_allclose(model.with_weights(other)(x), 5 * x)
-    np.testing.assert_allclose(model(x), 2 * x)  # the original keeps its weights
-    assert len(traces) == 1
 
 
 def test_geometry_and_seed_edits_name_their_runs_and_old_records_still_match(runs_dir: Path) -> None:

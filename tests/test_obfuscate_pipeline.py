@@ -12,7 +12,6 @@ from skimage import data
 
 from faceobf.reconstruct.planes import onehot_table
 from faceobf.disentangle.landmarks import detect_faces
-from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
 from faceobf.models.resnet import ResNetConfig
 from faceobf.models.unet import UNetConfig
 from faceobf.disentangle.align import CROP, similarity_to_template
@@ -135,7 +134,6 @@ def test_grayscale_and_rgba_photos_work(obfuscator: Obfuscator) -> None:
 
 
 def test_cli_obfuscates_refuses_and_reports(obfuscator: Obfuscator, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    import json
 
     from PIL import Image
 
@@ -267,18 +265,17 @@ def test_in_the_photo_path_a_flip_moves_the_landmarks_and_fixed_geometry_keeps_t
 def test_cli_policy_none_and_geometry_choose_the_tools_flips_and_landmarks(obfuscator: Obfuscator, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
-    from faceobf import cli
-    from faceobf.obfuscate import pipeline
+    from faceobf import cli, trained
     from faceobf.obfuscate.policies import FlipNone
 
     with_mapping = replace(obfuscator, generator=obfuscator.generator.with_geometry(_smile_mapping()))
-    monkeypatch.setattr(pipeline, "obfuscator_from_runs", lambda profile, encoding, policy: replace(with_mapping, policy=policy))
+    monkeypatch.setattr(trained, "obfuscator", lambda profile, encoding, policy: replace(with_mapping, policy=policy))
     parse = cli.build_parser().parse_args
     tool = cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--policy", "none"]))
     assert isinstance(tool.policy, FlipNone) and tool.generator.geometry is not None  # follow: the model's default
     tool = cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--geometry", "fixed"]))
     assert tool.generator.geometry is None and with_mapping.generator.geometry is not None  # the loaded model untouched
-    monkeypatch.setattr(pipeline, "obfuscator_from_runs", lambda profile, encoding, policy: replace(obfuscator, policy=policy))
+    monkeypatch.setattr(trained, "obfuscator", lambda profile, encoding, policy: replace(obfuscator, policy=policy))
     with pytest.raises(ValueError, match="no landmark mapping"):
         cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--geometry", "follow"]))
 

@@ -86,6 +86,7 @@ def _factors(encoding: str, side: int = 32) -> Factors:
     return Factors(spatial, FactoredPlanes.nearest(ATTRIBUTES, TABLES[encoding], side))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoding", ["onehot", "word2vec"])
 def test_the_unet_on_factors_equals_the_unet_on_the_concatenation_values_and_gradients(encoding) -> None:
     factors = _factors(encoding)

@@ -18,6 +18,8 @@ import pytest
 from faceobf.evaluate.human_test import score_file, write_human_test
 from faceobf.evaluate.sheets import make_sheets
 
+pytestmark = pytest.mark.slow  # a real headless browser
+
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage")
 

@@ -18,10 +18,12 @@ from faceobf.train import fac as fac_module
 from faceobf.train.checkpoints import CheckpointSlot
 from faceobf.train.fac import create_train_state, load_or_train_fac, make_train_step, train_fac
 from faceobf.train.losses import majority_baseline, mean_attribute_accuracy, per_attribute_accuracy, summed_bce
+from tests.conftest import interrupt_at_epoch
 
 TINY = ResNetConfig(stage_sizes=(1, 1), base_width=8)
 
 
+@pytest.mark.slow
 def test_resnet50_output_and_parameter_count() -> None:
     model = resnet50()
     assert count_parameters(model) == 23_589_992  # 23.5M backbone + 2048*40+40 head
@@ -40,6 +42,7 @@ def test_losses_and_metrics_on_known_values() -> None:
     np.testing.assert_allclose(majority_baseline(np.array([[1, 0], [1, 0], [0, 1]]), labels), [0.5, 1.0])
 
 
+@pytest.mark.slow
 def test_one_jit_train_step_lowers_the_loss_on_a_fixed_batch() -> None:
     cfg = FACTrainConfig(resolution=64, batch_size=8)
     graphdef, state = create_train_state(ResNetConfig(), cfg)
@@ -70,18 +73,12 @@ def _tiny_profile(epochs: int) -> Profile:
     return Profile("test", fac, landmark_limit=None, description="unit test", fac_model=TINY)
 
 
+@pytest.mark.slow
 def test_training_resumes_after_an_interruption_without_losing_epochs(celeba_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ds = CelebA.open(celeba_dir)
     profile = _tiny_profile(epochs=3)
     run_dir = celeba_dir.parent / "run"
-    real_iterate = fac_module.iterate_batches
-
-    def interrupt_in_epoch_3(*args, epoch, **kwargs):
-        if epoch == 2:
-            raise KeyboardInterrupt
-        return real_iterate(*args, epoch=epoch, **kwargs)
-
-    monkeypatch.setattr(fac_module, "iterate_batches", interrupt_in_epoch_3)
+    real_iterate = interrupt_at_epoch(monkeypatch, fac_module, 2)  # killed in epoch 3
     with pytest.raises(KeyboardInterrupt):
         train_fac(profile, ds, run_dir, progress=False, log=lambda s: None)
     assert CheckpointSlot(run_dir, "last").latest_step == 2
@@ -100,6 +97,7 @@ def test_training_resumes_after_an_interruption_without_losing_epochs(celeba_dir
     assert test["n_test_images"] == 3
 
 
+@pytest.mark.slow
 def test_load_or_train_trains_once_then_loads_the_best_state_and_full_history(celeba_dir: Path) -> None:
     ds = CelebA.open(celeba_dir)
     profile = _tiny_profile(epochs=2)
@@ -113,6 +111,7 @@ def test_load_or_train_trains_once_then_loads_the_best_state_and_full_history(ce
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.slow
 def test_a_run_refuses_a_changed_configuration(celeba_dir: Path) -> None:
     ds = CelebA.open(celeba_dir)
     run_dir = celeba_dir.parent / "run"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from faceobf.evaluate.seed_protocol import IdentityCNNConfig, seed_protocol, split_identities
 
@@ -15,6 +16,7 @@ def test_split_keeps_identities_with_most_faces_and_holds_out_a_third() -> None:
     assert sorted(ids[train].tolist()) == [1] * 6 + [2] * 4 and sorted(ids[test].tolist()) == [1] * 3 + [2] * 2
 
 
+@pytest.mark.slow
 def test_classifier_learns_colours_and_fails_on_their_blackout() -> None:
     rng = np.random.default_rng(0)
     colours = np.array([[220, 30, 30], [30, 220, 30], [30, 30, 220]], np.uint8)
@@ -28,7 +30,7 @@ def test_classifier_learns_colours_and_fails_on_their_blackout() -> None:
 
 
 def test_fewer_faces_than_a_batch_still_train() -> None:
-    from faceobf.evaluate.seed_protocol import train_identity_cnn
+    from faceobf.train.identity_cnn import train_identity_cnn
 
     colours = np.array([[220, 30, 30], [30, 30, 220]], np.uint8)
     labels = np.array([0, 1, 0, 1])

@@ -12,8 +12,8 @@ import pytest
 
 from faceobf.data import CelebA
 from faceobf.data.annotations import ATTR_FILE, IDENTITY_FILE, PARTITION_FILE
-from faceobf.data.sources import (HTMLPageError, MissingSourceFileError, UnknownLayoutError, check_source, find_layout,
-                                  import_source, is_html)
+from faceobf.data.download import HTMLPageError, is_html
+from faceobf.data.sources import MissingSourceFileError, UnknownLayoutError, check_source, find_layout, import_source
 
 QUOTA_PAGE = "<!DOCTYPE html><html><head><title>Google Drive - Quota exceeded</title></head><body>Too many users have viewed or downloaded this file recently.</body></html>"
 
@@ -130,7 +130,7 @@ def test_cli_check_and_import_a_kaggle_copy(celeba_dir: Path, tmp_path: Path, ca
     assert main(["data", "check", str(source)]) == 1
     out = capsys.readouterr().out
     assert "kaggle layout" in out and "faceobf data import" in out and "identity_CelebA.txt is missing" in out
-    assert main(["data", "import", str(source), str(tmp_path / "a")]) == 1
+    assert main(["data", "import", str(source), str(tmp_path / "a")]) == 2  # a user error: one line, exit 2
     assert "identity" in capsys.readouterr().err
     assert main(["data", "import", str(source), str(tmp_path / "b"), "--identities", str(celeba_dir / IDENTITY_FILE)]) == 0
     assert main(["data", "check", str(tmp_path / "b")]) == 0

@@ -240,6 +240,7 @@ obfuscate_files(Slow(), collect_inputs([root], exclude=[out]), out, resume=True,
 """
 
 
+@pytest.mark.slow
 def test_a_batch_killed_at_random_points_resumes_to_one_output_and_one_record_per_photo(tmp_path: Path) -> None:
     import os
     import signal

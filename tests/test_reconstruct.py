@@ -31,7 +31,7 @@ from faceobf.reconstruct.imageops import composite, feather, image_metrics, ssim
 from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
 from faceobf.profiles import ReconTrainConfig
 from faceobf.train.recon import create_recon_state, make_recon_steps
-from tests.conftest import ATTRIBUTE_NAMES
+from tests.conftest import ATTRIBUTE_NAMES, interrupt_at_epoch
 
 
 def _attributes(n: int = 300, seed: int = 0) -> np.ndarray:
@@ -96,6 +96,7 @@ def test_flip_by_name_and_errors() -> None:
         FlipNamed(("Smiley",))
 
 
+@pytest.mark.slow
 def test_unet_and_patchgan_shapes_and_range() -> None:
     unet = UNet(UNetConfig(base_width=8, depth=3), rngs=nnx.Rngs(0))
     x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 32, 32, N_CHANNELS)), jnp.float32)
@@ -146,6 +147,7 @@ def test_face_factors_exclude_faces_hog_misses(celeba_dir: Path) -> None:
     assert float(jnp.abs(x[..., 68:71] * f.masks[..., None]).max()) == 0.0  # the face is blacked out
 
 
+@pytest.mark.slow
 def test_one_generator_and_one_discriminator_step_lower_their_losses() -> None:
     # Small learning rates: Adam's first step moves every weight by ~lr, and a step of the default
     # 2e-4 can overshoot on a batch this small; the claim tested is that the gradients point downhill.
@@ -168,6 +170,7 @@ def test_one_generator_and_one_discriminator_step_lower_their_losses() -> None:
     assert float(d_after["d_loss"]) < float(d_before["d_loss"])
 
 
+@pytest.mark.slow
 def test_recon_training_resumes_and_reports_test_metrics(celeba_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from faceobf.profiles import FACTrainConfig, Profile
     from faceobf.train import recon as recon_module
@@ -176,14 +179,7 @@ def test_recon_training_resumes_and_reports_test_metrics(celeba_dir: Path, monke
     profile = Profile("test", FACTrainConfig(), None, "unit test", recon=ReconTrainConfig(resolution=32, batch_size=2, epochs=2),
                       unet=UNetConfig(base_width=8, depth=2), patchgan=PatchGANConfig(base_width=8))
     ds = CelebA.open(celeba_dir)
-    real_iterate = recon_module.iterate_batches
-
-    def interrupt_in_epoch_2(*args, epoch, **kwargs):
-        if epoch == 1:
-            raise KeyboardInterrupt
-        return real_iterate(*args, epoch=epoch, **kwargs)
-
-    monkeypatch.setattr(recon_module, "iterate_batches", interrupt_in_epoch_2)
+    real_iterate = interrupt_at_epoch(monkeypatch, recon_module, 1)  # killed in epoch 2
     with pytest.raises(KeyboardInterrupt):
         train_recon(profile, ds, "word2vec", progress=False, log=lambda s: None)
     monkeypatch.setattr(recon_module, "iterate_batches", real_iterate)
@@ -200,6 +196,7 @@ def test_recon_training_resumes_and_reports_test_metrics(celeba_dir: Path, monke
     assert loaded.test == json.loads((run.run_dir / "test_metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_the_optional_ssim_term_adds_one_minus_ssim_to_the_generator_loss() -> None:
     rng = np.random.default_rng(0)
     images = rng.random((2, 16, 16, 3), dtype=np.float32)
@@ -220,6 +217,7 @@ def test_the_optional_ssim_term_adds_one_minus_ssim_to_the_generator_loss() -> N
     assert 0.0 < extra <= 10.0 * 2.0  # 10 * (1 - SSIM), and 1 - SSIM lies in [0, 2]
 
 
+@pytest.mark.slow
 def test_a_landmark_subset_feeds_only_its_heatmaps_and_names_its_own_run(celeba_dir: Path) -> None:
     from faceobf.disentangle.landmarks import LANDMARK_SUBSETS
     from faceobf import runs
@@ -277,6 +275,7 @@ def test_the_discriminator_sees_what_its_condition_says(condition: str, seen: in
         PatchGANConfig(condition="landmarks")
 
 
+@pytest.mark.slow
 def test_the_attribute_recipe_adds_the_head_and_edited_redraws() -> None:
     cfg = ReconTrainConfig(resolution=32, batch_size=4, edit_flips=4, attr_weight=10.0, lr_d=1e-5)
     unet = UNetConfig(base_width=8, depth=3, inject_levels=2)
@@ -450,6 +449,7 @@ def test_seed_edits_flip_the_seeds_four_on_their_share_of_faces() -> None:
         edit_targets(attributes, jax.random.key(1), 5, seed_share=0.5)
 
 
+@pytest.mark.slow
 def test_under_geometry_follow_the_edited_redraw_is_drawn_from_moved_landmarks() -> None:
     from faceobf.disentangle.geometry import move_landmarks
     from faceobf.train.recon import make_train_step
@@ -581,6 +581,7 @@ def _edit_batch(n: int = 4, size: int = 32):
     return images, landmarks, masks, attrs
 
 
+@pytest.mark.slow
 def test_a_frozen_critic_reads_the_edits_while_the_live_discriminator_judges_realism() -> None:
     cfg = ReconTrainConfig(resolution=32, batch_size=4, edit_flips=2, attr_weight=10.0, critic="frozen")
     g_def, g_state, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=2, inject_levels=1),

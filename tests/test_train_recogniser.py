@@ -44,6 +44,7 @@ def test_open_set_recall_counts_nearest_other_faces() -> None:
     assert open_set_recall(e, np.array([0, 0, 1, 1, 1])) == pytest.approx(4 / 5)  # the last one's nearest is person 0
 
 
+@pytest.mark.slow
 def test_training_through_the_registry_resumes_and_embeds(celeba_dir: Path) -> None:
     from faceobf.data import CelebA
     from faceobf.profiles import EvalConfig, FACTrainConfig, Profile

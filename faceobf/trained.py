@@ -1,0 +1,72 @@
+"""One way in for finished models: the attribute classifier, the U-Net, the second recogniser and the obfuscator.
+
+Each is found by the run registry (a local run, else the matching shipped model installed as one); given a
+data set, a missing run is trained (or resumed) instead. Stage 3, the evaluation and the command line get
+their models here and never import `faceobf.train`, so how a model is trained can change without them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from faceobf import runs, shipped
+from faceobf.data.dataset import CelebA
+from faceobf.disentangle.classifier import AttributeClassifier
+from faceobf.models.identity_cnn import IdentityCNNConfig
+from faceobf.obfuscate.pipeline import Obfuscator
+from faceobf.obfuscate.policies import FlipNamed, Policy
+from faceobf.profiles import Profile
+from faceobf.train import fac, recogniser, recon
+from faceobf.train.identity_cnn import train_identity_cnn
+
+FACRun, ReconRun, RecogniserRun = fac.FACRun, recon.ReconRun, recogniser.RecogniserRun
+
+
+def fac_run(profile: Profile, dataset: CelebA | None = None, progress: bool = True,
+            log: Callable[[str], None] = print) -> FACRun:
+    """The finished attribute classifier of `profile`; with `dataset`, trained on it (or resumed) when there is none."""
+    if dataset is not None:
+        return fac.load_or_train_fac(profile, dataset, progress=progress, log=log)
+    return fac.load_run(shipped.find_or_install(runs.RunSpec.fac(profile)), profile)
+
+
+def recon_run(profile: Profile, encoding: str = "onehot", dataset: CelebA | None = None, progress: bool = True,
+              log: Callable[[str], None] = print) -> ReconRun:
+    """The finished U-Net of `profile` and `encoding`; with `dataset`, trained on it (or resumed) when there is none."""
+    if dataset is not None:
+        return recon.load_or_train_recon(profile, dataset, encoding, progress=progress, log=log)
+    return recon.load_run(shipped.find_or_install(runs.RunSpec.recon(profile, encoding)), profile, encoding)
+
+
+def recogniser_run(profile: Profile, dataset: CelebA, progress: bool = True, log: Callable[[str], None] = print) -> RecogniserRun:
+    """The finished second recogniser (ResNet-50 + ArcFace) of `profile` on `dataset`, trained (or resumed) when missing."""
+    return recogniser.load_or_train_recogniser(profile, dataset, progress=progress, log=log)
+
+
+def classifier(profile: Profile) -> tuple[AttributeClassifier, Path] | None:
+    """(The finished attribute classifier of `profile`, its run folder), or None when there is none (no local run, none shipped)."""
+    try:
+        run = fac_run(profile)
+    except runs.MissingCheckpointError:
+        return None
+    return run.classifier(), run.run_dir
+
+
+def obfuscator(profile: Profile, encoding: str = "onehot", policy: Policy | None = None, **options) -> Obfuscator:
+    """The stage-3 `Obfuscator` from the finished attribute classifier and U-Net of `profile` (no data set needed).
+
+    Missing models raise `faceobf.runs.MissingCheckpointError` naming the commands that train them, instead of
+    starting hours of training unasked; runs of another configuration are refused.
+    """
+    classifier_run, unet_run = fac_run(profile), recon_run(profile, encoding)
+    return Obfuscator(classifier_run.classifier(), unet_run.generator(), profile.recon.resolution, policy or FlipNamed(),
+                      feather_radius=profile.recon.feather_radius, run_dir=unet_run.run_dir, **options)
+
+
+def identity_classifier(crops: np.ndarray, labels: np.ndarray, n_classes: int,
+                        config: IdentityCNNConfig = IdentityCNNConfig()) -> Callable[[np.ndarray], np.ndarray]:
+    """The seed protocol's small identity CNN, trained here and now on (crops, labels); returns crops -> predicted labels."""
+    return train_identity_cnn(crops, labels, n_classes, config)
