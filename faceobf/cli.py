@@ -103,6 +103,19 @@ def _cmd_train_fac(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_upscaler(args: argparse.Namespace) -> int:
+    from faceobf.data import CelebA
+    from faceobf.train.upscaler import train_upscaler
+
+    profile = _announce_profile(args)
+    run = train_upscaler(profile, CelebA.open(args.root), Path(args.run_dir) if args.run_dir else None)
+    for name in ("upscaler", "bicubic"):
+        m = run.test[name]
+        print(f"{name:9s} test L1 {m['l1']:.4f}  PSNR {m['psnr']:.2f} dB  detail ratio {m['detail_ratio']:.2f}")
+    print(f"checkpoints and history: {run.run_dir}")
+    return 0
+
+
 def _cmd_train_recon(args: argparse.Namespace) -> int:
     from faceobf.data import CelebA
     from faceobf.train.recon import train_recon
@@ -163,7 +176,7 @@ def build_obfuscator(args: argparse.Namespace):
         min_score[name] = score
     detection = DetectorSettings(detectors=tuple(args.detectors), min_score=min_score)
     profile = _announce_profile(args)
-    obfuscator = trained.obfuscator(profile, args.encoding, policy)
+    obfuscator = trained.obfuscator(profile, args.encoding, policy, upscale=False if args.no_upscale else None)
     generator = obfuscator.generator
     if args.geometry == "fixed":
         generator = generator.with_geometry(None)
@@ -171,7 +184,7 @@ def build_obfuscator(args: argparse.Namespace):
         raise UsageError("--geometry follow: this U-Net was trained with fixed landmarks and has no landmark mapping; "
                          "train one with `faceobf train recon --geometry follow`")
     return replace(obfuscator, generator=generator, detection=detection, fallback=args.fallback, min_face=args.min_face,
-                   on_miss=args.on_miss)
+                   on_miss=args.on_miss, paste=args.paste)
 
 
 def _cmd_obfuscate(args: argparse.Namespace) -> int:
@@ -265,11 +278,12 @@ def _cmd_models_list(args: argparse.Namespace) -> int:
 
 def _cmd_models_export(args: argparse.Namespace) -> int:
     from faceobf.data import CelebA
-    from faceobf.train.export import export_fac, export_recon
+    from faceobf.train.export import export_fac, export_recon, export_upscaler
 
     profile = _announce_profile(args)
     dataset, root = CelebA.open(args.root), Path(args.to) if args.to else None
-    path = export_fac(profile, dataset, root) if args.kind == "fac" else export_recon(profile, dataset, args.encoding, root)
+    path = {"fac": lambda: export_fac(profile, dataset, root), "recon": lambda: export_recon(profile, dataset, args.encoding, root),
+            "upscaler": lambda: export_upscaler(profile, dataset, root)}[args.kind]()
     print(f"exported {path} ({(path / 'weights.npz').stat().st_size / 1e6:.1f} MB); its card: {path / 'MODEL_CARD.md'}")
     return 0
 
@@ -360,6 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/recon-<profile>-<variant>-<dataset>)")
     recon.set_defaults(func=_cmd_train_recon)
 
+    up = train.add_parser("upscaler", help="stage 3's upscaler: redrawn faces at twice the U-Net's size, trained on real faces")
+    up.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: $FACEOBF_PROFILE, else gpu if JAX sees one, else cpu")
+    up.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
+    up.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/upscaler-<profile>-<dataset>)")
+    up.set_defaults(func=_cmd_train_upscaler)
+
     abl = train.add_parser("ablations", help="every arm of chapter 2's stage-2 ablation under the profile's ablation budget, "
                                               "in turn (each resumes or is loaded when finished)")
     abl.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: $FACEOBF_PROFILE, else gpu if JAX sees one, else cpu")
@@ -400,6 +420,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a face the last check finds untouched: give it the fallback (default) or refuse the photo")
     obf.add_argument("--fallback", choices=["blur", "pixelate", "blackout"], default="blur", help="for faces too small for the model")
     obf.add_argument("--min-face", type=int, default=32, help="faces narrower than this many pixels get the fallback (default 32)")
+    obf.add_argument("--paste", choices=["match", "plain", "poisson"], default="match",
+                     help="how a redrawn face goes into the photo: match (default: feathered, with the photo's colour at the "
+                          "seam and its grain), plain (feathered only), poisson (OpenCV NORMAL_CLONE, then the grain)")
+    obf.add_argument("--no-upscale", action="store_true",
+                     help="resample the U-Net's 64 px faces instead of drawing them at 128 px with the upscaler")
     obf.add_argument("--allow-no-face", action="store_true", help="write photos without faces (metadata stripped) instead of refusing them")
     obf.add_argument("--report", help="JSON Lines report, one line per photo as it finishes (default: OUTDIR/faceobf-report.jsonl)")
     obf.add_argument("--overwrite", action="store_true", help="replace existing outputs (and an earlier report) instead of refusing them")
@@ -447,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="models_command", required=True)
     models.add_parser("list", help="the models shipped with faceobf and the runs in $FACEOBF_RUNS").set_defaults(func=_cmd_models_list)
     export = models.add_parser("export", help="write a finished run as inference-only float16 weights with a model card")
-    export.add_argument("kind", choices=["fac", "recon"])
+    export.add_argument("kind", choices=["fac", "recon", "upscaler"])
     export.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: the active profile")
     export.add_argument("--encoding", choices=["onehot", "word2vec"], default="onehot", help="U-Net attribute encoding (default onehot)")
     export.add_argument("--recipe", choices=["attgan", "pix2pix"], default="attgan", help="the U-Net's stage-2 recipe")

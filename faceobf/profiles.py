@@ -14,6 +14,7 @@ from faceobf.models.identity_cnn import IdentityCNNConfig
 from faceobf.models.recogniser import RecogniserConfig
 from faceobf.models.resnet import ResNetConfig
 from faceobf.models.unet import PatchGANConfig, UNetConfig
+from faceobf.models.upscaler import UpscalerConfig
 
 PROFILE_ENV = "FACEOBF_PROFILE"
 
@@ -88,6 +89,24 @@ class ReconTrainConfig:
 
 
 @dataclass(frozen=True)
+class UpscalerTrainConfig:
+    """How stage 3's upscaler is trained: real train faces at `resolution` are the targets, their versions at
+    1/factor, degraded afresh each epoch (blur, noise, JPEG), the inputs; L1, plus a PatchGAN's loss at `adv_weight`."""
+
+    resolution: int = 128  # the upscaler's output; its input is the U-Net's resolution
+    batch_size: int = 16
+    epochs: int = 8
+    learning_rate: float = 2e-4
+    adv_weight: float = 0.0  # > 0: a PatchGAN judges the upscaled faces (relative to the L1's weight 1)
+    blur_sigma: tuple[float, float] = (0.0, 1.5)  # Gaussian blur before downsampling, in output pixels (uniform range)
+    noise_sigma: tuple[float, float] = (0.0, 3.0)  # Gaussian noise after downsampling, in grey levels
+    jpeg_quality: tuple[int, int] = (40, 95)  # JPEG quality of the degraded input (uniform range)
+    train_limit: int | None = None
+    eval_limit: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     """Which test faces the evaluation (chapter 4) processes, and how many get the slow checks."""
 
@@ -125,6 +144,8 @@ class Profile:
     fac_model: ResNetConfig = field(default_factory=ResNetConfig)  # ResNet-50 (chapter 1)
     patchgan: PatchGANConfig = field(default_factory=PatchGANConfig)  # its input channels follow the U-Net's
     ablation: AblationBudget = field(default_factory=AblationBudget)
+    upscaler: UpscalerConfig = field(default_factory=UpscalerConfig)  # stage 3: the U-Net's faces at `factor` times the size
+    upscaler_train: UpscalerTrainConfig = field(default_factory=UpscalerTrainConfig)
     tags: tuple[str, ...] = ()  # set by with_ablation_budget / without_injection: part of the U-Net run's name
     batch_per_device: bool = False  # batches are per device: scaled by the local device count (data parallel)
 
@@ -153,6 +174,8 @@ PROFILES: dict[str, Profile] = {
                               seed_protocol_identities=10, trials=6,
                               recogniser=RecogniserConfig(trunk=ResNetConfig(stage_sizes=(1, 1, 1, 1), base_width=8, num_outputs=1),
                                                           epochs=1, batch_size=16, train_limit=192)),
+        upscaler=UpscalerConfig(width=8, blocks=1),
+        upscaler_train=UpscalerTrainConfig(epochs=1, batch_size=8, train_limit=64, eval_limit=16),
     ),
     "cpu": Profile(
         name="cpu",
@@ -178,6 +201,7 @@ PROFILES: dict[str, Profile] = {
         unet=UNetConfig(base_width=64, depth=5, inject_levels=2),
         patchgan=PatchGANConfig(base_width=64, attribute_head=True, condition="none"),
         evaluation=EvalConfig(images_per_identity=10, identity_aware_limit=500, cnn_limit=1000, trials=200),
+        upscaler_train=UpscalerTrainConfig(resolution=256, batch_size=32, epochs=20),
     ),
 }
 

@@ -52,7 +52,7 @@ def _jsonable(obj: Any) -> Any:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """What identifies a run: its kind ('fac', 'recon', 'recogniser', 'eval'), profile, variant and full configuration."""
+    """What identifies a run: its kind ('fac', 'recon', 'recogniser', 'upscaler', 'eval'), profile, variant and full configuration."""
 
     kind: str
     profile: str
@@ -77,6 +77,12 @@ class RunSpec:
         return cls("recogniser", profile.name, "", {"recogniser": dataclasses.asdict(profile.evaluation.recogniser)})
 
     @classmethod
+    def upscaler(cls, profile: Profile) -> "RunSpec":
+        """Stage 3's upscaler of `profile`: the U-Net's faces at twice the size (chapter 3)."""
+        return cls("upscaler", profile.name, "", {"model": dataclasses.asdict(profile.upscaler),
+                                                  "train": dataclasses.asdict(profile.upscaler_train)})
+
+    @classmethod
     def evaluation(cls, profile: Profile, encoding: str) -> "RunSpec":
         """The stored evaluation of `profile`'s models (chapter 4)."""
         return cls("eval", profile.name, recon_variant(encoding, profile),
@@ -91,7 +97,7 @@ class RunSpec:
 
     def train_command(self) -> str:
         """The command that makes this run, for error messages."""
-        if self.kind in ("fac", "recogniser"):
+        if self.kind in ("fac", "recogniser", "upscaler"):
             return f"faceobf train {self.kind} --profile {self.profile}"
         encoding, *parts = self.variant.split("-")
         subset = next((p[len("lm_"):] for p in parts if p.startswith("lm_")), None)

@@ -200,7 +200,8 @@ def model_card_text(card: dict) -> str:
     """The human-readable model card of a shipped model."""
     record = card["record"]
     what = {"fac": "ResNet-50 face attribute classifier (40 CelebA attributes; chapter 1)",
-            "recon": "stage-2 U-Net that redraws a face from its landmarks, context and attributes (chapter 2)"}[card["kind"]]
+            "recon": "stage-2 U-Net that redraws a face from its landmarks, context and attributes (chapter 2)",
+            "upscaler": "stage-3 upscaler that draws a redrawn face at twice its size (chapter 3)"}[card["kind"]]
     lines = [f"# {card['name']}", "", f"**What**: {what}.", "",
              f"**Trained**: profile `{record['profile']}`{', variant `' + record['variant'] + '`' if record['variant'] else ''}, "
              f"data set key `{record['dataset']}` (CelebA-mini: 6,000 CelebA images, 200 identities, official split), "

@@ -19,10 +19,10 @@ from faceobf.models.identity_cnn import IdentityCNNConfig
 from faceobf.obfuscate.pipeline import Obfuscator
 from faceobf.obfuscate.policies import FlipNamed, Policy
 from faceobf.profiles import Profile
-from faceobf.train import fac, recogniser, recon
+from faceobf.train import fac, recogniser, recon, upscaler
 from faceobf.train.identity_cnn import train_identity_cnn
 
-FACRun, ReconRun, RecogniserRun = fac.FACRun, recon.ReconRun, recogniser.RecogniserRun
+FACRun, ReconRun, RecogniserRun, UpscalerRun = fac.FACRun, recon.ReconRun, recogniser.RecogniserRun, upscaler.UpscalerRun
 
 
 def fac_run(profile: Profile, dataset: CelebA | None = None, progress: bool = True,
@@ -46,6 +46,14 @@ def recogniser_run(profile: Profile, dataset: CelebA, progress: bool = True, log
     return recogniser.load_or_train_recogniser(profile, dataset, progress=progress, log=log)
 
 
+def upscaler_run(profile: Profile, dataset: CelebA | None = None, progress: bool = True,
+                 log: Callable[[str], None] = print) -> UpscalerRun:
+    """The finished upscaler of `profile`; with `dataset`, trained on it (or resumed) when there is none."""
+    if dataset is not None:
+        return upscaler.load_or_train_upscaler(profile, dataset, progress=progress, log=log)
+    return upscaler.load_run(shipped.find_or_install(runs.RunSpec.upscaler(profile)), profile)
+
+
 def classifier(profile: Profile) -> tuple[AttributeClassifier, Path] | None:
     """(The finished attribute classifier of `profile`, its run folder), or None when there is none (no local run, none shipped)."""
     try:
@@ -55,15 +63,24 @@ def classifier(profile: Profile) -> tuple[AttributeClassifier, Path] | None:
     return run.classifier(), run.run_dir
 
 
-def obfuscator(profile: Profile, encoding: str = "onehot", policy: Policy | None = None, **options) -> Obfuscator:
-    """The stage-3 `Obfuscator` from the finished attribute classifier and U-Net of `profile` (no data set needed).
+def obfuscator(profile: Profile, encoding: str = "onehot", policy: Policy | None = None, upscale: bool | None = None,
+               **options) -> Obfuscator:
+    """The stage-3 `Obfuscator` from the finished attribute classifier, U-Net and upscaler of `profile` (no data set).
 
-    Missing models raise `faceobf.runs.MissingCheckpointError` naming the commands that train them, instead of
-    starting hours of training unasked; runs of another configuration are refused.
+    `upscale`: None uses the upscaler when one is trained or shipped (else resampling), True requires it, False
+    never uses it. Missing models raise `faceobf.runs.MissingCheckpointError` naming the commands that train them,
+    instead of starting hours of training unasked; runs of another configuration are refused.
     """
     classifier_run, unet_run = fac_run(profile), recon_run(profile, encoding)
+    upscale_faces = None
+    if upscale is not False:
+        try:
+            upscale_faces = upscaler_run(profile).upscale()
+        except runs.MissingCheckpointError:
+            if upscale:
+                raise
     return Obfuscator(classifier_run.classifier(), unet_run.generator(), profile.recon.resolution, policy or FlipNamed(),
-                      feather_radius=profile.recon.feather_radius, run_dir=unet_run.run_dir, **options)
+                      feather_radius=profile.recon.feather_radius, run_dir=unet_run.run_dir, upscaler=upscale_faces, **options)
 
 
 def identity_classifier(crops: np.ndarray, labels: np.ndarray, n_classes: int,

@@ -68,6 +68,27 @@ def test_astronaut_is_obfuscated_and_nothing_outside_the_faces_changes(obfuscato
     assert np.abs(out[top:bottom, left:right].astype(int) - photo[top:bottom, left:right]).mean() > 5
 
 
+
+@pytest.mark.parametrize("paste", ["plain", "match", "poisson"])
+def test_an_upscaled_redraw_pasted_each_way_changes_the_face_only_and_is_reproducible(obfuscator: Obfuscator, paste: str) -> None:
+    from dataclasses import replace
+
+    calls = []
+
+    def twice_as_large(faces: np.ndarray) -> np.ndarray:  # the upscaler's contract: (N, r, r, 3) -> (N, 2r, 2r, 3)
+        calls.append(faces.shape)
+        return np.repeat(np.repeat(faces, 2, axis=1), 2, axis=2)
+
+    tool = replace(obfuscator, upscaler=twice_as_large, paste=paste)
+    photo = data.astronaut()
+    out, records = tool.obfuscate_photo(photo)
+    assert calls and calls[0][1:] == (32, 32, 3)
+    outside = _outside(photo)
+    np.testing.assert_array_equal(out[outside], photo[outside])
+    np.testing.assert_array_equal(tool.obfuscate_photo(photo)[0], out)  # grain drawn from the photo's key: same photo, same output
+    with pytest.raises(ValueError, match="unknown paste"):
+        replace(obfuscator, paste="mixed")
+
 def test_the_astronauts_mission_patch_gets_no_face(obfuscator: Obfuscator) -> None:
     photo = data.astronaut()
     out, records = obfuscator.obfuscate_photo(photo)
@@ -269,13 +290,13 @@ def test_cli_policy_none_and_geometry_choose_the_tools_flips_and_landmarks(obfus
     from faceobf.obfuscate.policies import FlipNone
 
     with_mapping = replace(obfuscator, generator=obfuscator.generator.with_geometry(_smile_mapping()))
-    monkeypatch.setattr(trained, "obfuscator", lambda profile, encoding, policy: replace(with_mapping, policy=policy))
+    monkeypatch.setattr(trained, "obfuscator", lambda profile, encoding, policy, upscale: replace(with_mapping, policy=policy))
     parse = cli.build_parser().parse_args
     tool = cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--policy", "none"]))
     assert isinstance(tool.policy, FlipNone) and tool.generator.geometry is not None  # follow: the model's default
     tool = cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--geometry", "fixed"]))
     assert tool.generator.geometry is None and with_mapping.generator.geometry is not None  # the loaded model untouched
-    monkeypatch.setattr(trained, "obfuscator", lambda profile, encoding, policy: replace(obfuscator, policy=policy))
+    monkeypatch.setattr(trained, "obfuscator", lambda profile, encoding, policy, upscale: replace(obfuscator, policy=policy))
     with pytest.raises(ValueError, match="no landmark mapping"):
         cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--geometry", "follow"]))
 

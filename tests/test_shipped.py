@@ -179,7 +179,8 @@ def test_the_shipped_models_fit_the_size_budget_and_the_cpu_profile() -> None:
     assert total <= 80e6
     cpu = get_profile("cpu")
     for card in SHIPPED:  # a profile changed after shipping would silently stop using its shipped model
-        spec = runs.RunSpec.fac(cpu) if card["kind"] == "fac" else runs.RunSpec.recon(cpu, card["record"]["config"]["encoding"])
+        spec = {"fac": lambda: runs.RunSpec.fac(cpu), "upscaler": lambda: runs.RunSpec.upscaler(cpu),
+                "recon": lambda: runs.RunSpec.recon(cpu, card["record"]["config"]["encoding"])}[card["kind"]]()
         assert shipped.matching_card(spec.record(None)) == card, f"{card['name']} no longer matches the cpu profile"
 
 

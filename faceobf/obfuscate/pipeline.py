@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -32,6 +32,7 @@ from faceobf.disentangle.masking import Ellipse, ellipse_mask, fit_face_ellipse
 from faceobf.disentangle.align import CROP, apply_affine, similarity_to_template
 from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
 from faceobf.obfuscate.detect import Detection, DetectorSettings, detect
+from faceobf.obfuscate.pasteback import PASTES, match_photo
 from faceobf.obfuscate.policies import Policy, Scorer, flipped_names
 from faceobf.reconstruct.generate import FaceGenerator
 from faceobf.recognition import face_descriptor
@@ -175,8 +176,13 @@ class Obfuscator:
     on_miss: str = "fallback"  # what the last check does with a face the tool left untouched: "fallback" or "refuse"
     feather_radius: float = 1.5
     run_dir: Path | None = None  # the U-Net's training run, when loaded from one (recorded by the evaluation)
+    # stage 3's upscaler: float (N, r, r, 3) redraws in [0, 1] -> (N, f·r, f·r, 3); None: resampling only
+    upscaler: Callable[[np.ndarray], np.ndarray] | None = None
+    paste: str = "match"  # how a redraw goes into a photo: "plain" (feathered), "match" (+ colour and grain), "poisson"
 
     def __post_init__(self) -> None:
+        if self.paste not in PASTES:
+            raise UsageError(f"unknown paste {self.paste!r}; choose one of {', '.join(PASTES)}")
         if self.fallback not in FALLBACKS:
             raise UsageError(f"unknown fallback {self.fallback!r}; choose one of {FALLBACKS}")
         if self.on_miss not in ON_MISS:
@@ -184,8 +190,11 @@ class Obfuscator:
 
     def _draw(self, small: np.ndarray, pts: np.ndarray, masks: np.ndarray, attributes: np.ndarray, source: np.ndarray) -> np.ndarray:
         """U-Net composites of faces at the model's resolution (drawn with `attributes`, flipped from `source`: the
-        landmarks follow the flips when the generator has a geometry), scaled up to CROP x CROP."""
+        landmarks follow the flips when the generator has a geometry), upscaled when there is an upscaler, and resampled
+        to CROP x CROP."""
         out = self.generator(small, pts, masks, attributes, source)
+        if self.upscaler is not None:  # learned detail up to the upscaler's size, resampling above it
+            out = np.asarray(self.upscaler(np.asarray(out, np.float32)))
         return np.stack([cv2.resize(o, (CROP, CROP), interpolation=cv2.INTER_CUBIC) for o in out])
 
     def redraw(self, crops: Sequence[np.ndarray], points: Sequence[np.ndarray], keys: Sequence[int]) -> list[Redrawn]:
@@ -281,6 +290,7 @@ class Obfuscator:
         out = photo.astype(np.float32)
         changed = np.zeros((h, w), np.float32)
         records: list[FaceRecord] = []
+        grain = {k: np.random.default_rng(s) for k, s in zip(redrawn, photo_face_keys(photo, list(redrawn)))} if self.paste != "plain" else {}
         for key, face in enumerate(faces):
             if key not in redrawn:
                 region = fallback_region((h, w), face.box, face.landmarks)
@@ -301,6 +311,8 @@ class Obfuscator:
             region = region * ellipse_mask((y1 - y0, x1 - x0), inside)  # never outside the ellipse fitted in the photo
             scale = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))
             alpha = _feather_np(region, self.feather_radius * scale)[..., None]
+            if self.paste != "plain":  # the photo's colour at the seam and its grain; no detail of the original face
+                back = match_photo(back, out[y0:y1, x0:x1], region, alpha, face.width, grain[key], poisson=self.paste == "poisson")
             out[y0:y1, x0:x1] = alpha * back + (1.0 - alpha) * out[y0:y1, x0:x1]
             changed[y0:y1, x0:x1] = np.maximum(changed[y0:y1, x0:x1], region)
             records.append(FaceRecord(face.box, face.scores, "unet", repr(self.policy), r.flipped, r.predicted))

@@ -55,3 +55,22 @@ def export_recon(profile: Profile, dataset: CelebA, encoding: str = "onehot", ro
     fidelity = {"max_pixel_change_0_255": fidelity["max_abs_change"], "same_rounded_pixels": fidelity["same_decisions"],
                 "test_faces": int(len(faces))}
     return shipped.export(run.run_dir, network, "recon", run.history, run.test, fidelity, root)
+
+
+def export_upscaler(profile: Profile, dataset: CelebA, root: Path | None = None) -> Path:
+    """Ship the finished upscaler of `profile` (trained on `dataset`)."""
+    from faceobf.train.upscaler import degrade, load_run
+
+    run = load_run(runs.find(runs.RunSpec.upscaler(profile), dataset.key), profile)
+    network, upscale = run.model(), run.upscale()
+    graphdef = nnx.graphdef(network)
+    faces = dataset.images(sample_rows(dataset.split("test"), FIDELITY_FACES, 0), run.config.resolution, progress=False)
+    low = degrade(faces, profile.upscaler.factor, run.config, np.random.default_rng(0)).astype(np.float32) / 255.0
+
+    def pixels(weights) -> np.ndarray:
+        return np.asarray(upscale.with_weights(nnx.merge(graphdef, weights))(low), np.float64) * 255.0
+
+    fidelity = shipped.float16_fidelity(pixels, nnx.state(network), np.rint)
+    fidelity = {"max_pixel_change_0_255": fidelity["max_abs_change"], "same_rounded_pixels": fidelity["same_decisions"],
+                "test_faces": int(len(faces))}
+    return shipped.export(run.run_dir, network, "upscaler", run.history, run.test, fidelity, root)
