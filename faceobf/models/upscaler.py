@@ -21,8 +21,8 @@ class UpscalerConfig:
     """Architecture of the upscaler."""
 
     factor: int = 2  # 64 -> 128
-    width: int = 48
-    blocks: int = 6
+    width: int = 32
+    blocks: int = 4
     residual_scale: float = 0.2  # EDSR's scaling of each block's residual: stable training without normalisation
 
 

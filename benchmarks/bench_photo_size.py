@@ -1,0 +1,61 @@
+"""Faces at photo size: the detail ratio, dlib's verdict and HOG's re-detection of redrawn faces, and seconds per photo,
+for the 64 px path (resampled, pasted plain: the tool before issue 22) against the upscaler and the matched paste-backs.
+
+Every face the tool redraws that is at least --min-width pixels wide, on every photo of FOLDER (unaligned photos:
+photos-dev, or your own); then the astronaut scaled to 1080p, the seconds of each path side by side.
+
+    python benchmarks/bench_photo_size.py FOLDER [--profile cpu] [--min-width 100] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import pandas as pd
+from skimage import data
+
+from common import print_backends
+from faceobf import trained
+from faceobf.evaluate.photo_quality import photo_readings, summarise
+from faceobf.obfuscate.inputs import collect_inputs
+from faceobf.profiles import get_profile
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", help="a folder of photos")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--min-width", type=int, default=100, help="faces at least this wide (pixels) are measured")
+    parser.add_argument("--limit", type=int, help="the first N photos (sorted by name)")
+    args = parser.parse_args()
+    print_backends(False, f"faces at photo size, profile {args.profile}")
+    profile = get_profile(args.profile)
+    with_upscaler, without = trained.obfuscator(profile, upscale=True), trained.obfuscator(profile, upscale=False)
+    tools = {"64 px, plain paste": replace(without, paste="plain"), "64 px, matched paste": without,
+             "128 px upscaler, plain paste": replace(with_upscaler, paste="plain"),
+             "128 px upscaler, matched paste": with_upscaler, "128 px upscaler, Poisson + grain": replace(with_upscaler, paste="poisson")}
+    astronaut = data.astronaut()
+    for tool in tools.values():
+        tool.obfuscate_photo(astronaut)  # compile each path once
+    paths = sorted((i.path for i in collect_inputs([args.folder]) if not i.refusal), key=lambda p: p.name)[: args.limit]
+    readings = photo_readings(tools, paths, args.min_width, log=print)
+    pd.set_option("display.width", 200)
+    print(f"\n{len(paths)} photos, faces redrawn at >= {args.min_width} px:")
+    print(summarise(readings).round(3).to_string())
+    photo = cv2.resize(astronaut, (1080, 1080), interpolation=cv2.INTER_CUBIC)
+    print("\nastronaut at 1080 x 1080, best of 3 (s):")
+    for name, tool in tools.items():
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            tool.obfuscate_photo(photo)
+            best = min(best, time.perf_counter() - start)
+        print(f"  {name:34s} {best:.2f}")
+
+
+if __name__ == "__main__":
+    main()
