@@ -390,8 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--quiet", action="store_true", help="no progress bars (for logs)")
     abl.set_defaults(func=_cmd_train_ablations)
 
-    obf = commands.add_parser("obfuscate", help="obfuscate every face in photos (files or folders); fails closed")
-    obf.add_argument("inputs", nargs="+", help="photos or folders of photos")
+    obf = commands.add_parser("obfuscate", help="obfuscate every face in photos and videos (files or folders); fails closed")
+    obf.add_argument("inputs", nargs="+", help="photos, videos (mp4, mov, mkv, webm, avi: one new identity per tracked "
+                                               "person, audio kept) or folders of them")
     obf.add_argument("-o", "--output", help="output folder, mirroring the inputs' folders (default: each output beside its "
                                             "input as NAME.obfuscated.EXT; inputs are never overwritten)")
     obf.add_argument("--policy", choices=["none", "named", "all", "random", "identity"], default="named",

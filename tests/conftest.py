@@ -99,3 +99,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.celeba)
         if real or item.get_closest_marker("celeba"):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def obfuscator():
+    """Stage 3 with real (small, untrained) ResNet and U-Net: the pipeline's guarantees do not depend on training."""
+    from flax import nnx
+
+    from faceobf.disentangle.classifier import AttributeClassifier
+    from faceobf.models.resnet import ResNet, ResNetConfig
+    from faceobf.models.unet import PatchGANConfig, UNetConfig
+    from faceobf.obfuscate.pipeline import Obfuscator
+    from faceobf.obfuscate.policies import FlipNamed
+    from faceobf.profiles import ReconTrainConfig
+    from faceobf.reconstruct.planes import onehot_table
+    from faceobf.train.recon import create_recon_state, make_generator
+
+    classifier = AttributeClassifier(ResNet(ResNetConfig(stage_sizes=(1, 1), base_width=8), rngs=nnx.Rngs(0)), 32)
+    cfg = ReconTrainConfig(resolution=32)
+    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)
+    return Obfuscator(classifier, make_generator(g_def, g_state, onehot_table(), cfg), 32, FlipNamed())

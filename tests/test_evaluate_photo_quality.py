@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from skimage import data
 
-from faceobf.evaluate.photo_quality import face_readings, inner_box, iou, summarise
+from faceobf.evaluate.photo_quality import face_readings, inner_box, summarise
+from faceobf.obfuscate.detect import iou
 from faceobf.obfuscate.detect import DetectorSettings, detect
 
 

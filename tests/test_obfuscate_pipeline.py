@@ -10,33 +10,13 @@ import numpy as np
 import pytest
 from skimage import data
 
-from faceobf.reconstruct.planes import onehot_table
 from faceobf.disentangle.landmarks import detect_faces
-from faceobf.models.resnet import ResNetConfig
-from faceobf.models.unet import UNetConfig
 from faceobf.disentangle.align import CROP, similarity_to_template
 from faceobf.obfuscate.batch import read_report
 from faceobf.obfuscate.detect import DetectorSettings, detect
 from faceobf.obfuscate.pipeline import MissedFaceError, NoFaceError, Obfuscator, fallback_region
 from faceobf.obfuscate.policies import FlipNamed
-from faceobf.profiles import ReconTrainConfig
 from faceobf.disentangle.template import MEAN_LANDMARKS
-from faceobf.disentangle.classifier import AttributeClassifier
-from faceobf.models.unet import PatchGANConfig
-from faceobf.train.recon import create_recon_state, make_generator
-
-
-@pytest.fixture(scope="module")
-def obfuscator() -> Obfuscator:
-    """Real (small, untrained) ResNet and U-Net: the pipeline's guarantees do not depend on training."""
-    from flax import nnx
-
-    from faceobf.models.resnet import ResNet
-
-    classifier = AttributeClassifier(ResNet(ResNetConfig(stage_sizes=(1, 1), base_width=8), rngs=nnx.Rngs(0)), 32)
-    cfg = ReconTrainConfig(resolution=32)
-    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)
-    return Obfuscator(classifier, make_generator(g_def, g_state, onehot_table(), cfg), 32, FlipNamed())
 
 
 def _outside(photo: np.ndarray) -> np.ndarray:

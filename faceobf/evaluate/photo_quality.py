@@ -23,6 +23,7 @@ from faceobf.disentangle.landmarks import detect_faces
 from faceobf.obfuscate.detect import Detection, detect
 from faceobf.obfuscate.photo_io import read_photo
 from faceobf.obfuscate.pipeline import Obfuscator
+from faceobf.obfuscate.detect import iou
 from faceobf.reconstruct.imageops import laplacian_detail
 from faceobf.recognition import face_descriptor
 
@@ -36,14 +37,6 @@ def inner_box(box: Sequence[float], margin: float = 0.2) -> tuple[int, int, int,
     return int(round(left + dx)), int(round(top + dy)), int(round(right - dx)), int(round(bottom - dy))
 
 
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two (left, top, right, bottom) boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return float(w * h / union) if union > 0 else 0.0
-
-
 def face_readings(photo: np.ndarray, out: np.ndarray, face: Detection, hog_boxes: Sequence[Sequence[float]]) -> dict:
     """The detail ratio, dlib distance and HOG re-detection of one redrawn face."""
     box = inner_box(face.box)
@@ -52,7 +45,7 @@ def face_readings(photo: np.ndarray, out: np.ndarray, face: Detection, hog_boxes
     return {"width": int(face.width), "detail_in": before, "detail_out": laplacian_detail(out, box),
             "detail_ratio": laplacian_detail(out, box) / before if before > 0 else float("nan"),
             "dlib_distance": distance, "same_person": distance < SAME_PERSON,
-            "found_again": any(iou(face.box, b) >= 0.3 for b in hog_boxes)}
+            "found_again": any(iou(np.asarray(face.box, float), np.asarray(b, float)) >= 0.3 for b in hog_boxes)}
 
 
 def photo_readings(tools: dict[str, Obfuscator], paths: Iterable[Path], min_width: int = 100,

@@ -39,6 +39,8 @@ from faceobf.io import atomic_path, public_mode
 from faceobf.obfuscate.inputs import DEBRIS, LOCK_NAME, Input, collect_inputs  # noqa: F401  (collect_inputs: the CLI's way in)
 from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
 from faceobf.obfuscate.photo_io import read_photo, write_photo
+from faceobf.obfuscate.video import obfuscate_video
+from faceobf.obfuscate.video_io import is_video
 
 REPORT_NAME = "faceobf-report.jsonl"
 WRITTEN = ("done", "no_face_allowed")
@@ -228,6 +230,33 @@ def _needs_models(item: Input, outdir: Path, done_before: dict[str, str], overwr
     return overwrite or not target.exists()
 
 
+
+def _video(obfuscator, item: Input, target: Path, sources: list[Path], writer: ReportWriter, entry: dict, allow_no_face: bool,
+           progress: bool) -> dict:
+    """Obfuscate one clip into `target`, its record (with one entry per track) written before the clip takes its name."""
+    if target.resolve() in {Path(s).resolve() for s in sources}:
+        raise OutputCollisionError(f"{target}: refusing to overwrite an input file")
+    bar = tqdm(desc=f"{item.path.name}: detecting", unit="frame", disable=not progress, leave=False)
+    current = ["detecting"]
+
+    def advance(stage: str, done: int) -> None:  # frames per second, per pass
+        if stage != current[0]:
+            current[0] = stage
+            bar.set_description_str(f"{item.path.name}: {stage}")
+            bar.reset()
+        bar.update(done - bar.n)
+
+    def record_first(fields: dict) -> None:
+        entry.update(status="done" if fields["faces"] else "no_face_allowed", output=str(target),
+                     output_relative=str(item.relative), **fields)
+        writer.write(entry)
+
+    try:
+        return obfuscate_video(obfuscator, item.path, target, before_rename=record_first, allow_no_face=allow_no_face,
+                               progress=advance)
+    finally:
+        bar.close()
+
 def _run(obfuscator, inputs: list[Input], outdir: Path, writer: ReportWriter, done_before: dict[str, str], summary: Summary,
          allow_no_face: bool, overwrite: bool, progress: bool) -> list[dict]:
     sources = [i.path for i in inputs]
@@ -253,6 +282,13 @@ def _run(obfuscator, inputs: list[Input], outdir: Path, writer: ReportWriter, do
                 continue
             if target.exists() and not overwrite:
                 raise OutputExistsError(f"{target} exists and no earlier run of this report wrote it; use --overwrite to replace it")
+            if is_video(item.path):
+                fields = _video(obfuscator, item, target, sources, writer, entry, allow_no_face, progress)
+                recorded = True
+                summary.done += 1
+                summary.faces += fields["faces"]
+                summary.fallbacks += fields["fallbacks"]
+                continue
             photo = read_photo(item.path)
             try:
                 out, records = obfuscator.obfuscate_photo(photo)

@@ -18,6 +18,9 @@ from typing import Iterable, NamedTuple
 
 from faceobf.errors import FaceobfError
 from faceobf.obfuscate.photo_io import FORMATS
+from faceobf.obfuscate.video_io import VIDEO_SUFFIXES
+
+READABLE = (*FORMATS, *VIDEO_SUFFIXES)  # photos and clips
 
 # A temporary file of `faceobf.io.atomic_path` (".NAME.RANDOM.part[.SUFFIX]") that a killed run left behind.
 DEBRIS = re.compile(r"^\..+\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9]+)?$")
@@ -56,10 +59,10 @@ def refusal_of(path: Path) -> str | None:
         return f"cannot stat: {exc.strerror or exc}"
     if kind:
         return kind
-    if path.suffix.lower() not in FORMATS:
-        readable = ", ".join(sorted(FORMATS))
+    if path.suffix.lower() not in READABLE:
         what = f"format {path.suffix!r}" if path.suffix else "a file without a suffix"
-        return f"unsupported: {what} (faceobf reads {readable}; convert it, e.g. to .png)"
+        return (f"unsupported: {what} (faceobf reads photos: {', '.join(sorted(FORMATS))}; and videos: "
+                f"{', '.join(VIDEO_SUFFIXES)}; convert it, e.g. to .png or .mp4)")
     return None
 
 
@@ -98,7 +101,7 @@ def input_root(paths: Iterable[str | os.PathLike]) -> Path:
 
 def is_beside_output(path: Path) -> bool:
     """Whether a file is named as a `BESIDE_SUFFIX` output of this tool (`x.obfuscated.jpg`)."""
-    return Path(path.stem).suffix == BESIDE_SUFFIX and path.suffix.lower() in FORMATS
+    return Path(path.stem).suffix == BESIDE_SUFFIX and path.suffix.lower() in READABLE
 
 
 def collect_inputs(paths: Iterable[str | os.PathLike], exclude: Iterable[str | os.PathLike] = (), beside: bool = False) -> list[Input]:

@@ -197,14 +197,20 @@ class Obfuscator:
             out = np.asarray(self.upscaler(np.asarray(out, np.float32)))
         return np.stack([cv2.resize(o, (CROP, CROP), interpolation=cv2.INTER_CUBIC) for o in out])
 
-    def redraw(self, crops: Sequence[np.ndarray], points: Sequence[np.ndarray], keys: Sequence[int]) -> list[Redrawn]:
-        """Obfuscate aligned CROP x CROP uint8 faces (landmarks in crop pixels) in one batch."""
+    def _inputs(self, crops: Sequence[np.ndarray], points: Sequence[np.ndarray]):
+        """(uint8 crops, crop landmarks, U-Net-size faces, their landmarks, their ellipse masks)."""
         crops = np.stack([np.asarray(c, np.uint8) for c in crops])
         points = [np.asarray(p, np.float32) for p in points]
-        attrs = self.classifier.predict(crops)
         small = np.stack([cv2.resize(c, (self.resolution,) * 2, interpolation=cv2.INTER_AREA) for c in crops])
         pts = np.stack(points) * (self.resolution / CROP)
         masks = np.stack([ellipse_mask((self.resolution, self.resolution), fit_face_ellipse(p)) for p in pts])
+        return crops, points, small, pts, masks
+
+    def choose(self, crops: Sequence[np.ndarray], points: Sequence[np.ndarray], keys: Sequence[int],
+               attributes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(each face's attributes, as read or as given; the attributes the policy draws it with)."""
+        crops, points, small, pts, masks = self._inputs(crops, points)
+        attrs = self.classifier.predict(crops) if attributes is None else np.asarray(attributes, np.int8)
 
         def draw_one(i: int, candidates: np.ndarray) -> np.ndarray:
             n = len(candidates)
@@ -212,7 +218,14 @@ class Obfuscator:
                               np.repeat(masks[i : i + 1], n, 0), np.asarray(candidates), np.repeat(attrs[i : i + 1], n, 0))
 
         scorer = descriptor_scorer(crops, points, draw_one) if self.policy.needs_scorer else None
-        new_attrs = self.policy(attrs, keys=list(keys), scorer=scorer)
+        return attrs, self.policy(attrs, keys=list(keys), scorer=scorer)
+
+    def redraw(self, crops: Sequence[np.ndarray], points: Sequence[np.ndarray], keys: Sequence[int],
+               chosen: tuple[np.ndarray, np.ndarray] | None = None) -> list[Redrawn]:
+        """Obfuscate aligned CROP x CROP uint8 faces (landmarks in crop pixels) in one batch; `chosen` (attributes,
+        targets), when given, replaces the classifier's reading and the policy (a video track keeps one choice)."""
+        crops, points, small, pts, masks = self._inputs(crops, points)
+        attrs, new_attrs = chosen if chosen is not None else self.choose(crops, points, keys)
         faces = self._draw(small, pts, masks, new_attrs, attrs)
         flipped = flipped_names(attrs, new_attrs)
         return [Redrawn(np.clip(faces[i], 0.0, 1.0), ellipse_mask((CROP, CROP), fit_face_ellipse(points[i])), flipped[i],

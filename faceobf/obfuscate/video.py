@@ -1,0 +1,162 @@
+"""Video through stage 3: every person one new identity for the whole clip, and no frame with a face left as it was.
+
+Two passes over the clip. The first detects the faces of every frame (`faceobf.obfuscate.detect`) and
+links them into tracks (`faceobf.obfuscate.track`); for each track the attribute classifier reads up to
+`READINGS` of its faces spread over the clip, their majority is the track's attributes, and the policy
+chooses its flips once (keyed by the clip and the track, so a random policy is reproducible). The second
+pass redraws every frame: each track's detected face with the track's attributes and flips and its
+smoothed landmarks; a face the track predicts but the detectors did not re-find gets the fallback (blur)
+over its predicted region; then the detectors run on the result, and any face found where nothing changed
+gets the fallback too (or fails the clip with `on_miss="refuse"`). The report has one entry per track.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from faceobf.disentangle.align import CROP, apply_affine, similarity_to_template
+from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
+from faceobf.obfuscate.detect import Detection, detect
+from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
+from faceobf.obfuscate.policies import flipped_names
+from faceobf.obfuscate.track import Track, link_tracks
+from faceobf.obfuscate.video_io import read_frames, rewrite_video
+
+READINGS = 8  # faces per track the attribute classifier reads (spread over the track); their majority is the track's
+
+
+@dataclass
+class TrackChoice:
+    """What a track is drawn with in every frame."""
+
+    attributes: np.ndarray  # (40,) the majority of the classifier's readings
+    targets: np.ndarray  # (40,) after the policy's flips
+    redrawable: bool  # at least one detected face the tool may redraw
+
+
+def clip_key(path: Path) -> bytes:
+    """A key of the clip's content (its first MiB and size), for the policies' reproducible draws."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 20)
+    return hashlib.sha256(head + str(path.stat().st_size).encode()).digest()
+
+
+def _crop(frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(aligned CROP x CROP face, its landmarks in the crop, the photo-to-crop matrix)."""
+    matrix = similarity_to_template(landmarks)
+    crop = cv2.warpAffine(frame, matrix, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return crop, apply_affine(matrix, landmarks), matrix
+
+
+def _may_redraw(tool: Obfuscator, detection: Detection | None) -> bool:
+    return detection is not None and detection.redrawable and detection.width >= tool.min_face
+
+
+def choose_for_tracks(tool: Obfuscator, tracks: list[Track], samples: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]],
+                      key: bytes) -> dict[int, TrackChoice]:
+    """Each track's attributes (majority of its sampled readings) and the policy's targets for them."""
+    choices = {}
+    for track in tracks:
+        mine = [samples[(track.id, f)] for f in track.detected if (track.id, f) in samples]
+        if not mine:
+            choices[track.id] = TrackChoice(np.zeros(len(CELEBA_ATTRIBUTES), np.int8), np.zeros(len(CELEBA_ATTRIBUTES), np.int8), False)
+            continue
+        crops, points = [c for c, _ in mine], [p for _, p in mine]
+        readings = tool.classifier.predict(np.stack(crops))
+        majority = (readings.mean(axis=0) >= 0.5).astype(np.int8)
+        track_key = int.from_bytes(hashlib.sha256(key + track.id.to_bytes(4, "little")).digest()[:8], "little")
+        _, targets = tool.choose(crops[:1], points[:1], [track_key], attributes=majority[None])
+        choices[track.id] = TrackChoice(majority, targets[0], True)
+    return choices
+
+
+def sample_frames(track: Track, n: int = READINGS) -> list[int]:
+    """Up to `n` of a track's detected frames, spread evenly over it."""
+    frames = track.detected
+    return frames if len(frames) <= n else [frames[round(i)] for i in np.linspace(0, len(frames) - 1, n)]
+
+
+def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename: Callable[[dict], None] | None = None,
+                    allow_no_face: bool = False, progress: Callable[[str, int], None] | None = None) -> dict:
+    """Obfuscate the clip `source` into `target` (see the module's docstring); returns the report's fields (frames,
+    faces, fallbacks, one entry per track), also given to `before_rename` once the clip is complete and before it
+    takes its name. `progress(pass, frames done)`. Raises `NoFaceError` for a clip without a face unless
+    `allow_no_face`."""
+    source, target = Path(source), Path(target)
+    found: list[list[Detection]] = []
+    wanted: dict[int, list[tuple[int, Detection]]] = {}
+    for frame in read_frames(source):
+        found.append(detect(frame, tool.detection))
+        if progress is not None:
+            progress("detecting", len(found))
+    tracks = link_tracks(found)
+    for track in tracks:
+        for f in sample_frames(track):
+            if _may_redraw(tool, track.faces[f].detection):
+                wanted.setdefault(f, []).append((track.id, track.faces[f].detection))
+    samples = {}
+    if wanted:
+        for index, frame in enumerate(read_frames(source)):
+            for track_id, detection in wanted.get(index, []):
+                crop, points, _ = _crop(frame, np.asarray(detection.landmarks, np.float64))
+                samples[(track_id, index)] = (crop, points)
+    if not tracks and not allow_no_face:
+        raise NoFaceError("no face found in any frame")
+    choices = choose_for_tracks(tool, tracks, samples, clip_key(source))
+    by_frame: dict[int, list[tuple[Track, int]]] = {}
+    for track in tracks:
+        for f in track.faces:
+            by_frame.setdefault(f, []).append((track, f))
+    totals = {"frames": 0, "faces": 0, "fallbacks": 0, "missed_then_covered": 0}
+    per_track = {t.id: {"redrawn": 0, "fallback": 0} for t in tracks}
+
+    def process(index: int, frame: np.ndarray) -> np.ndarray:
+        faces, redrawn, jobs = [], {}, []
+        for track, f in by_frame.get(index, []):
+            face = track.faces[f]
+            landmarks = face.landmarks
+            if _may_redraw(tool, face.detection) and choices[track.id].redrawable:
+                detection = replace(face.detection, landmarks=landmarks.astype(np.float32))
+                jobs.append((len(faces), track))
+            else:  # predicted, not re-found (or too small, unconfirmed): the fallback over its predicted region
+                box = tuple(int(round(v)) for v in face.box)
+                detection = Detection(box, {"track": 0.0}, landmarks.astype(np.float32))
+            faces.append(detection)
+        if jobs:
+            crops = [_crop(frame, faces[k].landmarks.astype(np.float64)) for k, _ in jobs]
+            chosen = (np.stack([choices[t.id].attributes for _, t in jobs]), np.stack([choices[t.id].targets for _, t in jobs]))
+            for (k, _), (crop, points, matrix), r in zip(jobs, crops, tool.redraw([c for c, _, _ in crops], [p for _, p, _ in crops],
+                                                                                   [0] * len(jobs), chosen)):
+                redrawn[k] = (r, matrix)
+        result, changed, records = tool.blend(frame, faces, redrawn)
+        for k, record in enumerate(records):
+            if faces[k].scores == {"track": 0.0}:
+                record.reason = "predicted by its track, not re-found in this frame"
+        result, records = tool.last_check(result, changed, records)
+        for (track, _), record in zip(by_frame.get(index, []), records):
+            per_track[track.id]["redrawn" if record.method == "unet" else "fallback"] += 1
+        totals["faces"] += len(records)
+        totals["fallbacks"] += sum(r.method.startswith("fallback") for r in records)
+        totals["missed_then_covered"] += len(records) - len(faces)
+        totals["frames"] = index + 1
+        if progress is not None:
+            progress("redrawing", index + 1)
+        return result
+
+    def report() -> dict:
+        entries = []
+        for track in tracks:
+            choice = choices[track.id]
+            entries.append({"track": track.id, "frames": [track.first, track.last], "detected": len(track.detected),
+                            "not_refound": len(track.faces) - len(track.detected), **per_track[track.id],
+                            "flipped": flipped_names(choice.attributes[None], choice.targets[None])[0] if choice.redrawable else []})
+        return {**totals, "tracks": entries}
+
+    rewrite_video(source, target, process, before_rename=None if before_rename is None else lambda: before_rename(report()))
+    return report()
