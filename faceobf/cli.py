@@ -188,6 +188,8 @@ def build_obfuscator(args: argparse.Namespace):
 
 
 def _cmd_obfuscate(args: argparse.Namespace) -> int:
+    from functools import partial
+
     from faceobf.obfuscate.batch import REPORT_NAME, collect_inputs, obfuscate_files
     from faceobf.obfuscate.inputs import input_root
 
@@ -201,8 +203,9 @@ def _cmd_obfuscate(args: argparse.Namespace) -> int:
     if not inputs:
         print("faceobf: error: no input files found", file=sys.stderr)
         return 2
-    summary, _ = obfuscate_files(lambda: build_obfuscator(args), inputs, outdir, report, allow_no_face=args.allow_no_face,
-                                 overwrite=args.overwrite, resume=args.resume)
+    summary, _ = obfuscate_files(partial(build_obfuscator, args), inputs, outdir, report, allow_no_face=args.allow_no_face,
+                                 overwrite=args.overwrite, resume=args.resume, engine=args.engine, workers=args.workers,
+                                 address=args.ray_address)
     print(summary.line())
     for path, reason in summary.refused:
         print(f"  refused: {path}: {reason}")
@@ -430,6 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
     obf.add_argument("--report", help="JSON Lines report, one line per photo as it finishes (default: OUTDIR/faceobf-report.jsonl)")
     obf.add_argument("--overwrite", action="store_true", help="replace existing outputs (and an earlier report) instead of refusing them")
     obf.add_argument("--resume", action="store_true", help="continue an interrupted run: skip the photos its report records as written")
+    many = obf.add_argument_group("large collections (Ray)")
+    many.add_argument("--engine", choices=["local", "ray"], default="local",
+                      help="local (default): one process; ray: the same work over Ray Data workers, each loading the models once")
+    many.add_argument("--workers", type=int, help="--engine ray: how many workers (default: one per CPU Ray sees)")
+    many.add_argument("--ray-address", help="--engine ray: a running cluster's address (`ray start --head` prints it); "
+                                            "default: a local Ray instance started for this run")
     obf.set_defaults(func=_cmd_obfuscate)
 
     from faceobf.evaluate.methods import METHODS

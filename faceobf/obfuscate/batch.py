@@ -23,6 +23,7 @@ Nothing is lost or overwritten, and a run killed at any point resumes cleanly:
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import fcntl
 import json
 import os
@@ -34,7 +35,7 @@ from typing import Callable, Iterator
 
 from tqdm.auto import tqdm
 
-from faceobf.errors import FaceobfError, OutputExistsError
+from faceobf.errors import FaceobfError, OutputExistsError, UsageError
 from faceobf.io import atomic_path, public_mode
 from faceobf.obfuscate.inputs import DEBRIS, LOCK_NAME, Input, collect_inputs  # noqa: F401  (collect_inputs: the CLI's way in)
 from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
@@ -43,6 +44,7 @@ from faceobf.obfuscate.video import obfuscate_video
 from faceobf.obfuscate.video_io import is_video
 
 REPORT_NAME = "faceobf-report.jsonl"
+ENGINES = ("local", "ray")
 WRITTEN = ("done", "no_face_allowed")
 
 
@@ -65,6 +67,12 @@ class Summary:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
     debris_removed: int = 0
     interrupted: bool = False
+
+    def add(self, other: "Summary") -> None:
+        """Count `other`'s inputs (one input's counts, or a worker's) into these."""
+        self.done, self.skipped = self.done + other.done, self.skipped + other.skipped
+        self.faces, self.fallbacks = self.faces + other.faces, self.fallbacks + other.fallbacks
+        self.refused.extend(other.refused)
 
     def line(self) -> str:
         return (f"{self.done} photo(s) done, {self.faces} face(s) found, {self.fallbacks} needed a fallback, "
@@ -190,25 +198,39 @@ def _plan_resume(report_path: Path, outdir: Path, inputs: list[Input]) -> tuple[
 
 def obfuscate_files(obfuscator: Obfuscator | Callable[[], Obfuscator], inputs: list[Input] | list[tuple[Path, Path]],
                     outdir: Path, report_path: Path | None = None, allow_no_face: bool = False, overwrite: bool = False,
-                    resume: bool = False, progress: bool = True) -> tuple[Summary, list[dict]]:
+                    resume: bool = False, progress: bool = True, engine: str = "local", workers: int | None = None,
+                    address: str | None = None) -> tuple[Summary, list[dict]]:
     """Obfuscate every input into `outdir`, one report record per input; never write a photo that is not fully done,
     never let one photo's failure end the batch. `obfuscator` may be a function that loads the models: it is called
-    only when a photo needs them. The report defaults to OUTDIR/faceobf-report.jsonl."""
+    only when a photo needs them. The report defaults to OUTDIR/faceobf-report.jsonl. `engine="ray"` processes the
+    inputs on Ray (`faceobf.obfuscate.ray_engine`: `workers` actors, a cluster at `address`); `obfuscator` must then be
+    the function that loads the models, which each worker calls once."""
     outdir = Path(outdir)
     inputs = [i if isinstance(i, Input) else Input(Path(i[0]), Path(i[1])) for i in inputs]
     report_path = Path(report_path) if report_path is not None else outdir / REPORT_NAME
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise UsageError("--engine ray needs Ray: pip install 'ray[data]' (or faceobf[ray])")
+    if engine == "ray" and hasattr(obfuscator, "obfuscate_photo"):
+        raise UsageError("engine 'ray' loads the models in each worker: pass the function that loads them, not an Obfuscator")
     with output_lock(outdir):
         if report_path.exists() and not (resume or overwrite):
             raise OutputExistsError(f"{report_path}: a report of an earlier run exists; use --resume to continue that run "
                                     "or --overwrite to start again")
         summary = Summary(debris_removed=remove_debris(outdir))
         kept, done_before = _plan_resume(report_path, outdir, inputs) if resume else ([], {})
-        if not hasattr(obfuscator, "obfuscate_photo") and any(
-                _needs_models(i, outdir, done_before, overwrite) for i in inputs):
+        run_jobs = None
+        if engine == "ray":
+            from faceobf.obfuscate.ray_engine import run_on_ray
+
+            sources = [i.path for i in inputs]
+            run_jobs = lambda jobs: run_on_ray(obfuscator, jobs, sources, report_path, allow_no_face, workers, address)  # noqa: E731
+        elif not hasattr(obfuscator, "obfuscate_photo") and any(_needs_models(i, outdir, done_before, overwrite) for i in inputs):
             obfuscator = obfuscator()  # models load only when a photo needs them, and before any record is written
         writer = ReportWriter(report_path, kept)
         try:
-            report = _run(obfuscator, inputs, outdir, writer, done_before, summary, allow_no_face, overwrite, progress)
+            report = _run(obfuscator, inputs, outdir, writer, done_before, summary, allow_no_face, overwrite, progress, run_jobs)
         finally:
             writer.write({"summary": summary.line()})
             writer.close()
@@ -231,11 +253,8 @@ def _needs_models(item: Input, outdir: Path, done_before: dict[str, str], overwr
 
 
 
-def _video(obfuscator, item: Input, target: Path, sources: list[Path], writer: ReportWriter, entry: dict, allow_no_face: bool,
-           progress: bool) -> dict:
+def _video(obfuscator, item: Input, target: Path, allow_no_face: bool, progress: bool, record_first: Callable[[dict], None]) -> dict:
     """Obfuscate one clip into `target`, its record (with one entry per track) written before the clip takes its name."""
-    if target.resolve() in {Path(s).resolve() for s in sources}:
-        raise OutputCollisionError(f"{target}: refusing to overwrite an input file")
     bar = tqdm(desc=f"{item.path.name}: detecting", unit="frame", disable=not progress, leave=False)
     current = ["detecting"]
 
@@ -246,49 +265,39 @@ def _video(obfuscator, item: Input, target: Path, sources: list[Path], writer: R
             bar.reset()
         bar.update(done - bar.n)
 
-    def record_first(fields: dict) -> None:
-        entry.update(status="done" if fields["faces"] else "no_face_allowed", output=str(target),
-                     output_relative=str(item.relative), **fields)
-        writer.write(entry)
-
     try:
         return obfuscate_video(obfuscator, item.path, target, before_rename=record_first, allow_no_face=allow_no_face,
                                progress=advance)
     finally:
         bar.close()
 
-def _run(obfuscator, inputs: list[Input], outdir: Path, writer: ReportWriter, done_before: dict[str, str], summary: Summary,
-         allow_no_face: bool, overwrite: bool, progress: bool) -> list[dict]:
-    sources = [i.path for i in inputs]
-    report, claimed = [], set()
-    bar = tqdm(inputs, desc="obfuscating", disable=not progress or len(inputs) < 2)
-    for item in bar:
-        target, identity = outdir / item.relative, str(item.path.resolve())
-        entry: dict = {"input": str(item.path), "input_resolved": identity, "output": None, "output_relative": None, "faces": []}
-        recorded = False
-        try:
-            if item.refusal:
-                entry.update(status="refused", error=item.refusal)
-                summary.refused.append((str(item.path), item.refusal))
-                continue
-            if str(target).casefold() in claimed:
-                raise OutputCollisionError(f"{target}: another input of this run is written there (names differ only in case)")
-            claimed.add(str(target).casefold())
-            earlier = _done(item, outdir, done_before)
-            if earlier is not None:
-                entry.update(status="skipped", output=str(outdir / earlier), output_relative=earlier)
-                summary.skipped += 1
-                recorded = True  # its earlier record stands
-                continue
-            if target.exists() and not overwrite:
-                raise OutputExistsError(f"{target} exists and no earlier run of this report wrote it; use --overwrite to replace it")
-            if is_video(item.path):
-                fields = _video(obfuscator, item, target, sources, writer, entry, allow_no_face, progress)
-                recorded = True
-                summary.done += 1
-                summary.faces += fields["faces"]
-                summary.fallbacks += fields["fallbacks"]
-                continue
+
+def _entry(item: Input) -> dict:
+    return {"input": str(item.path), "input_resolved": str(item.path.resolve()), "output": None, "output_relative": None,
+            "faces": []}
+
+
+def process_input(obfuscator, item: Input, target: Path, sources: list[Path], writer: ReportWriter, allow_no_face: bool,
+                  progress: bool = False) -> tuple[dict, Summary]:
+    """Obfuscate one photo or clip into `target`: (its record, in the report before the output takes its name; its
+    counts). Any failure refuses this input by name; Ctrl-C propagates (the caller records the interruption)."""
+    entry, counts, recorded = _entry(item), Summary(), False
+
+    def record_first(fields: dict | None = None) -> None:  # the record is in the report before the output is in place
+        nonlocal recorded
+        entry.update(fields or {})
+        writer.write(entry)
+        recorded = True
+
+    try:
+        if is_video(item.path):
+            if target.resolve() in {Path(s).resolve() for s in sources}:
+                raise OutputCollisionError(f"{target}: refusing to overwrite an input file")
+            fields = _video(obfuscator, item, target, allow_no_face, progress,
+                            lambda f: record_first({"status": "done" if f["faces"] else "no_face_allowed", "output": str(target),
+                                                    "output_relative": str(item.relative), **f}))
+            counts.faces, counts.fallbacks = fields["faces"], fields["fallbacks"]
+        else:
             photo = read_photo(item.path)
             try:
                 out, records = obfuscator.obfuscate_photo(photo)
@@ -298,33 +307,74 @@ def _run(obfuscator, inputs: list[Input], outdir: Path, writer: ReportWriter, do
                     raise
                 out, records, status = photo, [], "no_face_allowed"
             entry.update(status=status, output=str(target), output_relative=str(item.relative), faces=[r.as_dict() for r in records])
-
-            def record_first() -> None:  # the record is in the report before the output is in place
-                nonlocal recorded
-                writer.write(entry)
-                recorded = True
-
             write_photo(out, target, inputs=sources, before_rename=record_first)
-            summary.done += 1
-            summary.faces += len(records)
-            summary.fallbacks += sum(r.method.startswith("fallback") for r in records)
-        except NoFaceError:
-            entry.update(status="no_face", error="no face found; nothing written (use --allow-no-face to pass such photos through)")
-            summary.refused.append((str(item.path), "no face found"))
-        except KeyboardInterrupt:
-            entry.update(status="interrupted", output=None, output_relative=None)
-            summary.interrupted, recorded = True, False
-            report.append(entry)
-            writer.write(entry)
-            break
-        except Exception as exc:  # noqa: BLE001 - any failure refuses this photo, named, and the batch goes on
-            entry.update(status="error", output=None, output_relative=None, error=f"{type(exc).__name__}: {exc}")
-            summary.refused.append((str(item.path), entry["error"]))
-            recorded = False  # a record written before a failed rename is superseded by this one
-        finally:
-            if not summary.interrupted or entry.get("status") != "interrupted":
+            counts.faces, counts.fallbacks = len(records), sum(r.method.startswith("fallback") for r in records)
+        counts.done = 1
+    except NoFaceError:
+        entry.update(status="no_face", output=None, output_relative=None, faces=[],
+                     error="no face found; nothing written (use --allow-no-face to pass such photos through)")
+        counts.refused.append((str(item.path), "no face found"))
+        recorded = False
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure refuses this input, named, and the batch goes on
+        entry.update(status="error", output=None, output_relative=None, error=f"{type(exc).__name__}: {exc}")
+        counts.refused.append((str(item.path), entry["error"]))
+        recorded = False  # a record written before a failed rename is superseded by this one
+    if not recorded:
+        writer.write(entry)
+    return entry, counts
+
+
+def _run(obfuscator, inputs: list[Input], outdir: Path, writer: ReportWriter, done_before: dict[str, str], summary: Summary,
+         allow_no_face: bool, overwrite: bool, progress: bool, engine: Callable | None = None) -> list[dict]:
+    """Decide each input's fate here (refused, skipped as done, blocked by an output), and obfuscate the rest: one by one,
+    or all at once by `engine(jobs) -> [(record, counts)]` (Ray), which writes to the same report."""
+    sources = [i.path for i in inputs]
+    report, claimed, jobs = [], set(), []
+    bar = tqdm(inputs, desc="obfuscating", disable=not progress or len(inputs) < 2 or engine is not None)
+    for item in bar:
+        target, entry = outdir / item.relative, _entry(item)
+        try:
+            if item.refusal:
+                entry.update(status="refused", error=item.refusal)
+                summary.refused.append((str(item.path), item.refusal))
                 report.append(entry)
-                if not recorded:
-                    writer.write(entry)
+                writer.write(entry)
+                continue
+            if str(target).casefold() in claimed:
+                raise OutputCollisionError(f"{target}: another input of this run is written there (names differ only in case)")
+            claimed.add(str(target).casefold())
+            earlier = _done(item, outdir, done_before)
+            if earlier is not None:
+                entry.update(status="skipped", output=str(outdir / earlier), output_relative=earlier)
+                summary.skipped += 1
+                report.append(entry)  # its earlier record stands
+                continue
+            if target.exists() and not overwrite:
+                raise OutputExistsError(f"{target} exists and no earlier run of this report wrote it; use --overwrite to replace it")
+            if engine is not None:
+                jobs.append((item, target))
+                continue
+            try:
+                entry, counts = process_input(obfuscator, item, target, sources, writer, allow_no_face, progress)
+            except KeyboardInterrupt:
+                entry.update(status="interrupted")
+                summary.interrupted = True
+                report.append(entry)
+                writer.write(entry)
+                break
+            summary.add(counts)
+            report.append(entry)
+            continue
+        except Exception as exc:  # noqa: BLE001 - a collision or an existing output refuses this input, named
+            entry.update(status="error", error=f"{type(exc).__name__}: {exc}")
+            summary.refused.append((str(item.path), entry["error"]))
+        report.append(entry)
+        writer.write(entry)
     bar.close()
+    if jobs:
+        for entry, counts in engine(jobs):
+            summary.add(counts)
+            report.append(entry)
     return report
