@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+from functools import partial
 import fcntl
 import json
 import os
@@ -67,6 +68,11 @@ class Summary:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
     debris_removed: int = 0
     interrupted: bool = False
+
+    @classmethod
+    def from_dict(cls, counts: dict) -> "Summary":
+        """A summary from `dataclasses.asdict` of one (as a Ray worker returns it)."""
+        return cls(**{**counts, "refused": [tuple(r) for r in counts.get("refused", [])]})
 
     def add(self, other: "Summary") -> None:
         """Count `other`'s inputs (one input's counts, or a worker's) into these."""
@@ -224,8 +230,9 @@ def obfuscate_files(obfuscator: Obfuscator | Callable[[], Obfuscator], inputs: l
         if engine == "ray":
             from faceobf.obfuscate.ray_engine import run_on_ray
 
-            sources = [i.path for i in inputs]
-            run_jobs = lambda jobs: run_on_ray(obfuscator, jobs, sources, report_path, allow_no_face, workers, address)  # noqa: E731
+            process = partial(_process_for_ray, sources=[i.path for i in inputs], allow_no_face=allow_no_face)
+            run_jobs = lambda jobs: [(entry, Summary.from_dict(counts)) for entry, counts in  # noqa: E731
+                                     run_on_ray(obfuscator, jobs, process, partial(ReportWriter, report_path), workers, address)]
         elif not hasattr(obfuscator, "obfuscate_photo") and any(_needs_models(i, outdir, done_before, overwrite) for i in inputs):
             obfuscator = obfuscator()  # models load only when a photo needs them, and before any record is written
         writer = ReportWriter(report_path, kept)
@@ -325,6 +332,10 @@ def process_input(obfuscator, item: Input, target: Path, sources: list[Path], wr
         writer.write(entry)
     return entry, counts
 
+
+
+def _process_for_ray(obfuscator, item: Input, target: Path, writer: ReportWriter, sources: list[Path], allow_no_face: bool):
+    return process_input(obfuscator, item, target, sources, writer, allow_no_face)
 
 def _run(obfuscator, inputs: list[Input], outdir: Path, writer: ReportWriter, done_before: dict[str, str], summary: Summary,
          allow_no_face: bool, overwrite: bool, progress: bool, engine: Callable | None = None) -> list[dict]:

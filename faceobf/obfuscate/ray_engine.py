@@ -21,32 +21,29 @@ from typing import Callable
 from faceobf.obfuscate.inputs import Input
 
 
-def run_on_ray(make_obfuscator: Callable, jobs: list[tuple[Input, Path]], sources: list[Path], report_path: Path,
-               allow_no_face: bool, workers: int | None = None, address: str | None = None) -> list[tuple[dict, object]]:
-    """[(record, counts)] of every job (input, target), processed by `workers` Ray actors (default: one per CPU)."""
+def run_on_ray(make_obfuscator: Callable, jobs: list[tuple[Input, Path]], process: Callable, open_writer: Callable,
+               workers: int | None = None, address: str | None = None) -> list[tuple[dict, dict]]:
+    """[(record, counts as a dict)] of every job (input, target): `process(obfuscator, input, target, writer)` run by
+    `workers` Ray actors (default: one per CPU), each with the obfuscator `make_obfuscator()` and the writer
+    `open_writer()` it makes once."""
     import ray
-
-    from faceobf.obfuscate.batch import ReportWriter, Summary, process_input
 
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 runtime_env={"env_vars": {"RAY_DATA_DISABLE_PROGRESS_BARS": "1"}})
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
+        ray.data.DataContext.get_current().enable_progress_bars = False
         pool = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
 
         class Worker:
             def __init__(self) -> None:
                 self.tool = make_obfuscator()  # the models load once per worker
-                self.writer = ReportWriter(Path(report_path))
+                self.writer = open_writer()
 
             def __call__(self, batch: dict) -> dict:
                 records, counts = [], []
                 for path, relative, target, refusal in zip(batch["path"], batch["relative"], batch["target"], batch["refusal"]):
-                    entry, summary = process_input(self.tool, Input(Path(path), Path(relative), refusal or None), Path(target),
-                                                   [Path(s) for s in sources], self.writer, allow_no_face)
+                    entry, summary = process(self.tool, Input(Path(path), Path(relative), refusal or None), Path(target), self.writer)
                     records.append(json.dumps(entry))
                     counts.append(json.dumps(dataclasses.asdict(summary)))
                 return {"record": records, "counts": counts}
@@ -57,9 +54,4 @@ def run_on_ray(make_obfuscator: Callable, jobs: list[tuple[Input, Path]], source
     finally:
         if started:
             ray.shutdown()
-    out = []
-    for row in rows:
-        counts = json.loads(row["counts"])
-        counts["refused"] = [tuple(r) for r in counts["refused"]]
-        out.append((json.loads(row["record"]), Summary(**counts)))
-    return out
+    return [(json.loads(row["record"]), json.loads(row["counts"])) for row in rows]
