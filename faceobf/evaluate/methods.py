@@ -8,7 +8,7 @@ dropped). One method keeps the first book's crop path (`flip4_crop`: the crop re
 data set's landmarks, no detection) to show what the photo path changes. Two rows tell geometry and
 redrawing apart: `flip4_fixed` (the seed's flips with the landmarks kept, the seed's design) and
 `warp4` (no U-Net: the original face warped as the landmark mapping moves its points for the seed's
-flips). The classic baselines blur, pixelate or black out the landmark ellipse of the crop, the region
+flips). `flip4_64` is the photo path before the upscaler: the 64 px redraw resampled and pasted plain. The classic baselines blur, pixelate or black out the landmark ellipse of the crop, the region
 the U-Net redraws.
 """
 
@@ -37,6 +37,7 @@ class Method:
     baseline: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (crop, mask) -> crop
     path: str = "photo"  # for kind "unet": "photo" (the tool's path) or "crop" (redrawn in the crop, no detection)
     geometry: str = "follow"  # for kind "unet": landmarks follow the flips (when the U-Net has a mapping) or stay "fixed"
+    upscale: bool = True  # for kind "unet": the tool's upscaler and matched paste-back (False: 64 px resampled, pasted plain)
 
     @property
     def needs_models(self) -> bool:
@@ -49,6 +50,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("flip4", "U-Net, seed's 4 flips", "unet", FlipNamed(SEED_FLIPS)),
     Method("flip4_crop", "U-Net, seed's 4 flips, crop path", "unet", FlipNamed(SEED_FLIPS), path="crop"),
     Method("flip4_fixed", "U-Net, seed's 4 flips, landmarks fixed", "unet", FlipNamed(SEED_FLIPS), geometry="fixed"),
+    Method("flip4_64", "U-Net, seed's 4 flips, 64 px pasted plain", "unet", FlipNamed(SEED_FLIPS), upscale=False),
     Method("warp4", "warp only, seed's 4 flips (no U-Net)", "warp", FlipNamed(SEED_FLIPS)),
     Method("flip_all", "U-Net, all allowed flips", "unet", FlipAll()),
     Method("flip_random4", "U-Net, 4 random flips", "unet", FlipRandom(4, seed=0)),
@@ -95,6 +97,8 @@ def process_crops(method: Method, crops: np.ndarray, points: Sequence[np.ndarray
     tool = replace(obfuscator, policy=method.policy)
     if method.geometry == "fixed":
         tool = replace(tool, generator=tool.generator.with_geometry(None))
+    if not method.upscale:
+        tool = replace(tool, upscaler=None, paste="plain")
     if method.path == "crop":
         return np.stack([out for out, _ in tool.obfuscate_crops(crops, points, keys)]), np.full(len(crops), REDRAWN, np.int8)
     from faceobf.data.images import FACE_CROP, crop_and_resize

@@ -112,6 +112,7 @@ def plot_labels() -> dict[str, str]:
     """Short method names for figures, and each method's kind under '<name>:kind'."""
     short = {"original": "original", "unet_noflip": "U-Net no flip", "flip4": "4 flips", "flip_all": "all flips",
              "flip4_crop": "4 flips (crop path)", "flip4_fixed": "4 flips, fixed landmarks", "warp4": "warp only (4 flips)",
+             "flip4_64": "4 flips, 64 px",
              "flip_random4": "random 4", "identity4": "identity-aware", "blur_s3": "blur σ3", "blur_s8": "blur σ8",
              "pixelate_8": "pixel 8", "pixelate_16": "pixel 16", "blackout": "black-out"}
     return {**short, **{f"{name}:kind": m.kind for name, m in METHODS.items()}}
