@@ -102,3 +102,45 @@ def test_a_clip_gets_one_identity_per_track_every_frame_covered_and_a_report_per
         assert np.abs(a[box].astype(int) - b[box]).mean() > 4, f"frame {k} left the face as it was"
     records = [json.loads(line) for line in (out_dir / REPORT_NAME).read_text().splitlines()]
     assert records[0]["tracks"] == entry["tracks"]
+
+
+def _paste(background: np.ndarray, face: np.ndarray, left: int, top: int) -> np.ndarray:
+    """`face` pasted with its top-left corner at (left, top), clipped at the frame's edges."""
+    out = background.copy()
+    h, w = face.shape[:2]
+    x0, y0, x1, y1 = max(0, left), max(0, top), min(out.shape[1], left + w), min(out.shape[0], top + h)
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = face[y0 - top : y1 - top, x0 - left : x1 - left]
+    return out
+
+
+def _uncovered(before: list[np.ndarray], after: list[np.ndarray], every: int = 3) -> list[int]:
+    """Sampled frames in which dlib's CNN detector (used by neither of the tool's detectors) finds a face on the input
+    whose box the output left as it was."""
+    from faceobf.disentangle.landmarks import detect_faces
+
+    left_alone = []
+    for k in range(0, len(before), every):
+        for face in detect_faces(before[k], detector="cnn"):
+            x0, y0, x1, y1 = (max(0, v) for v in face.box)
+            if np.abs(before[k][y0:y1, x0:x1].astype(int) - after[k][y0:y1, x0:x1]).mean() < 4:
+                left_alone.append(k)
+    return left_alone
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scene", ["entering and leaving", "two faces crossing"])
+def test_no_face_an_independent_detector_finds_is_left_as_it_was(obfuscator, tmp_path: Path, scene: str) -> None:
+    face = cv2.resize(np.ascontiguousarray(data.astronaut()[20:240, 130:330]), (110, 120), interpolation=cv2.INTER_AREA)
+    background = np.full((200, 360, 3), 90, np.uint8)
+    frames = []
+    for k in range(16):
+        if scene == "entering and leaving":  # from beyond the left edge to beyond the right
+            frames.append(_paste(background, face, -90 + 28 * k, 40))
+        else:  # one face moving right, one left, crossing in the middle
+            frames.append(_paste(_paste(background, face, 10 + 14 * k, 30), face[:, ::-1].copy(), 240 - 14 * k, 50))
+    clip = write_video(tmp_path / "in" / "scene.mp4", frames, rate=8)
+    summary, report = obfuscate_files(obfuscator, collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False)
+    (entry,) = [e for e in report if e.get("input")]
+    assert summary.done == 1 and entry["frames"] == 16 and probe(Path(entry["output"])).frames == 16
+    assert _uncovered(list(read_frames(clip)), list(read_frames(entry["output"]))) == []
