@@ -140,3 +140,20 @@ def landmark_flip_figure(mapping, flips: Sequence[str], gain: float = 1.0, panel
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def before_after(pairs: Sequence[tuple[np.ndarray, np.ndarray]], titles: Sequence[str], column_px: int = 690, dpi: int = 100):
+    """Each (input crop, output crop) side by side at native size where the page column allows (else shrunk to fit),
+    one row per pair, each row titled; returns the figure."""
+    widest = max(a.shape[1] + b.shape[1] for a, b in pairs)
+    scale = min(1.0, column_px / widest)
+    heights = [max(a.shape[0], b.shape[0]) * scale / dpi + 0.35 for a, b in pairs]
+    fig, axes = plt.subplots(len(pairs), 2, figsize=(widest * scale / dpi, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for row, ((a, b), title) in enumerate(zip(pairs, titles)):
+        for ax, image, side in zip(axes[row], (a, b), ("input", "output")):
+            ax.imshow(image, interpolation="nearest")
+            ax.set_title(f"{title}: {side}" if side == "input" else side, fontsize=10)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig

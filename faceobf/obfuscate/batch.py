@@ -301,8 +301,9 @@ def process_input(obfuscator, item: Input, target: Path, sources: list[Path], wr
             if target.resolve() in {Path(s).resolve() for s in sources}:
                 raise OutputCollisionError(f"{target}: refusing to overwrite an input file")
             fields = _video(obfuscator, item, target, allow_no_face, progress,
-                            lambda f: record_first({"status": "done" if f["faces"] else "no_face_allowed", "output": str(target),
-                                                    "output_relative": str(item.relative), **f}))
+                            lambda f: record_first({"status": "done" if f["tracks"] else "no_face_allowed", "output": str(target),
+                                                    "output_relative": str(item.relative), **{k: v for k, v in f.items()
+                                                                                            if k not in ("faces", "fallbacks")}}))
             counts.faces, counts.fallbacks = fields["faces"], fields["fallbacks"]
         else:
             photo = read_photo(item.path)

@@ -28,6 +28,7 @@ from faceobf.obfuscate.policies import flipped_names
 from faceobf.obfuscate.track import Track, link_tracks
 from faceobf.obfuscate.video_io import read_frames, rewrite_video
 
+NOT_REFOUND = "not re-found"  # the score key of a face a track predicts in a frame where no detector found it
 READINGS = 8  # faces per track the attribute classifier reads (spread over the track); their majority is the track's
 
 
@@ -76,16 +77,16 @@ def choose_for_tracks(tool: Obfuscator, tracks: list[Track], samples: dict[tuple
     return choices
 
 
-def sample_frames(track: Track, n: int = READINGS) -> list[int]:
-    """Up to `n` of a track's detected frames, spread evenly over it."""
-    frames = track.detected
+def sample_frames(frames: list[int], n: int = READINGS) -> list[int]:
+    """Up to `n` of `frames`, spread evenly over them."""
     return frames if len(frames) <= n else [frames[round(i)] for i in np.linspace(0, len(frames) - 1, n)]
 
 
 def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename: Callable[[dict], None] | None = None,
                     allow_no_face: bool = False, progress: Callable[[str, int], None] | None = None) -> dict:
-    """Obfuscate the clip `source` into `target` (see the module's docstring); returns the report's fields (frames,
-    faces, fallbacks, one entry per track), also given to `before_rename` once the clip is complete and before it
+    """Obfuscate the clip `source` into `target` (see the module's docstring); returns the report's fields (frames; face
+    frames; those given the fallback; faces the last check found; one entry per track; `faces`: the tracks, and
+    `fallbacks`: the tracks with a fallback in some frame, for the summary), also given to `before_rename` once the clip is complete and before it
     takes its name. `progress(pass, frames done)`. Raises `NoFaceError` for a clip without a face unless
     `allow_no_face`."""
     source, target = Path(source), Path(target)
@@ -96,10 +97,9 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
         if progress is not None:
             progress("detecting", len(found))
     tracks = link_tracks(found)
-    for track in tracks:
-        for f in sample_frames(track):
-            if _may_redraw(tool, track.faces[f].detection):
-                wanted.setdefault(f, []).append((track.id, track.faces[f].detection))
+    for track in tracks:  # the faces each track's attributes are read from: some of those it may redraw
+        for f in sample_frames([f for f in track.detected if _may_redraw(tool, track.faces[f].detection)]):
+            wanted.setdefault(f, []).append((track.id, track.faces[f].detection))
     samples = {}
     if wanted:
         for index, frame in enumerate(read_frames(source)):
@@ -113,7 +113,7 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
     for track in tracks:
         for f in track.faces:
             by_frame.setdefault(f, []).append((track, f))
-    totals = {"frames": 0, "faces": 0, "fallbacks": 0, "missed_then_covered": 0}
+    totals = {"frames": 0, "face_frames": 0, "fallback_frames": 0, "missed_then_covered": 0}
     per_track = {t.id: {"redrawn": 0, "fallback": 0} for t in tracks}
 
     def process(index: int, frame: np.ndarray) -> np.ndarray:
@@ -121,12 +121,12 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
         for track, f in by_frame.get(index, []):
             face = track.faces[f]
             landmarks = face.landmarks
-            if _may_redraw(tool, face.detection) and choices[track.id].redrawable:
+            if face.detection is None:  # predicted, not re-found: the fallback over its predicted region
+                detection = Detection(tuple(int(round(v)) for v in face.box), {NOT_REFOUND: 0.0}, landmarks.astype(np.float32))
+            else:  # redrawn with the track's choice, or the fallback (too small, unconfirmed) with its reason
                 detection = replace(face.detection, landmarks=landmarks.astype(np.float32))
-                jobs.append((len(faces), track))
-            else:  # predicted, not re-found (or too small, unconfirmed): the fallback over its predicted region
-                box = tuple(int(round(v)) for v in face.box)
-                detection = Detection(box, {"track": 0.0}, landmarks.astype(np.float32))
+                if _may_redraw(tool, face.detection) and choices[track.id].redrawable:
+                    jobs.append((len(faces), track))
             faces.append(detection)
         if jobs:
             crops = [_crop(frame, faces[k].landmarks.astype(np.float64)) for k, _ in jobs]
@@ -135,14 +135,14 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
                                                                                    [0] * len(jobs), chosen)):
                 redrawn[k] = (r, matrix)
         result, changed, records = tool.blend(frame, faces, redrawn)
-        for k, record in enumerate(records):
-            if faces[k].scores == {"track": 0.0}:
+        for face, record in zip(faces, records):
+            if NOT_REFOUND in face.scores:
                 record.reason = "predicted by its track, not re-found in this frame"
         result, records = tool.last_check(result, changed, records)
         for (track, _), record in zip(by_frame.get(index, []), records):
             per_track[track.id]["redrawn" if record.method == "unet" else "fallback"] += 1
-        totals["faces"] += len(records)
-        totals["fallbacks"] += sum(r.method.startswith("fallback") for r in records)
+        totals["face_frames"] += len(faces)
+        totals["fallback_frames"] += sum(r.method.startswith("fallback") for r in records[: len(faces)])
         totals["missed_then_covered"] += len(records) - len(faces)
         totals["frames"] = index + 1
         if progress is not None:
@@ -156,7 +156,7 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
             entries.append({"track": track.id, "frames": [track.first, track.last], "detected": len(track.detected),
                             "not_refound": len(track.faces) - len(track.detected), **per_track[track.id],
                             "flipped": flipped_names(choice.attributes[None], choice.targets[None])[0] if choice.redrawable else []})
-        return {**totals, "tracks": entries}
+        return {**totals, "tracks": entries, "faces": len(tracks), "fallbacks": sum(e["fallback"] > 0 for e in entries)}
 
     rewrite_video(source, target, process, before_rename=None if before_rename is None else lambda: before_rename(report()))
     return report()
