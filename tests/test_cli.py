@@ -79,3 +79,31 @@ def test_user_errors_of_each_command_are_named_on_one_line(argv: list[str], name
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("faceobf: error: ") and named in err and "Traceback" not in err
+
+
+def test_obfuscate_help_keeps_model_options_apart_from_the_users(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["obfuscate", "--help"])
+    text = capsys.readouterr().out
+    text = text[text.index("options:"):]  # past the usage line, which names every option
+    models = text.index("which trained models")
+    for training_only in ("--recipe", "--landmarks", "--checkpoint"):
+        assert text.index(training_only) > models  # listed under the models' group, not among the user's options
+    assert text.index("--policy") < models and "large collections (Ray)" in text
+
+
+def test_ctrl_c_ends_an_obfuscate_run_with_its_summary_and_exit_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from PIL import Image
+
+    from faceobf import cli
+
+    class Interrupted:
+        def obfuscate_photo(self, photo, allow_no_face: bool = False):
+            raise KeyboardInterrupt
+
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (32, 32)).save(tmp_path / name)
+    monkeypatch.setattr(cli, "build_obfuscator", lambda args: Interrupted())
+    assert main(["obfuscate", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out")]) == 130
+    out = capsys.readouterr().out
+    assert "interrupted: rerun with --resume to finish" in out and "report: " in out and "Traceback" not in out
