@@ -11,7 +11,7 @@ import pytest
 from faceobf.data import CelebA
 from faceobf.models.upscaler import UpscalerConfig
 from faceobf.profiles import UpscalerTrainConfig, get_profile
-from faceobf.train.upscaler import degrade, load_or_train_upscaler
+from faceobf.train.upscaler import degrade, epoch_batches, load_or_train_upscaler
 
 
 def test_degradation_halves_blurs_and_compresses_each_face_its_own_way() -> None:
@@ -21,6 +21,21 @@ def test_degradation_halves_blurs_and_compresses_each_face_its_own_way() -> None
     assert low.shape == (4, 16, 16, 3) and low.dtype == np.uint8
     assert len({low[i].tobytes() for i in range(4)}) == 4  # the same face, four different degradations
     np.testing.assert_array_equal(low, degrade(faces, 2, cfg, np.random.default_rng(1)))  # seeded
+
+
+def test_each_training_pair_shows_the_same_face_the_same_way_round() -> None:
+    rng = np.random.default_rng(0)
+    faces = np.zeros((8, 32, 32, 3), np.uint8)
+    faces[:, :, :8] = 255  # a bright left edge: a mirrored target with an unmirrored input (or back) would show it
+    faces += rng.integers(0, 30, faces.shape, dtype=np.uint8)
+    cfg = UpscalerTrainConfig(batch_size=4, blur_sigma=(0.0, 0.0), noise_sigma=(0.0, 0.0), jpeg_quality=(95, 95))
+    mirrored = 0
+    for batch in epoch_batches(faces, 2, cfg, epoch=3):
+        low, high = (np.asarray(a) for a in batch.arrays)
+        halved = high.reshape(len(high), 16, 2, 16, 2, 3).mean(axis=(2, 4))
+        assert np.abs(low.astype(float) - halved).mean(axis=(1, 2, 3)).max() < 15  # the input is its target, halved (a mirror: ~60)
+        mirrored += int((high[:, :, -1] > 200).all(axis=(1, 2)).sum())
+    assert 0 < mirrored < 8  # some faces mirrored, some not
 
 
 @pytest.mark.slow

@@ -54,6 +54,16 @@ def degrade(faces: np.ndarray, factor: int, cfg: UpscalerTrainConfig, rng: np.ra
     return np.stack(out)
 
 
+def epoch_batches(faces: np.ndarray, factor: int, cfg: UpscalerTrainConfig, epoch: int, sharding=None):
+    """The batches of (degraded input, target) pairs of one epoch: a random half of the faces mirrored, then every face
+    degraded afresh (both from the (seed, epoch) stream), so input and target always show the same face the same way."""
+    rng = np.random.default_rng((cfg.seed, 0, epoch))
+    mirrored = rng.random(len(faces)) < 0.5
+    high = np.where(mirrored[:, None, None, None], faces[:, :, ::-1], faces)
+    low = degrade(high, factor, cfg, rng)
+    return iterate_batches((low, high), cfg.batch_size, seed=cfg.seed, epoch=epoch, sharding=sharding)  # no hflip: done above
+
+
 def create_train_state(model_cfg: UpscalerConfig, cfg: UpscalerTrainConfig) -> tuple[nnx.GraphDef, nnx.State]:
     """A fresh (upscaler, Adam, critic, Adam) split into its graph and explicit state (the critic idle at adv_weight 0)."""
     rngs = nnx.Rngs(cfg.seed)
@@ -153,9 +163,7 @@ def train_upscaler(profile: Profile, dataset: CelebA, run_dir: Path | None = Non
         return {"val_l1": float(np.abs(out - faces["val"].astype(np.float32) / 255.0).mean())}
 
     def batches(epoch: int):
-        low = degrade(faces["train"], model_cfg.factor, cfg, np.random.default_rng((cfg.seed, 0, epoch)))
-        return iterate_batches((low, faces["train"]), cfg.batch_size, seed=cfg.seed, epoch=epoch, hflip=True,
-                               sharding=batch_sharding(parallel))
+        return epoch_batches(faces["train"], model_cfg.factor, cfg, epoch, batch_sharding(parallel))
 
     state, history, best_epoch = fit(state, make_train_step(graphdef, cfg), batches, cfg.epochs, run_dir=run_dir, validate=validate,
                                      best=("val_l1", "min"), steps_per_epoch=len(faces["train"]) // cfg.batch_size, desc="upscaler",
