@@ -144,3 +144,19 @@ def test_no_face_an_independent_detector_finds_is_left_as_it_was(obfuscator, tmp
     (entry,) = [e for e in report if e.get("input")]
     assert summary.done == 1 and entry["frames"] == 16 and probe(Path(entry["output"])).frames == 16
     assert _uncovered(list(read_frames(clip)), list(read_frames(entry["output"]))) == []
+
+
+def test_a_broken_clip_is_refused_by_name_and_the_batch_goes_on(obfuscator, tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
+    good = np.full((48, 64, 3), 90, np.uint8)
+    write_video(tmp_path / "in" / "empty.mkv", [good] * 4, rate=4)  # no face: refused unless --allow-no-face
+    summary, report = obfuscate_files(obfuscator, collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False)
+    by_name = {Path(e["input"]).name: e for e in report if e.get("input")}
+    assert by_name["broken.mp4"]["status"] == "error" and "broken.mp4" in by_name["broken.mp4"]["error"]
+    assert by_name["empty.mkv"]["status"] == "no_face" and summary.done == 0
+    assert not (tmp_path / "out" / "in" / "broken.mp4").exists() and not (tmp_path / "out" / "in" / "empty.mkv").exists()
+    summary, report = obfuscate_files(obfuscator, collect_inputs([tmp_path / "in" / "empty.mkv"]), tmp_path / "out2",
+                                      progress=False, allow_no_face=True)
+    (entry,) = [e for e in report if e.get("input")]
+    assert entry["status"] == "no_face_allowed" and probe(Path(entry["output"])).frames == 4
