@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 from skimage import data
 
 from common import print_backends
 from faceobf import trained
+from faceobf.data.clips import pan_zoom
 from faceobf.evaluate.video_quality import clip_identity
 from faceobf.obfuscate.inputs import collect_inputs
 from faceobf.obfuscate.photo_io import read_photo
@@ -32,20 +32,6 @@ from faceobf.obfuscate.video_io import write_video
 from faceobf.profiles import get_profile
 
 SIZE, RATE = (1280, 720), 25
-
-
-def pan_zoom(photo: np.ndarray, frames: int) -> list[np.ndarray]:
-    """`frames` 1280x720 views moving slowly across `photo` and zooming in by 15%."""
-    h, w = photo.shape[:2]
-    scale = max(SIZE[0] / w, SIZE[1] / h) * 1.2
-    out = []
-    for k in range(frames):
-        t = k / max(1, frames - 1)
-        zoom = scale * (1 + 0.15 * t)
-        cx, cy = w / 2 + 0.08 * w * (t - 0.5), h / 2
-        matrix = np.array([[zoom, 0, SIZE[0] / 2 - zoom * cx], [0, zoom, SIZE[1] / 2 - zoom * cy]], np.float32)
-        out.append(cv2.warpAffine(photo, matrix, SIZE, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
-    return out
 
 
 def main() -> None:
@@ -64,7 +50,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, photo in enumerate(photos[: args.clips]):
-            clip = write_video(Path(tmp, f"clip{k}.mp4"), pan_zoom(photo, frames), rate=RATE)
+            clip = write_video(Path(tmp, f"clip{k}.mp4"), pan_zoom(photo, frames, SIZE), rate=RATE)
             start = time.perf_counter()
             report = obfuscate_video(tool, clip, Path(tmp, f"out{k}.mp4"))
             seconds = time.perf_counter() - start

@@ -111,3 +111,13 @@ def test_group_photo_places_every_tile_where_its_box_says() -> None:
             assert r1 <= l2 or r2 <= l1 or b1 <= t2 or b2 <= t1
     with pytest.raises(ValueError, match="scales"):
         group_photo(tiles, scales[:2])
+
+
+def test_a_pan_and_zoom_clip_keeps_the_frame_size_and_moves_the_view() -> None:
+    from skimage import data
+
+    from faceobf.data.clips import pan_zoom
+
+    frames = pan_zoom(data.astronaut(), 5, size=(160, 90))
+    assert len(frames) == 5 and all(f.shape == (90, 160, 3) and f.dtype == np.uint8 for f in frames)
+    assert np.abs(frames[0].astype(int) - frames[-1]).mean() > 5  # the view moved
