@@ -94,7 +94,7 @@ def real_celeba() -> Path:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark what reads the real CelebA-mini (the `real_celeba` fixture, the chapters) `celeba` and `slow`."""
     for item in items:
-        real = "real_celeba" in getattr(item, "fixturenames", ()) or item.path.suffix == ".ipynb"
+        real = bool({"real_celeba", "real_photos"} & set(getattr(item, "fixturenames", ()))) or item.path.suffix == ".ipynb"
         if real and not item.get_closest_marker("celeba"):
             item.add_marker(pytest.mark.celeba)
         if real or item.get_closest_marker("celeba"):
@@ -119,3 +119,15 @@ def obfuscator():
     cfg = ReconTrainConfig(resolution=32)
     g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)
     return Obfuscator(classifier, make_generator(g_def, g_state, onehot_table(), cfg), 32, FlipNamed())
+
+
+@pytest.fixture
+def real_photos() -> Path:
+    """A folder of real unaligned photos: $FACEOBF_PHOTOS, else a `photos-dev/photos` beside $FACEOBF_DATA; skipped
+    when there is none."""
+    root = os.environ.get("FACEOBF_PHOTOS")
+    if not root and os.environ.get("FACEOBF_DATA"):
+        root = str(Path(os.environ["FACEOBF_DATA"]).parent / "photos-dev" / "photos")
+    if not root or not Path(root).is_dir():
+        pytest.skip("no folder of real photos (FACEOBF_PHOTOS, or photos-dev beside FACEOBF_DATA); test skipped")
+    return Path(root)

@@ -160,3 +160,26 @@ def test_a_broken_clip_is_refused_by_name_and_the_batch_goes_on(obfuscator, tmp_
                                       progress=False, allow_no_face=True)
     (entry,) = [e for e in report if e.get("input")]
     assert entry["status"] == "no_face_allowed" and probe(Path(entry["output"])).frames == 4
+
+
+@pytest.mark.slow
+def test_clips_panned_over_real_photos_keep_their_frames_and_leave_no_face(obfuscator, real_photos: Path, tmp_path: Path) -> None:
+    from faceobf.data.clips import pan_zoom
+    from faceobf.disentangle.landmarks import detect_faces
+    from faceobf.obfuscate.photo_io import read_photo
+
+    chosen = []
+    for path in sorted(real_photos.iterdir()):
+        photo = read_photo(path) if path.suffix.lower() in (".jpg", ".png") else None
+        if photo is not None and max(photo.shape[:2]) <= 1200 and any(f.box[2] - f.box[0] >= 80 for f in detect_faces(photo)):
+            chosen.append((path.stem, photo))
+        if len(chosen) == 2:
+            break
+    assert chosen, f"no photo in {real_photos} has a frontal face of 80 px or more"
+    for name, photo in chosen:
+        clip = write_video(tmp_path / "in" / f"{name}.mp4", pan_zoom(photo, 12, size=(640, 360)), rate=12)
+        out = tmp_path / "out" / f"{name}.mp4"
+        rewritten = obfuscate_files(obfuscator, collect_inputs([clip]), tmp_path / "out", progress=False, overwrite=True)[1]
+        (entry,) = [e for e in rewritten if e.get("input")]
+        assert entry["status"] == "done" and probe(out).frames == 12 and entry["tracks"], entry
+        assert _uncovered(list(read_frames(clip)), list(read_frames(out))) == []
