@@ -171,13 +171,15 @@ def test_clips_panned_over_real_photos_keep_their_frames_and_leave_no_face(obfus
     chosen = []
     for path in sorted(real_photos.iterdir()):
         photo = read_photo(path) if path.suffix.lower() in (".jpg", ".png") else None
-        if photo is not None and max(photo.shape[:2]) <= 1200 and any(f.box[2] - f.box[0] >= 80 for f in detect_faces(photo)):
-            chosen.append((path.stem, photo))
+        faces = [f for f in detect_faces(photo) if f.box[2] - f.box[0] >= 80] if photo is not None and max(photo.shape[:2]) <= 1200 else []
+        if faces:  # the view follows the face, which fills about a third of the frame's height
+            left, top, right, bottom = faces[0].box
+            chosen.append((path.stem, photo, ((left + right) / 2, (top + bottom) / 2), 120 / (bottom - top)))
         if len(chosen) == 2:
             break
     assert chosen, f"no photo in {real_photos} has a frontal face of 80 px or more"
-    for name, photo in chosen:
-        clip = write_video(tmp_path / "in" / f"{name}.mp4", pan_zoom(photo, 12, size=(640, 360)), rate=12)
+    for name, photo, centre, scale in chosen:
+        clip = write_video(tmp_path / "in" / f"{name}.mp4", pan_zoom(photo, 12, (640, 360), centre=centre, scale=scale), rate=12)
         out = tmp_path / "out" / f"{name}.mp4"
         rewritten = obfuscate_files(obfuscator, collect_inputs([clip]), tmp_path / "out", progress=False, overwrite=True)[1]
         (entry,) = [e for e in rewritten if e.get("input")]

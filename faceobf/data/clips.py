@@ -11,16 +11,17 @@ import numpy as np
 
 
 def pan_zoom(photo: np.ndarray, frames: int, size: tuple[int, int] = (1280, 720), pan: float = 0.08,
-             zoom: float = 0.15) -> list[np.ndarray]:
-    """`frames` views of `photo` at `size` (width, height): covering it, panning right by `pan` of its width and
-    zooming in by `zoom` over the clip."""
+             zoom: float = 0.15, centre: tuple[float, float] | None = None, scale: float | None = None) -> list[np.ndarray]:
+    """`frames` views of `photo` at `size` (width, height) around `centre` (default the photo's), magnified by `scale`
+    (default: just covering the frame), panning right by `pan` of the photo's width and zooming in by `zoom`."""
     h, w = photo.shape[:2]
-    scale = max(size[0] / w, size[1] / h) * 1.2
+    scale = scale if scale is not None else max(size[0] / w, size[1] / h) * 1.2
+    x0, y0 = centre if centre is not None else (w / 2, h / 2)
     out = []
     for k in range(frames):
         t = k / max(1, frames - 1)
         s = scale * (1 + zoom * t)
-        cx, cy = w / 2 + pan * w * (t - 0.5), h / 2
+        cx, cy = x0 + pan * w * (t - 0.5), y0
         matrix = np.array([[s, 0, size[0] / 2 - s * cx], [0, s, size[1] / 2 - s * cy]], np.float32)
         out.append(cv2.warpAffine(photo, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
     return out
