@@ -181,10 +181,10 @@ PROFILES: dict[str, Profile] = {
         name="cpu",
         fac=FACTrainConfig(resolution=96, batch_size=32, epochs=8),
         landmark_limit=None,
-        description="CelebA-mini on 2 CPU cores, about 3 hours of training (FAC 40 min, U-Net 2 h); the committed outputs",
-        # all train faces with landmarks; an 8-epoch head warm-up (~1 min each) and 7 epochs at ~6 img/s (bench_recon: attgan loop)
-        # are about 1 h 55 min on 2 cores
-        recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=7, train_limit=None, **ATTRIBUTE_RECIPE),
+        description="CelebA-mini on 2 CPU cores, about 4 hours of training (FAC 1 h, U-Net 3 h); the committed outputs",
+        # all train faces with landmarks; an 8-epoch head warm-up (~1 min each) and 7 epochs at ~3 img/s (edited redraws from
+        # moved landmarks, half of them the seed's four) are about 3 h on 2 cores
+        recon=ReconTrainConfig(resolution=64, batch_size=16, epochs=7, train_limit=None, **ATTRIBUTE_RECIPE, **FOLLOW_RECIPE),
         unet=UNetConfig(base_width=32, depth=4, inject_levels=2),
         patchgan=PatchGANConfig(base_width=64, attribute_head=True, condition="none"),
         evaluation=EvalConfig(identity_aware_limit=150, recogniser=RecogniserConfig(epochs=6)),  # ~25 min at ~18 img/s
@@ -197,7 +197,7 @@ PROFILES: dict[str, Profile] = {
         landmark_limit=None,
         description="full CelebA on one GPU (Colab); batches per device, so 8 TPU cores or GPUs train 8x the batch",
         batch_per_device=True,
-        recon=ReconTrainConfig(resolution=128, batch_size=64, epochs=20, **ATTRIBUTE_RECIPE),
+        recon=ReconTrainConfig(resolution=128, batch_size=64, epochs=20, **ATTRIBUTE_RECIPE, **FOLLOW_RECIPE),
         unet=UNetConfig(base_width=64, depth=5, inject_levels=2),
         patchgan=PatchGANConfig(base_width=64, attribute_head=True, condition="none"),
         evaluation=EvalConfig(images_per_identity=10, identity_aware_limit=500, cnn_limit=1000, trials=200),

@@ -72,7 +72,7 @@ def test_the_old_recipe_is_a_separate_run_with_its_own_command() -> None:
     spec = runs.RunSpec.recon(with_landmarks(old, "outline_nose"), "word2vec")
     assert spec.variant == "word2vec-lm_outline_nose-pix2pix"
     assert spec.train_command().endswith("--encoding word2vec --landmarks outline_nose --recipe pix2pix")
-    assert runs.RunSpec.recon(profile, "onehot").variant == "onehot"
+    assert runs.RunSpec.recon(profile, "onehot").variant == "onehot-follow-seed50"  # the book's recipe names its parts
     with pytest.raises(ValueError, match="unknown recipe"):
         with_recipe(profile, "stargan")
 
@@ -83,11 +83,11 @@ def test_ablations_train_under_the_shorter_budget_as_their_own_runs() -> None:
     profile = get_profile("cpu")
     short = with_ablation_budget(profile)
     assert (short.recon.epochs, short.recon.head_warmup_epochs) == (profile.ablation.epochs, profile.ablation.head_warmup_epochs)
-    assert with_ablation_budget(short) == short and runs.RunSpec.recon(short, "onehot").variant == "onehot-short"
+    assert with_ablation_budget(short) == short and runs.RunSpec.recon(short, "onehot").variant == "onehot-follow-seed50-short"
     old = with_ablation_budget(with_recipe(profile, "pix2pix"))
     assert old.recon.head_warmup_epochs == 0 and old.recon.epochs == short.recon.epochs  # the same budget for both arms
     spec = runs.RunSpec.recon(with_ablation_budget(without_injection(profile)), "word2vec")
-    assert spec.variant == "word2vec-noinject-short" and spec.config["unet"]["inject_levels"] == 0
+    assert spec.variant == "word2vec-follow-seed50-noinject-short" and spec.config["unet"]["inject_levels"] == 0
     assert spec.train_command().endswith("--encoding word2vec --no-inject --short")
     assert runs.RunSpec.recon(old, "onehot").train_command().endswith("--encoding onehot --recipe pix2pix --short")
 
@@ -95,23 +95,24 @@ def test_ablations_train_under_the_shorter_budget_as_their_own_runs() -> None:
 def test_geometry_and_seed_edits_name_their_runs_and_old_records_still_match(runs_dir: Path) -> None:
     from faceobf.profiles import ReconTrainConfig, with_ablation_budget, with_geometry, with_seed_edits
 
-    cpu = get_profile("cpu")
+    cpu = get_profile("cpu")  # the book's recipe: landmarks follow the flips, half of the edits the seed's four
     follow = with_seed_edits(with_geometry(cpu, "follow"), 0.5)
+    assert follow == cpu
     spec = runs.RunSpec.recon(follow, "onehot")
     assert spec.variant == "onehot-follow-seed50" and follow.recon.geometry_gain == (1.0, 3.0)
-    assert spec.train_command().endswith("--encoding onehot --geometry follow --seed-edits 0.5")
+    assert spec.train_command().endswith("--profile cpu --encoding onehot")  # the profile's defaults need no option
     fixed = with_ablation_budget(with_geometry(follow, "fixed"))
     assert runs.RunSpec.recon(fixed, "onehot").variant == "onehot-seed50-short"
-    assert runs.RunSpec.recon(fixed, "onehot").train_command().endswith("--encoding onehot --seed-edits 0.5 --short")
-    ci = get_profile("ci")  # whose recipe follows: its fixed arm must say so
-    assert runs.RunSpec.recon(with_geometry(ci, "fixed"), "onehot").train_command().endswith("--encoding onehot --geometry fixed")
-    assert runs.RunSpec.recon(ci, "onehot").train_command().endswith("--profile ci --encoding onehot")
+    assert runs.RunSpec.recon(fixed, "onehot").train_command().endswith("--encoding onehot --geometry fixed --short")
+    assert runs.RunSpec.recon(with_seed_edits(cpu, 0.25), "onehot").train_command().endswith("--encoding onehot --seed-edits 0.25")
     with pytest.raises(ValueError, match="unknown geometry"):
         with_geometry(cpu, "warp")
     with pytest.raises(ValueError, match="between 0 and 1"):
         with_seed_edits(cpu, 1.5)
-    # a run recorded before the geometry options existed trained with their defaults, and is still found
-    old_spec = runs.RunSpec.recon(cpu, "onehot")
+    # a run recorded before the geometry options existed trained with their defaults (the seed's fixed landmarks, no
+    # seed edits), and is still found
+    before = with_seed_edits(with_geometry(cpu, "fixed"), 0.0)
+    old_spec = runs.RunSpec.recon(before, "onehot")
     run_dir = runs.claim(old_spec, "data1")
     record = json.loads((run_dir / runs.RECORD).read_text())
     new_keys = ("geometry", "geometry_gain", "mapping_ridge", "seed_edit_share")
@@ -122,4 +123,4 @@ def test_geometry_and_seed_edits_name_their_runs_and_old_records_still_match(run
     assert runs.find(old_spec) == run_dir
     with pytest.raises(runs.MissingCheckpointError):
         runs.find(spec)  # the follow recipe is another run
-    assert all(getattr(ReconTrainConfig(), k) == dataclasses.asdict(cpu.recon)[k] for k in new_keys)
+    assert all(getattr(ReconTrainConfig(), k) == dataclasses.asdict(before.recon)[k] for k in new_keys)
