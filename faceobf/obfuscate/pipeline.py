@@ -209,7 +209,10 @@ class Obfuscator:
     def choose(self, crops: Sequence[np.ndarray], points: Sequence[np.ndarray], keys: Sequence[int],
                attributes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(each face's attributes, as read or as given; the attributes the policy draws it with)."""
-        crops, points, small, pts, masks = self._inputs(crops, points)
+        return self._choose(self._inputs(crops, points), keys, attributes)
+
+    def _choose(self, inputs, keys: Sequence[int], attributes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        crops, points, small, pts, masks = inputs
         attrs = self.classifier.predict(crops) if attributes is None else np.asarray(attributes, np.int8)
 
         def draw_one(i: int, candidates: np.ndarray) -> np.ndarray:
@@ -224,8 +227,9 @@ class Obfuscator:
                chosen: tuple[np.ndarray, np.ndarray] | None = None) -> list[Redrawn]:
         """Obfuscate aligned CROP x CROP uint8 faces (landmarks in crop pixels) in one batch; `chosen` (attributes,
         targets), when given, replaces the classifier's reading and the policy (a video track keeps one choice)."""
-        crops, points, small, pts, masks = self._inputs(crops, points)
-        attrs, new_attrs = chosen if chosen is not None else self.choose(crops, points, keys)
+        inputs = self._inputs(crops, points)
+        crops, points, small, pts, masks = inputs
+        attrs, new_attrs = chosen if chosen is not None else self._choose(inputs, keys)
         faces = self._draw(small, pts, masks, new_attrs, attrs)
         flipped = flipped_names(attrs, new_attrs)
         return [Redrawn(np.clip(faces[i], 0.0, 1.0), ellipse_mask((CROP, CROP), fit_face_ellipse(points[i])), flipped[i],
