@@ -45,7 +45,7 @@ def face_readings(photo: np.ndarray, out: np.ndarray, face: Detection, hog_boxes
     return {"width": int(face.width), "detail_in": before, "detail_out": laplacian_detail(out, box),
             "detail_ratio": laplacian_detail(out, box) / before if before > 0 else float("nan"),
             "dlib_distance": distance, "same_person": distance < SAME_PERSON,
-            "found_again": any(iou(np.asarray(face.box, float), np.asarray(b, float)) >= 0.3 for b in hog_boxes)}
+            "found_again": any(iou(face.box, b) >= 0.3 for b in hog_boxes)}
 
 
 def photo_readings(tools: dict[str, Obfuscator], paths: Iterable[Path], min_width: int = 100,

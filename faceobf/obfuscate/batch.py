@@ -40,7 +40,7 @@ from faceobf.errors import FaceobfError, OutputExistsError, UsageError
 from faceobf.io import atomic_path, public_mode
 from faceobf.obfuscate.inputs import DEBRIS, LOCK_NAME, Input, collect_inputs  # noqa: F401  (collect_inputs: the CLI's way in)
 from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
-from faceobf.obfuscate.photo_io import read_photo, write_photo
+from faceobf.obfuscate.photo_io import read_photo, refuse_overwriting_input, write_photo
 from faceobf.obfuscate.video import obfuscate_video
 from faceobf.obfuscate.video_io import is_video
 
@@ -230,7 +230,7 @@ def obfuscate_files(obfuscator: Obfuscator | Callable[[], Obfuscator], inputs: l
         if engine == "ray":
             from faceobf.obfuscate.ray_engine import run_on_ray
 
-            process = partial(_process_for_ray, sources=[i.path for i in inputs], allow_no_face=allow_no_face)
+            process = partial(process_input, sources=[i.path for i in inputs], allow_no_face=allow_no_face)
             run_jobs = lambda jobs: [(entry, Summary.from_dict(counts)) for entry, counts in  # noqa: E731
                                      run_on_ray(obfuscator, jobs, process, partial(ReportWriter, report_path), workers, address)]
         elif not hasattr(obfuscator, "obfuscate_photo") and any(_needs_models(i, outdir, done_before, overwrite) for i in inputs):
@@ -284,7 +284,7 @@ def _entry(item: Input) -> dict:
             "faces": []}
 
 
-def process_input(obfuscator, item: Input, target: Path, sources: list[Path], writer: ReportWriter, allow_no_face: bool,
+def process_input(obfuscator, item: Input, target: Path, writer: ReportWriter, sources: list[Path], allow_no_face: bool,
                   progress: bool = False) -> tuple[dict, Summary]:
     """Obfuscate one photo or clip into `target`: (its record, in the report before the output takes its name; its
     counts). Any failure refuses this input by name; Ctrl-C propagates (the caller records the interruption)."""
@@ -298,8 +298,7 @@ def process_input(obfuscator, item: Input, target: Path, sources: list[Path], wr
 
     try:
         if is_video(item.path):
-            if target.resolve() in {Path(s).resolve() for s in sources}:
-                raise OutputCollisionError(f"{target}: refusing to overwrite an input file")
+            refuse_overwriting_input(target, sources)
             fields = _video(obfuscator, item, target, allow_no_face, progress,
                             lambda f: record_first({"status": "done" if f["tracks"] else "no_face_allowed", "output": str(target),
                                                     "output_relative": str(item.relative), **{k: v for k, v in f.items()
@@ -334,10 +333,6 @@ def process_input(obfuscator, item: Input, target: Path, sources: list[Path], wr
     return entry, counts
 
 
-
-def _process_for_ray(obfuscator, item: Input, target: Path, writer: ReportWriter, sources: list[Path], allow_no_face: bool):
-    return process_input(obfuscator, item, target, sources, writer, allow_no_face)
-
 def _run(obfuscator, inputs: list[Input], outdir: Path, writer: ReportWriter, done_before: dict[str, str], summary: Summary,
          allow_no_face: bool, overwrite: bool, progress: bool, engine: Callable | None = None) -> list[dict]:
     """Decide each input's fate here (refused, skipped as done, blocked by an output), and obfuscate the rest: one by one,
@@ -369,7 +364,7 @@ def _run(obfuscator, inputs: list[Input], outdir: Path, writer: ReportWriter, do
                 jobs.append((item, target))
                 continue
             try:
-                entry, counts = process_input(obfuscator, item, target, sources, writer, allow_no_face, progress)
+                entry, counts = process_input(obfuscator, item, target, writer, sources, allow_no_face, progress)
             except KeyboardInterrupt:
                 entry.update(status="interrupted")
                 summary.interrupted = True

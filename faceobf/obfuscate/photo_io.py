@@ -61,6 +61,13 @@ def read_photo(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         raise ImageReadError(f"{path}: cannot read photo ({reason})") from exc
 
 
+def refuse_overwriting_input(target: str | os.PathLike, inputs: Iterable[str | os.PathLike]) -> None:
+    """Refuse (UsageError) a `target` that is one of `inputs`: an input is never overwritten, photo or clip."""
+    resolved = Path(target).resolve()
+    if any(Path(src).resolve() == resolved for src in inputs):
+        raise UsageError(f"{target}: refusing to overwrite an input file")
+
+
 def write_photo(image: np.ndarray, target: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), quality: int = 95,
                 before_rename: Callable[[], None] | None = None) -> Path:
     """Write uint8 RGB `image` to `target` (format from its suffix) with no metadata, atomically, with the mode the
@@ -73,10 +80,7 @@ def write_photo(image: np.ndarray, target: str | os.PathLike, inputs: Iterable[s
     fmt = FORMATS.get(target.suffix.lower())
     if fmt is None:
         raise UsageError(f"{target}: unsupported output format {target.suffix!r}; use one of {', '.join(sorted(FORMATS))}")
-    resolved = target.resolve()
-    for src in inputs:
-        if Path(src).resolve() == resolved:
-            raise UsageError(f"{target}: refusing to overwrite an input file")
+    refuse_overwriting_input(target, inputs)
     pixels = Image.fromarray(np.ascontiguousarray(np.asarray(image, dtype=np.uint8)))
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     with atomic_path(target, suffix=target.suffix) as tmp:

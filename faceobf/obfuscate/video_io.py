@@ -94,15 +94,12 @@ def rewrite_video(source: str | os.PathLike, target: str | os.PathLike, process:
     import av
 
     source, target = Path(source), Path(target)
-    codec, options = ENCODERS.get(target.suffix.lower(), DEFAULT_ENCODER)
     written = 0
     with atomic_path(target, suffix=target.suffix) as tmp, _open(source) as inp:
         vin = inp.streams.video[0]
         ain = inp.streams.audio[0] if inp.streams.audio else None
         with av.open(str(tmp), "w", format=_container_format(target)) as out:
-            vout = out.add_stream(codec, rate=vin.average_rate or vin.guessed_rate or 25, options=options)
-            vout.width, vout.height = vin.width, vin.height
-            vout.pix_fmt = "yuv420p" if vin.width % 2 == 0 and vin.height % 2 == 0 else "yuv444p"
+            vout = _video_stream(out, target, vin.width, vin.height, vin.average_rate or vin.guessed_rate or 25)
             vout.time_base = vin.time_base
             aout = out.add_stream_from_template(ain) if ain is not None else None
             streams = [vin] + ([ain] if ain is not None else [])
@@ -130,6 +127,15 @@ def rewrite_video(source: str | os.PathLike, target: str | os.PathLike, process:
     return written
 
 
+def _video_stream(out, target: Path, width: int, height: int, rate: Fraction):
+    """The output video stream of `target`'s container: its encoder, size and rate (4:2:0 where the size allows)."""
+    codec, options = ENCODERS.get(target.suffix.lower(), DEFAULT_ENCODER)
+    stream = out.add_stream(codec, rate=rate, options=options)
+    stream.width, stream.height = width, height
+    stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+    return stream
+
+
 def _container_format(target: Path) -> str:
     return {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}[target.suffix.lower()]
 
@@ -141,14 +147,11 @@ def write_video(target: str | os.PathLike, frames: Iterator[np.ndarray] | list[n
     import av
 
     target = Path(target)
-    codec, options = ENCODERS.get(target.suffix.lower(), DEFAULT_ENCODER)
     frames = list(frames)
     with atomic_path(target, suffix=target.suffix) as tmp:
         with av.open(str(tmp), "w", format=_container_format(target)) as out:
             height, width = frames[0].shape[:2]
-            vout = out.add_stream(codec, rate=Fraction(rate), options=options)
-            vout.width, vout.height = width, height
-            vout.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+            vout = _video_stream(out, target, width, height, Fraction(rate))
             aout = None
             if tone_hz is not None:
                 aout = out.add_stream("libopus" if target.suffix.lower() == ".webm" else "aac", rate=48000)
