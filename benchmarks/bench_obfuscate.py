@@ -1,8 +1,11 @@
-"""Seconds per photo of `faceobf obfuscate`, by stage: detection, redraw (classifier + U-Net), blending, last check.
+"""Seconds per photo of `faceobf obfuscate`, by stage: detection, redraw (classifier + U-Net + upscaler), blending
+(the paste-back), last check; then frames per second on a 720p clip.
 
 Photos: the astronaut (512x512), the same scaled to 1080p and to 4000 px, and a multi-face photo composed
-of 12 CelebA-mini test images ($FACEOBF_DATA; else 12 astronauts), each under each detector setting.
-Uses the trained (or shipped) models of a profile; compilation and loading are excluded (one warm-up).
+of 12 CelebA-mini test images ($FACEOBF_DATA; else 12 astronauts), each under each detector setting, then
+under the default detectors with the 64 px path (no upscaler, plain paste: the tool before the upscaler)
+beside the default tool. Uses the trained (or shipped) models of a profile; compilation and loading are
+excluded (one warm-up).
 
     python benchmarks/bench_obfuscate.py [--profile cpu] [--repeat 2]
 """
@@ -18,7 +21,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from common import print_backends
+from common import clip_seconds, print_backends
 from faceobf.obfuscate.detect import DetectorSettings, detect
 from faceobf.profiles import get_profile
 from faceobf import trained
@@ -79,6 +82,16 @@ def main() -> None:
             best = min((stages(obfuscator, photo) for _ in range(args.repeat)), key=lambda t: t["total"])
             parts = " + ".join(f"{k} {best[k]:.2f}" for k in ("detection", "redraw", "blending", "last check"))
             print(f"{name:20s} {setting:17s} {best['total']:6.2f} s = {parts} ({best['faces']} faces)")
+    plain64 = replace(trained.obfuscator(get_profile(args.profile), upscale=False), paste="plain")
+    plain64.obfuscate_photo(data.astronaut())
+    print("\nthe 64 px path (no upscaler, plain paste) beside the default tool, hog + centerface:")
+    for name, photo in photos().items():
+        for label, tool in (("64 px, plain", plain64), ("default", base)):
+            best = min((stages(tool, photo) for _ in range(args.repeat)), key=lambda t: t["total"])
+            print(f"{name:20s} {label:17s} {best['total']:6.2f} s (redraw {best['redraw']:.2f}, blending {best['blending']:.2f})")
+    frames, seconds, report = clip_seconds(base, data.astronaut())
+    print(f"\n720p clip (the astronaut, panned and zoomed): {frames} frames in {seconds:.1f} s, "
+          f"{frames / seconds:.2f} frames/s ({len(report['tracks'])} track)")
 
 
 if __name__ == "__main__":

@@ -42,3 +42,15 @@ def runs_root() -> Path:
     path = Path(os.environ.get(RUNS_ENV) or cache_root() / "runs").expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+PHOTOS_ENV = "FACEOBF_PHOTOS"
+
+
+def photos_root() -> Path | None:
+    """A folder of real unaligned photos for the photo tool's checks: $FACEOBF_PHOTOS, else `photos-dev/photos` beside
+    $FACEOBF_DATA; None when there is no such folder (callers fall back to a sample photo or skip)."""
+    value = os.environ.get(PHOTOS_ENV)
+    if not value and os.environ.get(DATA_ENV):
+        value = str(Path(os.environ[DATA_ENV]).expanduser().parent / "photos-dev" / "photos")
+    return Path(value).expanduser() if value and Path(value).expanduser().is_dir() else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ class ChapterResults:
     def __init__(self, chapter: str, profile: str):
         self.chapter, self.profile = chapter, profile
         self.values: dict[str, Any] = {}
+        self.started = time.perf_counter()  # made in a chapter's first cell: `save` records the chapter's run time
 
     def record(self, key: str, value: Any, glue: bool = True) -> Any:
         """Keep `value` under `key` (JSON-able: numpy scalars become numbers) and glue it for the text."""
@@ -52,7 +54,9 @@ class ChapterResults:
         return results_dir() / f"{self.chapter}.json"
 
     def save(self) -> Path | None:
-        """Write the file (atomically) for the cpu/gpu profiles; a ci run writes nothing and returns None."""
+        """Record `run_minutes` (since this object was made), then write the file (atomically) for the cpu/gpu
+        profiles; a ci run writes nothing and returns None."""
+        self.record("run_minutes", (time.perf_counter() - self.started) / 60)
         if self.profile not in WRITING_PROFILES:
             return None
         write_json(self.path, {"chapter": self.chapter, "profile": self.profile, "values": self.values})

@@ -209,6 +209,11 @@ def find(spec: RunSpec, dataset_key: str | None = None) -> Path:
     return matching[0]
 
 
+def loaded_line(run_dir: Path, epochs: int, what: str = "run") -> str:
+    """What a loader says it loaded: the run's name and epochs (no folder: where runs live is $FACEOBF_RUNS)."""
+    return f"loaded the finished {what} {Path(run_dir).name} ({epochs} epochs)"
+
+
 def fingerprint(run_dir: Path | None) -> str | None:
     """Which finished run: its folder name and a hash of its test metrics (rewritten by retraining)."""
     if run_dir is None:

@@ -1,29 +1,58 @@
-"""Figures the chapters share: image grids, landmark overlays, heatmap montages, training curves."""
+"""Figures the chapters share, in one style sized for the book's page column: image grids, landmark overlays,
+heatmap montages, training curves, bar charts and tables.
+
+The book is read in a column of about 690 px. Every figure here is drawn that wide at 100 dpi, so a 10 pt font
+is 10 pt on the page, and a grid never holds more faces per row than leaves each about 100 px.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from faceobf.disentangle.landmarks import BROWS, EYES, JAW, MOUTH, NOSE
 
+COLUMN_PX = 690  # the width of the book's text column
+DPI = 100
+COLUMN_IN = COLUMN_PX / DPI
+FONT_PT = 10  # the smallest font on the page
+MAX_FACES_PER_ROW = 6  # 690 px / 6: faces of about 110 px
+# Okabe & Ito's palette: told apart with every common colour-vision deficiency
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 _GROUP_COLORS = ((JAW, "#f5c518"), (BROWS, "#ff6f61"), (NOSE, "#6fd3ff"), (EYES, "#7CFC00"), (MOUTH, "#ff4dd2"))
 
 
-def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, cols: int = 8, size: float = 1.6, cmap=None):
-    """A grid of images (uint8 or float in [0, 1]) with optional titles; returns the figure."""
+def book_style() -> None:
+    """Set matplotlib for the page column: figures COLUMN_PX wide at DPI, fonts of FONT_PT and more, one palette."""
+    plt.rcParams.update({
+        "figure.figsize": (COLUMN_IN, COLUMN_IN * 0.6), "figure.dpi": DPI, "savefig.dpi": DPI,
+        "font.size": FONT_PT, "axes.titlesize": FONT_PT + 1, "axes.labelsize": FONT_PT, "xtick.labelsize": FONT_PT,
+        "ytick.labelsize": FONT_PT, "legend.fontsize": FONT_PT, "figure.titlesize": FONT_PT + 2,
+        "axes.prop_cycle": plt.cycler(color=PALETTE), "axes.grid": False, "grid.alpha": 0.3,
+        "axes.spines.top": False, "axes.spines.right": False, "image.interpolation": "nearest",
+    })
+
+
+def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, cols: int = MAX_FACES_PER_ROW,
+               size: float | None = None, cmap=None):
+    """A grid of images (uint8 or float in [0, 1]) with optional titles, `cols` per row filling the page column
+    (or `size` inches each); returns the figure."""
     n = len(images)
+    cols = max(1, min(cols, n))
     rows = max(1, int(np.ceil(n / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 1.05), squeeze=False)
+    size = size or COLUMN_IN / cols
+    title_in = 0.3 * max((len(t.splitlines()) for t in titles), default=1) if titles is not None else 0.05
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * (size + title_in)), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < n:
             ax.imshow(images[k], cmap=cmap)
             if titles is not None:
-                ax.set_title(titles[k], fontsize=7)
-    fig.tight_layout()
+                ax.set_title(titles[k], fontsize=FONT_PT)
+    fig.tight_layout(pad=0.2)
     return fig
 
 
@@ -33,19 +62,21 @@ def draw_landmarks(ax, points: np.ndarray, size: float = 4.0) -> None:
         ax.scatter(points[part, 0], points[part, 1], s=size, c=color, linewidths=0)
 
 
-def landmark_grid(images: Sequence[np.ndarray], points: Sequence[np.ndarray | None], cols: int = 8, size: float = 1.6):
+def landmark_grid(images: Sequence[np.ndarray], points: Sequence[np.ndarray | None], cols: int = MAX_FACES_PER_ROW,
+                  size: float | None = None):
     """Faces with their landmarks drawn; a face without landmarks is titled 'no face found'."""
     fig = image_grid(images, cols=cols, size=size)
     for ax, p in zip(fig.axes, points):
         if p is not None:
             draw_landmarks(ax, p)
         else:
-            ax.text(0.5, 0.04, "no face found", transform=ax.transAxes, ha="center", va="bottom", fontsize=7,
+            ax.text(0.5, 0.04, "no face found", transform=ax.transAxes, ha="center", va="bottom", fontsize=FONT_PT,
                     color="white", bbox={"facecolor": "crimson", "edgecolor": "none", "pad": 1.5})
     return fig
 
 
-def heatmap_montage(heatmaps: np.ndarray, channels: Sequence[int], names: Sequence[str] | None = None, size: float = 1.6):
+def heatmap_montage(heatmaps: np.ndarray, channels: Sequence[int], names: Sequence[str] | None = None,
+                    size: float | None = None):
     """The sum of all landmark channels, then the chosen single channels, side by side."""
     panels = [heatmaps.sum(axis=-1)] + [heatmaps[..., c] for c in channels]
     titles = ["all 68 channels (sum)"] + [names[i] if names else f"channel {c}" for i, c in enumerate(channels)]
@@ -53,10 +84,13 @@ def heatmap_montage(heatmaps: np.ndarray, channels: Sequence[int], names: Sequen
 
 
 def training_curves(history: dict, metrics: Sequence[tuple[str, str, str]], baseline: dict[str, float] | None = None):
-    """One panel per (title, train key, val key) of `history`, plotted against the epoch."""
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.4))
-    axes = np.atleast_1d(axes)
-    for ax, (title, train_key, val_key) in zip(axes, metrics):
+    """One panel per (title, train key, val key) of `history` against the epoch, two panels per row."""
+    cols = min(2, len(metrics))
+    rows = int(np.ceil(len(metrics) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(COLUMN_IN, 2.8 * rows), squeeze=False)
+    for ax in axes.flat[len(metrics):]:
+        ax.axis("off")
+    for k, (ax, (title, train_key, val_key)) in enumerate(zip(axes.flat, metrics)):
         ax.plot(history["epoch"], history[train_key], "o-", label="train")
         ax.plot(history["epoch"], history[val_key], "s-", label="validation")
         if baseline and title in baseline:
@@ -64,22 +98,25 @@ def training_curves(history: dict, metrics: Sequence[tuple[str, str, str]], base
         ax.set_xlabel("epoch")
         ax.set_title(title)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if k == 0:
+            ax.legend()
     fig.tight_layout()
     return fig
 
 
-def trial_sheet_figure(images: Sequence[np.ndarray], sheet=None, pick: Sequence[int] | None = None, title: str = "", size: float = 1.5):
+def trial_sheet_figure(images: Sequence[np.ndarray], sheet=None, pick: Sequence[int] | None = None, title: str = "",
+                       size: float | None = None):
     """One trial sheet as people see it (2 x 5 faces, numbered); with its `sheet`, the processed face framed blue and
     labelled, the right answer (green) and a pick (red dashes). In the query form the processed face is the question,
     not a candidate."""
-    fig, axes = plt.subplots(2, 5, figsize=(5 * size, 2 * size * 1.12))
+    size = size or COLUMN_IN / 5
+    fig, axes = plt.subplots(2, 5, figsize=(5 * size, 2 * size * 1.15))
     for k, ax in enumerate(axes.flat):
         ax.imshow(images[k])
         ax.set_xticks([])
         ax.set_yticks([])
         query = sheet is not None and sheet.form == "query" and k == sheet.processed
-        ax.set_title("processed (the question)" if query else f"{k + 1}", fontsize=8)
+        ax.set_title("the question" if query else f"{k + 1}", fontsize=FONT_PT)
         for spine in ax.spines.values():
             spine.set_visible(False)
         colour = "#1f77b4" if query else "#2ca02c" if sheet is not None and k in sheet.match else None
@@ -90,25 +127,32 @@ def trial_sheet_figure(images: Sequence[np.ndarray], sheet=None, pick: Sequence[
             ax.plot([0.04, 0.96, 0.96, 0.04, 0.04], [0.04, 0.04, 0.96, 0.96, 0.04], transform=ax.transAxes, color="#d62728",
                     linestyle="--", linewidth=2)
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
+_KIND_COLOURS = {"original": PALETTE[2], "unet": PALETTE[0], "warp": PALETTE[4], "baseline": PALETTE[1]}
+_MARKERS = "osD^vP*X<>hp"
+
+
 def privacy_scatter(table: dict[str, dict], labels: dict[str, str], x: str, x_label: str, ax=None, chance: float | None = None,
                     x_scale: float = 1.0):
-    """One point per method: identification rate (y) against a naturalness measure (x)."""
+    """One point per method: identification rate (y) against a naturalness measure (x), coloured by the method's kind
+    (`labels['<name>:kind']`) with one marker per method, each labelled for a legend rather than on the plot, where
+    the U-Net's points would overlap."""
     ax = ax or plt.gca()
-    kinds = {"unet": "#1f77b4", "warp": "#9467bd", "baseline": "#ff7f0e", "original": "#2ca02c"}
+    seen: dict[str, int] = {}
     for name, row in table.items():
         if row.get(x) is None:
             continue
-        colour = kinds.get(labels.get(f"{name}:kind", ""), "#7f7f7f")
-        ax.scatter(row[x] * x_scale, row["recall_at_1"], color=colour, s=40, zorder=3)
-        ax.annotate(labels.get(name, name), (row[x] * x_scale, row["recall_at_1"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        kind = labels.get(f"{name}:kind", "")
+        marker = _MARKERS[seen.get(kind, 0) % len(_MARKERS)]
+        seen[kind] = seen.get(kind, 0) + 1
+        ax.scatter(row[x] * x_scale, row["recall_at_1"], color=_KIND_COLOURS.get(kind, "#7f7f7f"), marker=marker, s=55,
+                   zorder=3, edgecolors="white", linewidths=0.5, label=labels.get(name, name))
     if chance is not None:
         ax.axhline(chance, color="grey", linestyle=":", linewidth=1, label="chance")
-        ax.legend(fontsize=7, loc="best")
     ax.set_xlabel(x_label)
     ax.set_ylabel("Recall@1 (dlib)")
     ax.set_ylim(-0.03, 1.05)
@@ -116,7 +160,79 @@ def privacy_scatter(table: dict[str, dict], labels: dict[str, str], x: str, x_la
     return ax
 
 
-def landmark_flip_figure(mapping, flips: Sequence[str], gain: float = 1.0, panel: float = 2.3):
+def privacy_figure(table: dict[str, dict], labels: dict[str, str], chance: float | None = None,
+                   panels: Sequence[tuple[str, str, float, bool]] = (
+                       ("ssim", "SSIM to the original (higher keeps more of the photo)", 1.0, False),
+                       ("kid", "KID x1e3 to real faces (lower looks more real)", 1e3, True))):
+    """Recall@1 against each naturalness measure of `panels` ((key, axis label, scale, lower is better)), side by
+    side with one legend of the methods below them: better privacy and naturalness lie low and to the right."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(COLUMN_IN, 3.4), sharey=True, squeeze=False)
+    for ax, (key, x_label, scale, lower_better) in zip(axes[0], panels):
+        privacy_scatter(table, labels, key, x_label, ax, chance, x_scale=scale)
+        if lower_better:
+            ax.invert_xaxis()
+    for ax in axes[0][1:]:
+        ax.set_ylabel("")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def factor_panels(face: np.ndarray, heatmaps: np.ndarray, context: np.ndarray, attribute_lines: Sequence[str]):
+    """One face's three factors side by side: the face, its landmark heatmaps summed, its masked context, and the
+    attributes as lines of text (e.g. 'Smiling 0.93 [yes]'); returns the figure."""
+    height = max(2.1, 0.17 * len(attribute_lines) + 0.45)  # the images' row, or the text's lines if longer
+    fig, axes = plt.subplots(1, 4, figsize=(COLUMN_IN, height), gridspec_kw={"width_ratios": [1, 1, 1, 1.5]})
+    titles = ["face", "landmarks (68 heatmaps)", "context"]
+    for ax, image, title in zip(axes, [face, heatmaps.sum(axis=-1), context], titles):
+        ax.imshow(image, cmap="magma")
+        ax.set_title(title, fontsize=FONT_PT)
+        ax.axis("off")
+    axes[3].text(0, 1, "\n".join(attribute_lines), va="top", family="monospace", fontsize=FONT_PT)
+    axes[3].set_title("attributes, p > 0.5 [label]", fontsize=FONT_PT, loc="left")
+    axes[3].axis("off")
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def grouped_bars(frame: pd.DataFrame, columns: Sequence[str], reference: tuple[str, float] | None = None,
+                 xlabel: str = "accuracy", xlim: tuple[float, float] = (0.0, 1.0), row_in: float = 0.2):
+    """Horizontal bars, one group per row of `frame` (e.g. 40 attributes, top to bottom in the frame's order), one bar
+    per column (the first in the palette's blue, the second grey), and an optional (label, value) reference line."""
+    fig, ax = plt.subplots(figsize=(COLUMN_IN, row_in * len(frame) + 1.0))
+    y = np.arange(len(frame))[::-1]
+    height = 0.8 / len(columns)
+    colours = (PALETTE[0], "#bbbbbb") + PALETTE[1:]
+    for k, column in enumerate(columns):
+        ax.barh(y + (len(columns) - 1 - 2 * k) * height / 2, frame[column], height, label=column, color=colours[k])
+    if reference is not None:
+        ax.axvline(reference[1], color=PALETTE[3], ls="--", lw=1, label=reference[0])
+    ax.set_yticks(y, frame.index)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(-0.6, len(frame) - 0.4)
+    ax.set_xlabel(xlabel)
+    if len(columns) > 1 or reference is not None:
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(columns) + (reference is not None), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def table(frame: pd.DataFrame, formats: Mapping[str, str] | str, caption: str | None = None, gradient: str | None = None,
+          gradient_range: tuple[float, float] | None = None):
+    """`frame` as a Styler formatted once (a format string for every column, or one per column; columns left out are
+    shown as they are), with an optional caption and a red-to-green gradient on one column."""
+    styler = frame.style.format(formats if isinstance(formats, str) else dict(formats), na_rep="–")
+    if caption:
+        styler = styler.set_caption(caption)
+    if gradient:
+        low, high = gradient_range or (None, None)
+        styler = styler.background_gradient(subset=[gradient], cmap="RdYlGn", vmin=low, vmax=high)
+    return styler.set_table_styles([{"selector": "td, th", "props": [("font-size", "0.85em"), ("padding", "2px 6px")]}],
+                                   overwrite=False)
+
+
+def landmark_flip_figure(mapping, flips: Sequence[str], gain: float = 1.0, panel: float | None = None):
     """What flipping each attribute does to the 68 points: the landmark mapping's mean face (grey) and the same face with
     the attribute switched on (coloured, moved by `gain` x its coefficient), arrows scaled up 5x so a small move shows;
     one panel per flip, each titled with its mean move in inter-ocular distances. Returns the figure."""
@@ -124,6 +240,7 @@ def landmark_flip_figure(mapping, flips: Sequence[str], gain: float = 1.0, panel
     from faceobf.disentangle.geometry import TEMPLATE_INTER_OCULAR
 
     base = np.asarray(mapping.intercept)
+    panel = panel or COLUMN_IN / len(flips)
     fig, axes = plt.subplots(1, len(flips), figsize=(panel * len(flips), panel * 1.35), squeeze=False)
     for ax, name in zip(axes[0], flips):
         move = gain * mapping.coefficients[attribute_index(name)]
@@ -134,7 +251,7 @@ def landmark_flip_figure(mapping, flips: Sequence[str], gain: float = 1.0, panel
         ax.quiver(base[:, 0], base[:, 1], 5 * move[:, 0], 5 * move[:, 1], angles="xy", scale_units="xy", scale=1,
                   width=0.006, color="#333333")
         mean_iod = float(np.linalg.norm(move, axis=-1).mean() / TEMPLATE_INTER_OCULAR)
-        ax.set_title(f"+{name}\nmean move {mean_iod:.3f} IOD", fontsize=10)
+        ax.set_title(f"+{name}\nmean move {mean_iod:.3f} IOD", fontsize=FONT_PT)
         ax.set_aspect("equal")
         ax.invert_yaxis()
         ax.axis("off")
@@ -142,18 +259,21 @@ def landmark_flip_figure(mapping, flips: Sequence[str], gain: float = 1.0, panel
     return fig
 
 
-def before_after(pairs: Sequence[tuple[np.ndarray, np.ndarray]], titles: Sequence[str], column_px: int = 690, dpi: int = 100):
-    """Each (input crop, output crop) side by side at native size where the page column allows (else shrunk to fit),
-    one row per pair, each row titled; returns the figure."""
-    widest = max(a.shape[1] + b.shape[1] for a, b in pairs)
+def before_after(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str], columns: Sequence[str] = ("input", "output"),
+                 column_px: int = COLUMN_PX, dpi: int = DPI):
+    """Each row's crops (input, then outputs) side by side at native size where the page column allows (else all shrunk
+    by one factor, so sizes stay comparable), the first panel titled with the row's title, the others with `columns`;
+    returns the figure."""
+    widest = max(sum(image.shape[1] for image in row) for row in rows)
     scale = min(1.0, column_px / widest)
-    heights = [max(a.shape[0], b.shape[0]) * scale / dpi + 0.35 for a, b in pairs]
-    fig, axes = plt.subplots(len(pairs), 2, figsize=(widest * scale / dpi, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
-    for row, ((a, b), title) in enumerate(zip(pairs, titles)):
-        for ax, image, side in zip(axes[row], (a, b), ("input", "output")):
+    heights = [max(image.shape[0] for image in row) * scale / dpi + 0.3 for row in rows]
+    n = max(len(row) for row in rows)
+    fig, axes = plt.subplots(len(rows), n, figsize=(widest * scale / dpi + 0.1 * n, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights, "width_ratios": [image.shape[1] for image in rows[0]]})
+    for k, (row, title) in enumerate(zip(rows, titles)):
+        for j, (ax, image) in enumerate(zip(axes[k], row)):
             ax.imshow(image, interpolation="nearest")
-            ax.set_title(f"{title}: {side}" if side == "input" else side, fontsize=10)
+            ax.set_title(f"{title}: {columns[0]}" if j == 0 else columns[j], fontsize=FONT_PT)
             ax.axis("off")
-    fig.tight_layout()
+    fig.tight_layout(pad=0.2)
     return fig

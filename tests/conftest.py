@@ -123,11 +123,11 @@ def obfuscator():
 
 @pytest.fixture
 def real_photos() -> Path:
-    """A folder of real unaligned photos: $FACEOBF_PHOTOS, else a `photos-dev/photos` beside $FACEOBF_DATA; skipped
-    when there is none."""
-    root = os.environ.get("FACEOBF_PHOTOS")
-    if not root and os.environ.get("FACEOBF_DATA"):
-        root = str(Path(os.environ["FACEOBF_DATA"]).parent / "photos-dev" / "photos")
-    if not root or not Path(root).is_dir():
+    """A folder of real unaligned photos (`faceobf.paths.photos_root`: $FACEOBF_PHOTOS, else a `photos-dev/photos`
+    beside $FACEOBF_DATA); skipped when there is none."""
+    from faceobf.paths import photos_root
+
+    root = photos_root()
+    if root is None:
         pytest.skip("no folder of real photos (FACEOBF_PHOTOS, or photos-dev beside FACEOBF_DATA); test skipped")
-    return Path(root)
+    return root

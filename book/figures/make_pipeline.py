@@ -1,54 +1,79 @@
-"""Draw the 3-stage diagram used by the README and the introduction: python book/figures/make_pipeline.py"""
+"""Draw the book's pipeline figure with today's code on one photo (the astronaut), every panel computed by the library:
+python book/figures/make_pipeline.py [--profile cpu]
 
+Stage 1 takes the face apart (landmarks, context, attributes); stage 3 flips the seed's four attributes and moves the
+landmarks with them; stage 2 redraws the face, and the tool upscales it and pastes it back into the photo.
+"""
+
+from __future__ import annotations
+
+import argparse
 from pathlib import Path
 
+import cv2
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from skimage import data  # noqa: E402
 
-BOXES = {
-    "face": (0.02, 0.40, "face image\n(CelebA, aligned)", "#dddddd"),
-    "lm": (0.22, 0.72, "68 landmarks\n(dlib HOG detector +\nshape predictor) -> heatmaps", "#cfe8ff"),
-    "ctx": (0.22, 0.40, "context\n(face blacked out by\nan OpenCV ellipse)", "#cfe8ff"),
-    "attr": (0.22, 0.08, "40 attributes\n(ResNet-50 classifier)", "#cfe8ff"),
-    "flip": (0.50, 0.08, "flip chosen attributes\n(Pointy_Nose, Smiling,\nYoung, Big_Nose)", "#ffe2b8"),
-    "unet": (0.74, 0.40, "U-Net\n(L1 + PatchGAN)", "#d7f5d0"),
-    "out": (0.89, 0.40, "obfuscated\nface", "#dddddd"),
-}
-W, H = 0.2, 0.2
+from faceobf import trained, viz  # noqa: E402
+from faceobf.disentangle.align import CROP, apply_affine, similarity_to_template  # noqa: E402
+from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES  # noqa: E402
+from faceobf.disentangle.masking import mask_face  # noqa: E402
+from faceobf.obfuscate.detect import detect  # noqa: E402
+from faceobf.obfuscate.policies import flipped_names  # noqa: E402
+from faceobf.profiles import get_profile  # noqa: E402
+
+OUT = Path(__file__).with_name("pipeline.png")
 
 
-def main(out: Path = Path(__file__).with_name("pipeline.png")) -> None:
-    fig, ax = plt.subplots(figsize=(11, 3.8))
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1)
-    ax.axis("off")
-    centers = {}
-    for key, (x, y, text, color) in BOXES.items():
-        w = 0.12 if key in ("face", "out", "unet") else W
-        ax.add_patch(FancyBboxPatch((x, y), w, H, boxstyle="round,pad=0.01", fc=color, ec="#444444"))
-        ax.text(x + w / 2, y + H / 2, text, ha="center", va="center", fontsize=8.5)
-        centers[key] = (x, y, w)
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="cpu")
+    args = parser.parse_args()
+    viz.book_style()
+    tool = trained.obfuscator(get_profile(args.profile))
+    photo = data.astronaut()
+    face = max((f for f in detect(photo, tool.detection) if f.redrawable), key=lambda f: f.width)
+    matrix = similarity_to_template(face.landmarks)
+    crop = cv2.warpAffine(photo, matrix, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    points = apply_affine(matrix, face.landmarks)
+    context, _ = mask_face(crop, points)
+    attributes, targets = tool.choose([crop], [points], [0])
+    scale = tool.resolution / CROP
+    moved = tool.generator.drawn_landmarks(points[None] * scale, targets, attributes)[0] / scale
+    redrawn = tool.redraw([crop], [points], [0], chosen=(attributes, targets))[0]
+    output, _ = tool.obfuscate_photo(photo)
+    left, top, right, bottom = face.box
+    pad = (right - left) // 2
+    window = (slice(max(0, top - pad), bottom + pad), slice(max(0, left - pad), right + pad))
 
-    def arrow(a, b, label=None):
-        xa, ya, wa = centers[a]
-        xb, yb, wb = centers[b]
-        p = FancyArrowPatch((xa + wa, ya + H / 2), (xb, yb + H / 2), arrowstyle="-|>", mutation_scale=12, color="#333333")
-        ax.add_patch(p)
-
-    for target in ("lm", "ctx", "attr"):
-        arrow("face", target)
-    arrow("attr", "flip")
-    arrow("lm", "unet")
-    arrow("ctx", "unet")
-    arrow("flip", "unet")
-    arrow("unet", "out")
-    for x, y, label in ((0.35, 0.98, "Stage 1: disentangle"), (0.60, 0.36, "Stage 3: obfuscate"), (0.78, 0.68, "Stage 2: reconstruct")):
-        ax.text(x, y, label, ha="center", va="top", fontsize=10, weight="bold")
-    fig.savefig(out, dpi=110, bbox_inches="tight")
-    print(f"wrote {out}")
+    fig, axes = plt.subplots(2, 4, figsize=(viz.COLUMN_IN, 4.3))
+    present = [CELEBA_ATTRIBUTES[j] for j in np.flatnonzero(attributes[0])][:7]
+    flips = flipped_names(attributes, targets)[0]
+    panels = [
+        (photo[window], "the photo's face"), (crop, "68 landmarks"), (context, "context"), (None, "attributes"),
+        (None, "flipped"), (crop, "landmarks moved"), (redrawn.face, "redrawn (U-Net)"), (output[window], "pasted back"),
+    ]
+    for ax, (image, title) in zip(axes.flat, panels):
+        ax.set_title(title)
+        ax.axis("off")
+        if image is not None:
+            ax.imshow(image)
+    viz.draw_landmarks(axes[0, 1], points, size=5)
+    axes[1, 1].scatter(points[:, 0], points[:, 1], s=5, c="#bbbbbb", linewidths=0)
+    viz.draw_landmarks(axes[1, 1], moved, size=5)
+    axes[0, 3].text(0, 1, "\n".join(present), va="top", family="monospace")
+    axes[1, 0].text(0, 1, "\n".join(f"{'+' if targets[0, CELEBA_ATTRIBUTES.index(n)] else '-'}{n}" for n in flips),
+                    va="top", family="monospace")
+    fig.text(0.01, 0.985, "Stage 1: disentangle", weight="bold", va="top")
+    fig.text(0.01, 0.49, "Stage 3: flip and move the landmarks; stage 2: redraw; the tool pastes back", weight="bold",
+             va="top")
+    fig.tight_layout(rect=(0, 0, 1, 0.96), h_pad=2.2)
+    fig.savefig(OUT, dpi=viz.DPI)
+    print(f"wrote {OUT}")
 
 
 if __name__ == "__main__":

@@ -86,3 +86,16 @@ def summarise(readings: pd.DataFrame) -> pd.DataFrame:
         "HOG finds again": by_tool["found_again"].mean(),
         "median s/photo": by_tool.apply(lambda g: g.drop_duplicates("photo")["seconds"].median(), include_groups=False),
     })
+
+
+def largest_face_views(photo: np.ndarray, tools: dict[str, Obfuscator], pad: float = 0.25) -> list[np.ndarray]:
+    """The photo's widest redrawable face as it goes in and as each tool returns it: crops of the input and of each
+    output at the detector's box widened by `pad` on each side, at the photo's own pixels (for before/after figures)."""
+    first = next(iter(tools.values()))
+    faces = [f for f in detect(photo, first.detection) if f.redrawable]
+    if not faces:
+        return []
+    left, top, right, bottom = max(faces, key=lambda f: f.width).box
+    dx, dy = int(pad * (right - left)), int(pad * (bottom - top))
+    window = (slice(max(0, top - dy), bottom + dy), slice(max(0, left - dx), right + dx))
+    return [photo[window]] + [tool.obfuscate_photo(photo)[0][window] for tool in tools.values()]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from faceobf.disentangle.landmarks import detect_faces
@@ -22,9 +23,9 @@ from faceobf.obfuscate.video_io import read_frames
 from faceobf.recognition import face_descriptor
 
 
-def clip_identity(source: Path, output: Path, step: int = 5, min_width: int = 40) -> dict:
-    """Per track and over the clip: the median distances between consecutive redrawn faces and to the input's,
-    and how many sampled HOG faces of the output sit where the output equals the input (uncovered)."""
+def sampled_tracks(source: Path, output: Path, step: int = 5, min_width: int = 40) -> tuple[list, list, list]:
+    """(every `step`-th frame of the input, the same frames of the output, the input's HOG faces at least `min_width`
+    wide linked into tracks over those frames, as the tool links them)."""
     frames_in, frames_out, found = [], [], []
     for k, (a, b) in enumerate(zip(read_frames(source), read_frames(output))):
         if k % step:
@@ -33,7 +34,29 @@ def clip_identity(source: Path, output: Path, step: int = 5, min_width: int = 40
         frames_out.append(b)
         found.append([Detection(f.box, {"hog": f.score}, f.landmarks, confirmed=True, plausible=True)
                       for f in detect_faces(a) if f.box[2] - f.box[0] >= min_width])
-    tracks = link_tracks(found, max_gap=1, pad=0, smooth=1)
+    return frames_in, frames_out, link_tracks(found, max_gap=1, pad=0, smooth=1)
+
+
+def track_strip(source: Path, output: Path, step: int = 10, size: int = 112, track: int = 0) -> tuple[list, list]:
+    """(input faces, output faces) of one track of the input's faces, every `step`-th frame, each cropped at the
+    input face's box (widened by a quarter) and resized to `size`: the strip shows whether a track stays one person."""
+    frames_in, frames_out, tracks = sampled_tracks(source, output, step)
+    if len(tracks) <= track:
+        return [], []
+    before, after = [], []
+    for k in tracks[track].detected:
+        left, top, right, bottom = tracks[track].faces[k].detection.box
+        pad = (right - left) // 4
+        window = (slice(max(0, top - pad), bottom + pad), slice(max(0, left - pad), right + pad))
+        before.append(cv2.resize(frames_in[k][window], (size, size), interpolation=cv2.INTER_AREA))
+        after.append(cv2.resize(frames_out[k][window], (size, size), interpolation=cv2.INTER_AREA))
+    return before, after
+
+
+def clip_identity(source: Path, output: Path, step: int = 5, min_width: int = 40) -> dict:
+    """Per track and over the clip: the median distances between consecutive redrawn faces and to the input's,
+    and how many sampled HOG faces of the output sit where the output equals the input (uncovered)."""
+    frames_in, frames_out, tracks = sampled_tracks(source, output, step, min_width)
     consecutive, from_input, per_track = [], [], []
     for track in tracks:
         descriptors = []

@@ -157,7 +157,7 @@ def load_or_train_fac(profile: Profile, dataset: CelebA, progress: bool = True, 
     except runs.MissingCheckpointError:
         return train_fac(profile, dataset, progress=progress, log=log)
     run = load_run(run_dir, profile)
-    log(f"loaded the finished run {run_dir.name} ({len(run.history['epoch'])} epochs) from {run_dir.parent}")
+    log(runs.loaded_line(run_dir, len(run.history["epoch"]), "run"))
     return run
 
 

@@ -161,5 +161,5 @@ def load_or_train_recogniser(profile: Profile, dataset: CelebA, progress: bool =
     except runs.MissingCheckpointError:
         return train_recogniser(profile, dataset, progress=progress, log=log)
     run = load_run(run_dir, profile)
-    log(f"loaded the finished recogniser run {run_dir.name} ({len(run.history['epoch'])} epochs) from {run_dir.parent}")
+    log(runs.loaded_line(run_dir, len(run.history["epoch"]), "recogniser run"))
     return run

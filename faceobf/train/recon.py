@@ -472,7 +472,7 @@ def load_or_train_recon(profile: Profile, dataset: CelebA, encoding: str = "oneh
     except runs.MissingCheckpointError:
         return train_recon(profile, dataset, encoding, progress=progress, log=log)
     run = load_run(run_dir, profile, encoding)
-    log(f"loaded the finished run {run_dir.name} ({len(run.history['epoch'])} epochs) from {run_dir.parent}")
+    log(runs.loaded_line(run_dir, len(run.history["epoch"]), "run"))
     return run
 
 

@@ -195,5 +195,5 @@ def load_or_train_upscaler(profile: Profile, dataset: CelebA, progress: bool = T
     except runs.MissingCheckpointError:
         return train_upscaler(profile, dataset, progress=progress, log=log)
     run = load_run(run_dir, profile)
-    log(f"loaded the finished upscaler run {run_dir.name} ({len(run.history['epoch'])} epochs) from {run_dir.parent}")
+    log(runs.loaded_line(run_dir, len(run.history["epoch"]), "upscaler run"))
     return run
