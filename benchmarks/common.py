@@ -36,18 +36,20 @@ def in_subprocess(module: str, fn: str, env: dict, *args) -> float:
 
 
 def clip_seconds(tool, photo, frames: int = 50, size: tuple[int, int] = (1280, 720), rate: int = 25) -> tuple[int, float, dict]:
-    """(frames, seconds, report) of `faceobf obfuscate` on a clip panned and zoomed over `photo` (decoding, tracking,
-    redrawing and encoding included; writing the input clip not)."""
+    """(frames, seconds, report) of `faceobf obfuscate` on a clip that pans and zooms over `photo` following its widest
+    face (decoding, tracking, redrawing and encoding included; writing the input clip not)."""
     import tempfile
     import time
     from pathlib import Path
 
-    from faceobf.data.clips import pan_zoom
+    from faceobf.data.clips import face_clip
+    from faceobf.obfuscate.detect import detect
     from faceobf.obfuscate.video import obfuscate_video
     from faceobf.obfuscate.video_io import write_video
 
     with tempfile.TemporaryDirectory() as tmp:
-        clip = write_video(Path(tmp, "clip.mp4"), pan_zoom(photo, frames, size), rate=rate)
+        face = max(detect(photo, tool.detection), key=lambda f: f.width)
+        clip = write_video(Path(tmp, "clip.mp4"), face_clip(photo, face.box, frames, size), rate=rate)
         start = time.perf_counter()
         report = obfuscate_video(tool, clip, Path(tmp, "out.mp4"))
         return report["frames"], time.perf_counter() - start, report

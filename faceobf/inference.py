@@ -2,8 +2,10 @@
 
 `BatchedModel` puts the model in evaluation mode (batch-norm running averages, no dropout), splits it
 once into a graph and its state, and jits `apply(model, *arrays)`. Calls take any number of items:
-they are cut into batches of `batch_size`, the last one padded by repeating its last item, so that one
-shape is compiled, and the results come back as one numpy array. Images may be passed as uint8: they
+they are cut into batches of `batch_size`, the last one padded by repeating its last item up to the next
+power of two (so a photo with one face runs a batch of one, not of `batch_size`, and at most
+log2(batch_size) + 1 shapes are ever compiled; the persistent compilation cache keeps them), and the
+results come back as one numpy array. Images may be passed as uint8: they
 go to the device as bytes and `as_float_images` turns them into floats there.
 """
 
@@ -58,6 +60,7 @@ class BatchedModel:
         outputs = []
         for start in range(0, n, self.batch_size):
             index = np.arange(start, min(start + self.batch_size, n))
-            padded = np.concatenate([index, np.full(self.batch_size - index.size, index[-1])])
+            shape = min(self.batch_size, 1 << (index.size - 1).bit_length())  # the next power of two
+            padded = np.concatenate([index, np.full(shape - index.size, index[-1])])
             outputs.append((index.size, self._apply(self._state, *(np.asarray(a)[padded] for a in arrays))))
         return np.concatenate([np.asarray(out)[:size] for size, out in outputs])

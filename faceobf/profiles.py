@@ -119,6 +119,7 @@ class EvalConfig:
     seed: int = 0
     identity_cnn: IdentityCNNConfig = field(default_factory=IdentityCNNConfig)  # the seed protocol's classifier
     recogniser: RecogniserConfig = field(default_factory=RecogniserConfig)  # the second recogniser (ArcFace)
+    kid_resolution: int = 128  # KID's features: the FAC on crops resized to this size (128 px: the upscaler's detail counts)
 
 
 @dataclass(frozen=True)

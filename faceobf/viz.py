@@ -44,8 +44,11 @@ def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None
     cols = max(1, min(cols, n))
     rows = max(1, int(np.ceil(n / cols)))
     size = size or COLUMN_IN / cols
-    title_in = 0.3 * max((len(t.splitlines()) for t in titles), default=1) if titles is not None else 0.05
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * (size + title_in)), squeeze=False)
+    lines = [max((len(t.splitlines()) for t in titles[r * cols:(r + 1) * cols]), default=0) if titles is not None else 0
+             for r in range(rows)]  # title lines per row: a grid titled on its first row only needs room there
+    height = rows * size + sum(0.22 * n + 0.04 for n in lines)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, height), squeeze=False,
+                             gridspec_kw={"height_ratios": [size + 0.22 * n + 0.04 for n in lines]})
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < n:
@@ -196,6 +199,84 @@ def factor_panels(face: np.ndarray, heatmaps: np.ndarray, context: np.ndarray, a
     return fig
 
 
+def probe_gallery(probe: np.ndarray, gallery: Sequence[np.ndarray], same: Sequence[bool], distances: Sequence[float],
+                  probe_title: str = "probe"):
+    """The Recall@1 protocol on one probe: the processed face, then gallery faces (other original photos) sorted by
+    their distance to it, each titled with the distance, framed green when it is the probe's person; the first is the
+    nearest: Recall@1 counts the probe when that one is green."""
+    n = len(gallery) + 1
+    size = COLUMN_IN / n
+    fig, axes = plt.subplots(1, n, figsize=(COLUMN_IN, size + 0.55))
+    for k, (ax, image) in enumerate(zip(axes, [probe, *gallery])):
+        ax.imshow(image)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if k == 0:
+            ax.set_title(probe_title, fontsize=FONT_PT)
+            continue
+        ax.set_title(f"{'nearest, ' if k == 1 else ''}{distances[k - 1]:.2f}", fontsize=FONT_PT)
+        if same[k - 1]:
+            for spine in ax.spines.values():
+                spine.set(visible=True, color=PALETTE[2], linewidth=4)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def unet_diagram(unet, patchgan, resolution: int):
+    """Stage 2's networks as drawn from their configurations (`UNetConfig`, `PatchGANConfig`): the U-Net's encoder and
+    decoder levels (channels and map size), its skip connections, the attribute planes injected into the first decoder
+    levels, and the PatchGAN that reads the composite with its two heads. Returns the figure."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    depth = unet.depth
+    fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.2))
+    ax.set_xlim(-1.4, 2 * depth + 2.6)
+    ax.set_ylim(-depth - 2.4, 1.3)
+    ax.axis("off")
+
+    def box(x, y, text, colour, w=1.25, h=0.62):
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.03", fc=colour, ec="#444444"))
+        ax.text(x, y, text, ha="center", va="center", fontsize=FONT_PT)
+
+    def arrow(a, b, style="-|>", color="#333333", **kw):
+        ax.add_patch(FancyArrowPatch(a, b, arrowstyle=style, mutation_scale=10, color=color, **kw))
+
+    blue, green, orange, grey = "#cfe8ff", "#d7f5d0", "#ffe2b8", "#e6e6e6"
+    box(-0.4, 0.8, f"input\n{unet.in_channels} ch", grey, w=1.3)
+    for k in range(depth):
+        width, size = unet.base_width * 2**k, resolution // 2**k
+        box(k, -k, f"{width} ch\n{size} px", blue)
+        box(2 * depth - k, -k, f"{width} ch\n{size} px", green)
+        arrow((k + 0.63, -k), (2 * depth - k - 0.63, -k), style="-", linestyle="--", lw=0.8)
+        if k < depth - 1:
+            arrow((k + 0.2, -k - 0.31), (k + 0.8, -k - 0.69))
+            arrow((2 * depth - k - 0.8, -k - 0.69), (2 * depth - k - 0.2, -k - 0.31))
+    bottom = unet.base_width * 2**depth
+    box(depth, -depth, f"{bottom} ch\n{resolution // 2**depth} px", blue)
+    arrow((depth - 1 + 0.2, -depth + 0.69), (depth - 0.2, -depth + 0.31))
+    arrow((depth + 0.2, -depth + 0.31), (depth + 0.8, -depth + 0.69))
+    arrow((-0.4, 0.49), (-0.1, 0.31))
+    for j in range(unet.inject_levels):  # from the coarsest decoder level up
+        level = depth - 1 - j
+        x = 2 * depth - level
+        ax.text(x + 1.05, -level - 0.05, "planes", fontsize=FONT_PT, ha="left", va="center", color=PALETTE[3])
+        arrow((x + 1.0, -level), (x + 0.64, -level), color=PALETTE[3])
+    box(2 * depth + 0.9, 0.8, "RGB face:\ncomposite", grey, w=1.45)
+    arrow((2 * depth + 0.1, 0.31), (2 * depth + 0.6, 0.49))
+    critic = f"PatchGAN: {patchgan.n_layers} strided convs, {patchgan.base_width} ch"
+    centre = 2 * depth - 0.8
+    box(centre, -depth - 1.6, critic, orange, w=3.8, h=0.55)
+    arrow((2 * depth + 0.9, 0.49 - 0.62), (2 * depth + 0.9, -depth - 1.32))
+    heads = "real / fake per patch" + ("; 40 attributes" if patchgan.attribute_head else "")
+    ax.text(centre, -depth - 2.15, heads, ha="center", va="center", fontsize=FONT_PT)
+    ax.text(0.5 * depth - 0.5, 1.05, "encoder", ha="center", fontsize=FONT_PT, weight="bold")
+    ax.text(1.5 * depth + 0.5, 1.05, "decoder", ha="center", fontsize=FONT_PT, weight="bold")
+    fig.tight_layout(pad=0.2)
+    return fig
+
+
 def grouped_bars(frame: pd.DataFrame, columns: Sequence[str], reference: tuple[str, float] | None = None,
                  xlabel: str = "accuracy", xlim: tuple[float, float] = (0.0, 1.0), row_in: float = 0.2):
     """Horizontal bars, one group per row of `frame` (e.g. 40 attributes, top to bottom in the frame's order), one bar
@@ -262,18 +343,17 @@ def landmark_flip_figure(mapping, flips: Sequence[str], gain: float = 1.0, panel
 def before_after(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str], columns: Sequence[str] = ("input", "output"),
                  column_px: int = COLUMN_PX, dpi: int = DPI):
     """Each row's crops (input, then outputs) side by side at native size where the page column allows (else all shrunk
-    by one factor, so sizes stay comparable), the first panel titled with the row's title, the others with `columns`;
-    returns the figure."""
+    by one factor, so sizes stay comparable), one sub-figure per row, the first panel titled with the row's title and
+    the others with `columns`; returns the figure."""
     widest = max(sum(image.shape[1] for image in row) for row in rows)
     scale = min(1.0, column_px / widest)
     heights = [max(image.shape[0] for image in row) * scale / dpi + 0.3 for row in rows]
-    n = max(len(row) for row in rows)
-    fig, axes = plt.subplots(len(rows), n, figsize=(widest * scale / dpi + 0.1 * n, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights, "width_ratios": [image.shape[1] for image in rows[0]]})
-    for k, (row, title) in enumerate(zip(rows, titles)):
-        for j, (ax, image) in enumerate(zip(axes[k], row)):
+    fig = plt.figure(figsize=(widest * scale / dpi + 0.2, sum(heights)), layout="constrained")
+    subfigures = np.atleast_1d(fig.subfigures(len(rows), 1, height_ratios=heights))
+    for sub, row, title in zip(subfigures, rows, titles):
+        axes = np.atleast_1d(sub.subplots(1, len(row), gridspec_kw={"width_ratios": [im.shape[1] for im in row]}))
+        for j, (ax, image) in enumerate(zip(axes, row)):
             ax.imshow(image, interpolation="nearest")
             ax.set_title(f"{title}: {columns[0]}" if j == 0 else columns[j], fontsize=FONT_PT)
             ax.axis("off")
-    fig.tight_layout(pad=0.2)
     return fig

@@ -121,3 +121,14 @@ def test_a_pan_and_zoom_clip_keeps_the_frame_size_and_moves_the_view() -> None:
     frames = pan_zoom(data.astronaut(), 5, size=(160, 90))
     assert len(frames) == 5 and all(f.shape == (90, 160, 3) and f.dtype == np.uint8 for f in frames)
     assert np.abs(frames[0].astype(int) - frames[-1]).mean() > 5  # the view moved
+
+
+def test_a_face_clip_keeps_the_face_in_the_middle_of_the_frame_at_the_asked_height() -> None:
+    from faceobf.data.clips import face_clip
+
+    photo = np.zeros((1000, 1600, 3), np.uint8)
+    photo[600:700, 1200:1280] = 255  # a "face" 80 x 100 px far from the photo's centre
+    middle = face_clip(photo, (1200, 600, 1280, 700), 3, size=(320, 180), face_height=0.4, zoom=0.0)[1]
+    rows, cols = np.nonzero(middle[..., 0] > 127)
+    assert abs(rows.mean() - 90) < 2 and abs(cols.mean() - 160) < 2  # centred in the middle frame (t = 0.5: no pan)
+    assert abs((rows.max() - rows.min() + 1) - 0.4 * 180) <= 2  # 40% of the frame's height

@@ -164,7 +164,7 @@ def test_a_broken_clip_is_refused_by_name_and_the_batch_goes_on(obfuscator, tmp_
 
 @pytest.mark.slow
 def test_clips_panned_over_real_photos_keep_their_frames_and_leave_no_face(obfuscator, real_photos: Path, tmp_path: Path) -> None:
-    from faceobf.data.clips import pan_zoom
+    from faceobf.data.clips import face_clip
     from faceobf.disentangle.landmarks import detect_faces
     from faceobf.obfuscate.photo_io import read_photo
 
@@ -172,14 +172,13 @@ def test_clips_panned_over_real_photos_keep_their_frames_and_leave_no_face(obfus
     for path in sorted(real_photos.iterdir()):
         photo = read_photo(path) if path.suffix.lower() in (".jpg", ".png") else None
         faces = [f for f in detect_faces(photo) if f.box[2] - f.box[0] >= 80] if photo is not None and max(photo.shape[:2]) <= 1200 else []
-        if faces:  # the view follows the face, which fills about a third of the frame's height
-            left, top, right, bottom = faces[0].box
-            chosen.append((path.stem, photo, ((left + right) / 2, (top + bottom) / 2), 120 / (bottom - top)))
+        if faces:  # the view follows the face, which fills a third of the frame's height
+            chosen.append((path.stem, photo, faces[0].box))
         if len(chosen) == 2:
             break
     assert chosen, f"no photo in {real_photos} has a frontal face of 80 px or more"
-    for name, photo, centre, scale in chosen:
-        clip = write_video(tmp_path / "in" / f"{name}.mp4", pan_zoom(photo, 12, (640, 360), centre=centre, scale=scale), rate=12)
+    for name, photo, box in chosen:
+        clip = write_video(tmp_path / "in" / f"{name}.mp4", face_clip(photo, box, 12, (640, 360), face_height=1 / 3), rate=12)
         out = tmp_path / "out" / f"{name}.mp4"
         rewritten = obfuscate_files(obfuscator, collect_inputs([clip]), tmp_path / "out", progress=False, overwrite=True)[1]
         (entry,) = [e for e in rewritten if e.get("input")]

@@ -24,7 +24,7 @@ def main() -> None:
         paths = write_human_test(Path(tmp) / "test", sheets, images, "flip4", "U-Net, seed's 4 flips", machine)
         options = webdriver.ChromeOptions()
         options.binary_location = shutil.which("chromium")
-        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1040,760",
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1040,1000",
                      f"--user-data-dir={Path(tmp) / 'profile'}"):
             options.add_argument(flag)
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)

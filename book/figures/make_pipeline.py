@@ -69,9 +69,9 @@ def main() -> None:
     axes[1, 0].text(0, 1, "\n".join(f"{'+' if targets[0, CELEBA_ATTRIBUTES.index(n)] else '-'}{n}" for n in flips),
                     va="top", family="monospace")
     fig.text(0.01, 0.985, "Stage 1: disentangle", weight="bold", va="top")
-    fig.text(0.01, 0.49, "Stage 3: flip and move the landmarks; stage 2: redraw; the tool pastes back", weight="bold",
+    fig.text(0.01, 0.515, "Stage 3: flip and move the landmarks; stage 2: redraw; the tool pastes back", weight="bold",
              va="top")
-    fig.tight_layout(rect=(0, 0, 1, 0.96), h_pad=2.2)
+    fig.tight_layout(rect=(0, 0, 1, 0.96), h_pad=3.2)
     fig.savefig(OUT, dpi=viz.DPI)
     print(f"wrote {OUT}")
 

@@ -25,3 +25,12 @@ def pan_zoom(photo: np.ndarray, frames: int, size: tuple[int, int] = (1280, 720)
         matrix = np.array([[s, 0, size[0] / 2 - s * cx], [0, s, size[1] / 2 - s * cy]], np.float32)
         out.append(cv2.warpAffine(photo, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
     return out
+
+
+def face_clip(photo: np.ndarray, box: tuple[float, float, float, float], frames: int, size: tuple[int, int] = (1280, 720),
+              face_height: float = 0.4, pan: float = 0.03, zoom: float = 0.15) -> list[np.ndarray]:
+    """`pan_zoom` that follows one face: centred on `box` (left, top, right, bottom, in the photo's pixels) and scaled
+    so that the face is `face_height` of the frame's height, so the face stays in view as the camera moves."""
+    left, top, right, bottom = box
+    scale = face_height * size[1] / max(1.0, bottom - top)
+    return pan_zoom(photo, frames, size, pan=pan, zoom=zoom, centre=((left + right) / 2, (top + bottom) / 2), scale=scale)

@@ -31,6 +31,13 @@ class AttributeClassifier:
         other._proba, other._features = self._proba.with_weights(model), self._features.with_weights(model)
         return other
 
+    def at_resolution(self, resolution: int) -> "AttributeClassifier":
+        """This classifier reading crops resized to `resolution` (the network is fully convolutional; chapter 4 takes
+        KID features at 128 px, where an upscaled redraw's detail is still seen)."""
+        other = copy.copy(self)
+        other.resolution = resolution
+        return other
+
     def _prepare(self, crops: np.ndarray) -> np.ndarray:
         crops = np.asarray(crops)
         return crops if crops.shape[1:3] == (self.resolution, self.resolution) else resize_images(crops, self.resolution)

@@ -212,6 +212,8 @@ def run_evaluation(profile: Profile, dataset: CelebA, encoding: str = "onehot", 
     faces = select_faces(dataset, profile.evaluation, progress=progress)
     obfuscator, classifier, fac_dir = load_models(profile, encoding, any(m.needs_models for m in chosen))
     _check_models(directory, obfuscator, fac_dir)
+    if classifier is not None:  # KID's features at the evaluation's size, for the real faces and every method alike
+        classifier = classifier.at_resolution(profile.evaluation.kid_resolution)
     if classifier is None:
         log(f"no trained FAC for profile {profile.name!r}: the report has no KID column")
     elif not (directory / "reference.npz").exists():
@@ -316,7 +318,8 @@ def context_record(profile: Profile, encoding: str, faces: EvalFaces, directory:
     return {"profile": profile.name, "encoding": encoding, "landmark_subset": profile.recon.landmark_subset, "faces": len(faces), "identities": faces.n_identities,
             "evaluation": asdict(profile.evaluation), "results_dir": str(directory), "hardware": hardware_summary(),
             "assessor": "dlib face recognition ResNet v1 (128-d), HOG detector upsample 1, 68-point landmarks",
-            "kid_network": "the profile's FAC ResNet-50 (pooled 2048-d), reference: 400 validation-split originals"}
+            "kid_network": f"the profile's FAC ResNet-50 (pooled 2048-d) on crops at {profile.evaluation.kid_resolution} px, "
+                           "reference: 400 validation-split originals"}
 
 
 def sheet_material(sheets, result: MethodResult, originals: MethodResult) -> tuple[list[list[np.ndarray]], list[dict]]:
