@@ -38,3 +38,14 @@ def test_the_summary_counts_each_photos_seconds_once() -> None:
     table = summarise(rows)
     assert table.loc["a", "faces"] == 3 and table.loc["a", "median detail ratio"] == pytest.approx(0.7)
     assert table.loc["a", "dlib same person"] == pytest.approx(1 / 3) and table.loc["a", "median s/photo"] == pytest.approx(3.0)
+
+
+def test_a_widened_box_window_keeps_the_face_and_its_surroundings_inside_the_image() -> None:
+    import numpy as np
+
+    from faceobf.evaluate.photo_quality import box_window
+
+    image = np.zeros((100, 200))
+    rows, cols = box_window((10, 20, 50, 60), 0.25)  # 40 x 40 box, 10 px more on each side
+    assert (rows, cols) == (slice(10, 70), slice(0, 60))  # the left edge clipped at the image
+    assert image[rows, cols].shape == (60, 60)

@@ -22,6 +22,7 @@ from faceobf import trained, viz  # noqa: E402
 from faceobf.disentangle.align import CROP, apply_affine, similarity_to_template  # noqa: E402
 from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES  # noqa: E402
 from faceobf.disentangle.masking import mask_face  # noqa: E402
+from faceobf.evaluate.photo_quality import box_window  # noqa: E402
 from faceobf.obfuscate.detect import detect  # noqa: E402
 from faceobf.obfuscate.policies import flipped_names  # noqa: E402
 from faceobf.profiles import get_profile  # noqa: E402
@@ -46,9 +47,7 @@ def main() -> None:
     moved = tool.generator.drawn_landmarks(points[None] * scale, targets, attributes)[0] / scale
     redrawn = tool.redraw([crop], [points], [0], chosen=(attributes, targets))[0]
     output, _ = tool.obfuscate_photo(photo)
-    left, top, right, bottom = face.box
-    pad = (right - left) // 2
-    window = (slice(max(0, top - pad), bottom + pad), slice(max(0, left - pad), right + pad))
+    window = box_window(face.box, 0.5)
 
     fig, axes = plt.subplots(2, 4, figsize=(viz.COLUMN_IN, 4.3))
     present = [CELEBA_ATTRIBUTES[j] for j in np.flatnonzero(attributes[0])][:7]

@@ -37,6 +37,14 @@ def inner_box(box: Sequence[float], margin: float = 0.2) -> tuple[int, int, int,
     return int(round(left + dx)), int(round(top + dy)), int(round(right - dx)), int(round(bottom - dy))
 
 
+def box_window(box: Sequence[float], pad: float) -> tuple[slice, slice]:
+    """The (rows, columns) slices of `box` (left, top, right, bottom) widened by `pad` of its size on each side,
+    clipped at the image's top-left corner (numpy clips the rest): a face with some of its surroundings."""
+    left, top, right, bottom = (int(round(v)) for v in box)
+    dx, dy = int(pad * (right - left)), int(pad * (bottom - top))
+    return slice(max(0, top - dy), bottom + dy), slice(max(0, left - dx), right + dx)
+
+
 def face_readings(photo: np.ndarray, out: np.ndarray, face: Detection, hog_boxes: Sequence[Sequence[float]]) -> dict:
     """The detail ratio, dlib distance and HOG re-detection of one redrawn face."""
     box = inner_box(face.box)
@@ -95,7 +103,5 @@ def largest_face_views(photo: np.ndarray, tools: dict[str, Obfuscator], pad: flo
     faces = [f for f in detect(photo, first.detection) if f.redrawable]
     if not faces:
         return []
-    left, top, right, bottom = max(faces, key=lambda f: f.width).box
-    dx, dy = int(pad * (right - left)), int(pad * (bottom - top))
-    window = (slice(max(0, top - dy), bottom + dy), slice(max(0, left - dx), right + dx))
+    window = box_window(max(faces, key=lambda f: f.width).box, pad)
     return [photo[window]] + [tool.obfuscate_photo(photo)[0][window] for tool in tools.values()]

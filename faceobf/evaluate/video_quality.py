@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from faceobf.disentangle.landmarks import detect_faces
+from faceobf.evaluate.photo_quality import box_window
 from faceobf.obfuscate.detect import Detection
 from faceobf.obfuscate.track import link_tracks
 from faceobf.obfuscate.video_io import read_frames
@@ -45,9 +46,7 @@ def track_strip(source: Path, output: Path, step: int = 10, size: int = 112, tra
         return [], []
     before, after = [], []
     for k in tracks[track].detected:
-        left, top, right, bottom = tracks[track].faces[k].detection.box
-        pad = (right - left) // 4
-        window = (slice(max(0, top - pad), bottom + pad), slice(max(0, left - pad), right + pad))
+        window = box_window(tracks[track].faces[k].detection.box, 0.25)
         before.append(cv2.resize(frames_in[k][window], (size, size), interpolation=cv2.INTER_AREA))
         after.append(cv2.resize(frames_out[k][window], (size, size), interpolation=cv2.INTER_AREA))
     return before, after
