@@ -4,7 +4,9 @@ for the 64 px path (resampled, pasted plain: the tool before issue 22) against t
 Every face the tool redraws that is at least --min-width pixels wide, on every photo of FOLDER (unaligned photos:
 photos-dev, or your own); then the astronaut scaled to 1080p, the seconds of each path side by side.
 
-    python benchmarks/bench_photo_size.py FOLDER [--profile cpu] [--min-width 100] [--limit N]
+    python benchmarks/bench_photo_size.py FOLDER [--profile cpu] [--min-width 100] [--limit N] [--adv-weight W ...]
+
+--adv-weight W adds the upscaler trained against a PatchGAN at W (`faceobf train upscaler --adv-weight W`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from common import print_backends
 from faceobf import trained
 from faceobf.evaluate.photo_quality import photo_readings, summarise
 from faceobf.obfuscate.inputs import collect_inputs
-from faceobf.profiles import get_profile
+from faceobf.profiles import get_profile, with_upscaler_adversary
 
 
 def main() -> None:
@@ -30,6 +32,8 @@ def main() -> None:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--min-width", type=int, default=100, help="faces at least this wide (pixels) are measured")
     parser.add_argument("--limit", type=int, help="the first N photos (sorted by name)")
+    parser.add_argument("--adv-weight", type=float, action="append", default=[],
+                        help="also measure the upscaler trained with this adversarial weight (repeatable)")
     args = parser.parse_args()
     print_backends(False, f"faces at photo size, profile {args.profile}")
     profile = get_profile(args.profile)
@@ -37,6 +41,10 @@ def main() -> None:
     tools = {"64 px, plain paste": replace(without, paste="plain"), "64 px, matched paste": without,
              "128 px upscaler, plain paste": replace(with_upscaler, paste="plain"),
              "128 px upscaler, matched paste": with_upscaler, "128 px upscaler, Poisson + grain": replace(with_upscaler, paste="poisson")}
+    for weight in args.adv_weight:
+        adversarial = trained.obfuscator(with_upscaler_adversary(profile, weight), upscale=True)
+        tools[f"128 px upscaler adv {weight:g}, plain paste"] = replace(adversarial, paste="plain")
+        tools[f"128 px upscaler adv {weight:g}, matched paste"] = adversarial
     astronaut = data.astronaut()
     for tool in tools.values():
         tool.obfuscate_photo(astronaut)  # compile each path once

@@ -53,7 +53,7 @@ def _announce_profile(args: argparse.Namespace):
     """The profile named by --profile (else the active one), printed with the hardware; --landmarks and --recipe applied."""
     from faceobf.profiles import (active_profile, get_profile, hardware_summary, with_ablation_budget, with_attribute_weight,
                                   with_condition, with_critic, with_geometry, with_identity_hinge, with_l1_weight, with_landmarks, with_recipe,
-                                  with_seed_edits, without_injection)
+                                  with_seed_edits, with_upscaler_adversary, without_injection)
 
     profile = get_profile(args.profile) if args.profile else active_profile()
     if getattr(args, "landmarks", None):
@@ -78,6 +78,8 @@ def _announce_profile(args: argparse.Namespace):
         profile = with_identity_hinge(profile, args.identity_weight)
     if getattr(args, "short", False):
         profile = with_ablation_budget(profile)
+    if getattr(args, "adv_weight", None) is not None:
+        profile = with_upscaler_adversary(profile, args.adv_weight)
     print(f"profile {profile.name}: {profile.description}\nhardware: {hardware_summary()}")
     return profile
 
@@ -380,7 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = train.add_parser("upscaler", help="stage 3's upscaler: redrawn faces at twice the U-Net's size, trained on real faces")
     up.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: $FACEOBF_PROFILE, else gpu if JAX sees one, else cpu")
     up.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
-    up.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/upscaler-<profile>-<dataset>)")
+    up.add_argument("--adv-weight", type=float, help="also train against a PatchGAN at this weight, L1's being 1 "
+                    "(default: the profile's, 0 for L1 only; another weight is a separate run)")
+    up.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/upscaler-<profile>[-adv<W>]-<dataset>)")
     up.set_defaults(func=_cmd_train_upscaler)
 
     abl = train.add_parser("ablations", help="every arm of chapter 2's stage-2 ablation under the profile's ablation budget, "

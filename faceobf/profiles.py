@@ -295,6 +295,14 @@ def with_l1_weight(profile: Profile, weight: float) -> Profile:
     return replace(profile, recon=replace(profile.recon, l1_weight=float(weight)), tags=profile.tags + (f"l1{weight:g}",))
 
 
+def with_upscaler_adversary(profile: Profile, weight: float) -> Profile:
+    """The profile with its upscaler also trained against a PatchGAN at `weight` (relative to L1's 1): a separate run
+    (`faceobf train upscaler --adv-weight W`), so the L1-only upscaler and this one can be measured side by side."""
+    if weight < 0:
+        raise ValueError(f"adversarial weight {weight}: must be >= 0")
+    return replace(profile, upscaler_train=replace(profile.upscaler_train, adv_weight=float(weight)))
+
+
 def with_ablation_budget(profile: Profile) -> Profile:
     """The profile with its U-Net trained under the ablation budget (a separate run, tagged 'short')."""
     if "short" in profile.tags:

@@ -79,8 +79,9 @@ class RunSpec:
     @classmethod
     def upscaler(cls, profile: Profile) -> "RunSpec":
         """Stage 3's upscaler of `profile`: the U-Net's faces at twice the size (chapter 3)."""
-        return cls("upscaler", profile.name, "", {"model": dataclasses.asdict(profile.upscaler),
-                                                  "train": dataclasses.asdict(profile.upscaler_train)})
+        adversary = profile.upscaler_train.adv_weight
+        return cls("upscaler", profile.name, f"adv{adversary:g}" if adversary else "",
+                   {"model": dataclasses.asdict(profile.upscaler), "train": dataclasses.asdict(profile.upscaler_train)})
 
     @classmethod
     def evaluation(cls, profile: Profile, encoding: str) -> "RunSpec":
@@ -98,7 +99,8 @@ class RunSpec:
     def train_command(self) -> str:
         """The command that makes this run, for error messages."""
         if self.kind in ("fac", "recogniser", "upscaler"):
-            return f"faceobf train {self.kind} --profile {self.profile}"
+            adversary = f" --adv-weight {self.variant[len('adv'):]}" if self.variant.startswith("adv") else ""
+            return f"faceobf train {self.kind} --profile {self.profile}{adversary}"
         encoding, *parts = self.variant.split("-")
         subset = next((p[len("lm_"):] for p in parts if p.startswith("lm_")), None)
         options = {"pix2pix": " --recipe pix2pix", "noinject": " --no-inject", "short": " --short"}

@@ -124,3 +124,16 @@ def test_geometry_and_seed_edits_name_their_runs_and_old_records_still_match(run
     with pytest.raises(runs.MissingCheckpointError):
         runs.find(spec)  # the follow recipe is another run
     assert all(getattr(ReconTrainConfig(), k) == dataclasses.asdict(before.recon)[k] for k in new_keys)
+
+
+def test_an_adversarial_upscaler_is_its_own_run_named_by_its_weight() -> None:
+    from faceobf.profiles import get_profile, with_upscaler_adversary
+    from faceobf.runs import RunSpec
+
+    plain = RunSpec.upscaler(get_profile("cpu"))
+    adversarial = RunSpec.upscaler(with_upscaler_adversary(get_profile("cpu"), 0.005))
+    assert plain.variant == "" and plain.folder_name("k") == "upscaler-cpu-k"
+    assert adversarial.folder_name("k") == "upscaler-cpu-adv0.005-k" and adversarial.config != plain.config
+    assert adversarial.train_command() == "faceobf train upscaler --profile cpu --adv-weight 0.005"
+    with pytest.raises(ValueError, match=">= 0"):
+        with_upscaler_adversary(get_profile("cpu"), -1.0)
