@@ -52,3 +52,20 @@ def test_training_through_the_registry_resumes_loads_and_compares_with_bicubic(c
     out = np.asarray(again.upscale()(faces))
     assert out.shape == (3, 32, 32, 3) and out.min() >= 0 and out.max() <= 1
     np.testing.assert_allclose(out, np.asarray(run.upscale()(faces)), atol=1e-6)
+
+
+def test_an_adversarial_step_trains_the_critic_beside_the_upscaler() -> None:
+    import jax
+
+    from faceobf.train.upscaler import create_train_state, make_train_step
+
+    cfg = UpscalerTrainConfig(resolution=16, batch_size=2, adv_weight=0.01)
+    graphdef, state = create_train_state(UpscalerConfig(width=8, blocks=1), cfg)
+    before = jax.tree_util.tree_leaves(state)
+    rng = np.random.default_rng(0)
+    low, high = rng.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8), rng.integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    copies = [np.asarray(leaf).copy() for leaf in before]
+    state, metrics = make_train_step(graphdef, cfg)(state, low, high)
+    assert {"train_l1", "train_adv", "train_d"} <= set(metrics) and all(np.isfinite(float(v)) for v in metrics.values())
+    changed = [not np.array_equal(a, np.asarray(b)) for a, b in zip(copies, jax.tree_util.tree_leaves(state))]
+    assert sum(changed) > len(changed) // 2  # the upscaler's and the critic's weights (and both Adam states) moved
