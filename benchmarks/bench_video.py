@@ -16,22 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from itertools import islice
-from pathlib import Path
 
 import numpy as np
 from skimage import data
 
-from common import print_backends
+from common import obfuscate_face_clip, print_backends
 from faceobf import trained
-from faceobf.data.clips import face_clip
 from faceobf.obfuscate.detect import detect
 from faceobf.evaluate.video_quality import clip_identity
 from faceobf.obfuscate.inputs import collect_inputs
 from faceobf.obfuscate.photo_io import read_photo
-from faceobf.obfuscate.video import obfuscate_video
-from faceobf.obfuscate.video_io import write_video
 from faceobf.profiles import get_profile
 
 SIZE, RATE = (1280, 720), 25
@@ -62,11 +57,8 @@ def main() -> None:
     results = []
     for k, (name, photo, face) in enumerate(islice(faces_to_follow(tool, paths), args.clips)):
         with tempfile.TemporaryDirectory() as tmp:
-            clip = write_video(Path(tmp, "clip.mp4"), face_clip(photo, face.box, frames, SIZE), rate=RATE)
-            start = time.perf_counter()
-            report = obfuscate_video(tool, clip, Path(tmp, "out.mp4"))
-            seconds = time.perf_counter() - start
-            reading = clip_identity(clip, Path(tmp, "out.mp4"))
+            clip, out, seconds, report = obfuscate_face_clip(tool, photo, face.box, tmp, frames, SIZE, RATE)
+            reading = clip_identity(clip, out)
         results.append({"clip": k, "photo": name, "frames": report["frames"], "fps": round(report["frames"] / seconds, 2),
                         "tracks": len(report["tracks"]), **{key: reading[key] for key in
                                                             ("median_consecutive", "median_from_input",

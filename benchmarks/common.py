@@ -35,21 +35,20 @@ def in_subprocess(module: str, fn: str, env: dict, *args) -> float:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def clip_seconds(tool, photo, frames: int = 50, size: tuple[int, int] = (1280, 720), rate: int = 25) -> tuple[int, float, dict]:
-    """(frames, seconds, report) of `faceobf obfuscate` on a clip that pans and zooms over `photo` following its widest
-    face (decoding, tracking, redrawing and encoding included; writing the input clip not)."""
-    import tempfile
+def obfuscate_face_clip(tool, photo, box, folder, frames: int = 50, size: tuple[int, int] = (1280, 720),
+                        rate: int = 25) -> tuple:
+    """(input clip, output clip, seconds, report) of `faceobf obfuscate` on a clip written into `folder` that pans
+    and zooms over `photo` following the face at `box` (decoding, tracking, redrawing and encoding timed; writing
+    the input clip not)."""
     import time
     from pathlib import Path
 
     from faceobf.data.clips import face_clip
-    from faceobf.obfuscate.detect import detect
     from faceobf.obfuscate.video import obfuscate_video
     from faceobf.obfuscate.video_io import write_video
 
-    with tempfile.TemporaryDirectory() as tmp:
-        face = max(detect(photo, tool.detection), key=lambda f: f.width)
-        clip = write_video(Path(tmp, "clip.mp4"), face_clip(photo, face.box, frames, size), rate=rate)
-        start = time.perf_counter()
-        report = obfuscate_video(tool, clip, Path(tmp, "out.mp4"))
-        return report["frames"], time.perf_counter() - start, report
+    clip, out = Path(folder, "clip.mp4"), Path(folder, "out.mp4")
+    write_video(clip, face_clip(photo, box, frames, size), rate=rate)
+    start = time.perf_counter()
+    report = obfuscate_video(tool, clip, out)
+    return clip, out, time.perf_counter() - start, report
