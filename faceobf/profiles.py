@@ -189,7 +189,7 @@ PROFILES: dict[str, Profile] = {
         unet=UNetConfig(base_width=32, depth=4, inject_levels=2),
         patchgan=PatchGANConfig(base_width=64, attribute_head=True, condition="none"),
         evaluation=EvalConfig(identity_aware_limit=150, recogniser=RecogniserConfig(epochs=6)),  # ~25 min at ~18 img/s
-        # each ablation arm: 2 warm-up epochs and one epoch over 2,400 faces (the first book's budget), ~9 min on 2 cores
+        # each ablation arm: 2 warm-up epochs and one epoch over 2,400 faces (the seed-recipe U-Net's first budget), ~16 min on 2 cores
         ablation=AblationBudget(epochs=1, head_warmup_epochs=2, train_limit=2400),
     ),
     "gpu": Profile(
@@ -224,7 +224,7 @@ def recipe_of(profile: Profile) -> str:
 
 
 def with_recipe(profile: Profile, recipe: str) -> Profile:
-    """The profile with its stage-2 recipe replaced: 'pix2pix' is the L1 + adversarial recipe of the first book
+    """The profile with its stage-2 recipe replaced: 'pix2pix' is the seed's L1 + adversarial recipe
     (no edited redraws, no attribute head, no injected planes), kept for the ablation (a separate run directory)."""
     if recipe not in RECIPES:
         raise UsageError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")

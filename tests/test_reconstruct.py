@@ -388,7 +388,7 @@ def test_the_ablation_arms_differ_from_the_reference_in_one_thing_under_one_budg
         REFERENCE_ARM: [], "landmarks fixed (the seed's design)": ["geometry"], "no edits from the seed's four": ["seed_edit_share"],
         "difference planes (STGAN)": ["condition"], "frozen attribute critic": ["critic"], "L1 weight 30": ["l1_weight"],
         "L1 weight 10": ["l1_weight"], "identity hinge": ["identity_weight"], "word2vec planes": ["encoding"],
-        "pix2pix recipe (the first book's)": ["recipe"]}
+        "pix2pix recipe (the seed's)": ["recipe"]}
 
 
 def test_editing_frame_puts_the_judge_beside_each_models_accuracy() -> None:

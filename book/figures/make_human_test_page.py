@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageChops
 
 from faceobf.data import CelebA
 from faceobf.evaluate.human_test import write_human_test
@@ -24,7 +24,7 @@ def main() -> None:
         paths = write_human_test(Path(tmp) / "test", sheets, images, "flip4", "U-Net, seed's 4 flips", machine)
         options = webdriver.ChromeOptions()
         options.binary_location = shutil.which("chromium")
-        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1040,1000",
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1040,1200",
                      f"--user-data-dir={Path(tmp) / 'profile'}"):
             options.add_argument(flag)
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
@@ -35,7 +35,9 @@ def main() -> None:
             out = Path(__file__).with_name("human_test_page.jpg")
             shot = Path(tmp) / "page.png"
             driver.save_screenshot(str(shot))
-            Image.open(shot).convert("RGB").save(out, quality=85)
+            page = Image.open(shot).convert("RGB")
+            content = ImageChops.difference(page, Image.new("RGB", page.size, "white")).getbbox()
+            page.crop((0, 0, page.width, min(page.height, content[3] + 16))).save(out, quality=85)  # no empty margin below
             print(f"wrote {out}")
         finally:
             driver.quit()

@@ -4,7 +4,7 @@ Every method gets the same input, an aligned 178x218 CelebA image, and is read o
 face crop. The stage-3 methods take the tool's own path (`path = "photo"`): the whole image goes
 through `Obfuscator.obfuscate_photos`, detection, alignment, redraw, warp back, blend and the last
 check included, and a face the tool does not find stays as it was (a privacy failure, scored, never
-dropped). One method keeps the first book's crop path (`flip4_crop`: the crop redrawn in place from the
+dropped). One method keeps the seed's crop path (`flip4_crop`: the crop redrawn in place from the
 data set's landmarks, no detection) to show what the photo path changes. Two rows tell geometry and
 redrawing apart: `flip4_fixed` (the seed's flips with the landmarks kept, the seed's design) and
 `warp4` (no U-Net: the original face warped as the landmark mapping moves its points for the seed's

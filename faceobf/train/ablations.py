@@ -42,7 +42,7 @@ def ablation_arms(profile: Profile) -> dict[str, tuple[Profile, str]]:
         arms[f"L1 weight {weight:g}"] = (with_l1_weight(profile, weight), "onehot")
     arms["identity hinge"] = (with_identity_hinge(profile, IDENTITY_WEIGHT), "onehot")
     arms["word2vec planes"] = (profile, "word2vec")
-    arms["pix2pix recipe (the first book's)"] = (with_recipe(profile, "pix2pix"), "onehot")
+    arms["pix2pix recipe (the seed's)"] = (with_recipe(profile, "pix2pix"), "onehot")
     return {arm: (with_ablation_budget(p), encoding) for arm, (p, encoding) in arms.items()}
 
 
