@@ -36,6 +36,13 @@ def _cmd_data_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_mini(args: argparse.Namespace) -> int:
+    from faceobf.data.subset import cut_subset
+
+    cut_subset(args.source, args.target)
+    return 0
+
+
 def _cmd_data_landmarks(args: argparse.Namespace) -> int:
     from faceobf.data import CelebA
     from faceobf.disentangle.landmarks import landmark_cache
@@ -333,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("target", help="the folder to write (annotations in the official format, images linked)")
     imp.add_argument("--identities", help="identity_CelebA.txt, for a source without it (the Kaggle copy)")
     imp.set_defaults(func=_cmd_data_import)
+    mini = data.add_parser("mini", help="cut CelebA-mini (the shipped cpu models' 6,000 images) out of a full CelebA folder")
+    mini.add_argument("source", help="a full CelebA folder in the official layout (see `faceobf data import`)")
+    mini.add_argument("target", help="the folder to write (images hard-linked where possible, annotations cut)")
+    mini.set_defaults(func=_cmd_data_mini)
     landmarks = data.add_parser("landmarks", help="run dlib's HOG + 68-point predictor over the data set once (cached)")
     landmarks.add_argument("root", nargs="?", help="CelebA folder (default: $FACEOBF_DATA)")
     landmarks.add_argument("--upsample", type=int, default=1, help="HOG upsampling (default 1)")

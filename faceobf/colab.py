@@ -5,8 +5,9 @@ a local copy in any known layout (`$FACEOBF_CELEBA_SOURCE`, e.g. a folder in you
 the official Google Drive files (`gdown`, which often hits Drive's download quota), the Kaggle copy
 (`kagglehub`, with Kaggle credentials; it lacks the identity file, which is then fetched alone from the
 official Drive folder or read from `$FACEOBF_CELEBA_IDENTITIES`), and a mirror serving the official files
-by name (`$FACEOBF_CELEBA_MIRROR`). Off Colab the cell does nothing: `FACEOBF_DATA` (see the README) tells
-the library where CelebA is.
+by name (`$FACEOBF_CELEBA_MIRROR`). Under the cpu profile it then cuts CelebA-mini out of it
+(`faceobf.data.subset`), so that the shipped models are used. Off Colab the cell does nothing:
+`FACEOBF_DATA` (see the README) tells the library where CelebA is.
 """
 
 from __future__ import annotations
@@ -71,12 +72,15 @@ SOURCES: tuple[tuple[str, Callable[[Path], None]], ...] = (
 )
 
 
-def setup(root: str | os.PathLike = COLAB_DATA, sources=SOURCES, log: Callable[[str], None] = print) -> Path:
-    """Point $FACEOBF_DATA at `root` (unless already set) and fill it from the first source that works."""
-    root = Path(os.environ.setdefault(DATA_ENV, str(root)))
-    if _ready(root):
-        log(f"CelebA in {root}")
-        return root
+def _is_mini(root: Path) -> bool:
+    from faceobf.data.annotations import read_annotations
+    from faceobf.data.subset import mini_names
+
+    return read_annotations(root).names == mini_names()
+
+
+def _fetch(root: Path, sources, log: Callable[[str], None]) -> None:
+    """Fill `root` from the first source that gives a complete folder; RuntimeError naming every failure."""
     failures = []
     for name, fetch in sources:
         log(f"CelebA: trying {name} ...")
@@ -89,5 +93,28 @@ def setup(root: str | os.PathLike = COLAB_DATA, sources=SOURCES, log: Callable[[
             log(f"CelebA: {name} failed: {exc}")
             continue
         log(f"CelebA from {name} in {root}")
-        return root
+        return
     raise RuntimeError("no CelebA source worked:\n" + "\n".join(failures))
+
+
+def setup(root: str | os.PathLike = COLAB_DATA, sources=SOURCES, log: Callable[[str], None] = print,
+          mini: bool | None = None) -> Path:
+    """Point $FACEOBF_DATA at CelebA in `root` (unless already set), filled from the first source that works.
+
+    With `mini` (default: when $FACEOBF_PROFILE is cpu) it points at CelebA-mini cut from it instead, the data
+    set the shipped cpu models were trained on, so the chapters load them rather than train for hours."""
+    from faceobf.data.subset import cut_subset
+    from faceobf.profiles import PROFILE_ENV
+
+    mini = os.environ.get(PROFILE_ENV) == "cpu" if mini is None else mini
+    root = Path(os.environ.setdefault(DATA_ENV, str(root)))
+    if _ready(root):
+        log(f"CelebA in {root}")
+    else:
+        _fetch(root, sources, log)
+    if not mini or _is_mini(root):
+        return root
+    target = root.with_name(root.name + "-mini")
+    cut_subset(root, target, log=log)
+    os.environ[DATA_ENV] = str(target)
+    return target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -160,3 +161,79 @@ def test_colab_setup_tries_the_sources_in_order(celeba_dir: Path, tmp_path: Path
     monkeypatch.delenv("FACEOBF_DATA", raising=False)
     with pytest.raises(RuntimeError, match="drive: HTMLPageError"):
         colab.setup(tmp_path / "other", sources=(("drive", quota_page),), log=messages.append)
+
+
+def test_a_subset_is_cut_with_official_rows_and_reruns_cleanly(celeba_dir: Path, tmp_path: Path) -> None:
+    from faceobf.data.subset import cut_subset
+
+    full = CelebA.open(celeba_dir)
+    names = [full.names[k] for k in (0, 2, 5, 7, 11)]
+    lf = tmp_path / "lf"  # the same folder with LF line endings, as a converted copy might have
+    shutil.copytree(celeba_dir, lf)
+    for name in (ATTR_FILE, IDENTITY_FILE, PARTITION_FILE):
+        (lf / name).write_bytes((celeba_dir / name).read_bytes().replace(b"\r\n", b"\n"))
+    key = cut_subset(lf, tmp_path / "sub", names, log=lambda s: None)
+    sub = CelebA.open(tmp_path / "sub")
+    assert sub.names == names and sub.key == key
+    rows = [full.names.index(n) for n in names]
+    assert np.array_equal(sub.attributes, full.attributes[rows])
+    assert np.array_equal(sub.identities, full.identities[rows]) and np.array_equal(sub.annotations.partition, full.annotations.partition[rows])
+    attr = (tmp_path / "sub" / ATTR_FILE).read_bytes().split(b"\r\n")
+    assert attr[0] == b"5" and attr[1] == (celeba_dir / ATTR_FILE).read_bytes().split(b"\r\n")[1]
+    for name in names:  # the same bytes, never re-encoded
+        assert (tmp_path / "sub" / "img_align_celeba" / name).read_bytes() == (celeba_dir / "img_align_celeba" / name).read_bytes()
+    assert cut_subset(celeba_dir, tmp_path / "sub", names, log=lambda s: None) == key  # a rerun over a finished cut
+
+
+def test_a_subset_names_what_the_source_lacks_and_writes_no_annotations(celeba_dir: Path, tmp_path: Path) -> None:
+    from faceobf.cli import main
+    from faceobf.data.subset import cut_subset
+
+    (celeba_dir / "img_align_celeba" / "000003.jpg").unlink()
+    with pytest.raises(MissingSourceFileError, match="000003.jpg"):
+        cut_subset(celeba_dir, tmp_path / "sub", ["000001.jpg", "000003.jpg"], log=lambda s: None)
+    assert not (tmp_path / "sub" / ATTR_FILE).exists()
+    with pytest.raises(MissingSourceFileError, match="no row for 1 of the 2 images"):
+        cut_subset(celeba_dir, tmp_path / "sub", ["000001.jpg", "999999.jpg"], log=lambda s: None)
+    assert main(["data", "mini", str(celeba_dir), str(tmp_path / "mini")]) == 2  # a user error: the 6,000 are not there
+
+
+def test_celeba_mini_cut_from_the_full_annotations_is_byte_for_byte_the_shipped_models_data(real_celeba: Path,
+                                                                                            tmp_path: Path) -> None:
+    """The full official annotation files plus the 6,000 images give exactly CelebA-mini: the shipped models' key."""
+    import gzip
+
+    from faceobf.data.subset import MINI_KEY, cut_subset, mini_names
+
+    annotations = real_celeba.parent / "celeba-annotations-full"
+    if not annotations.is_dir():
+        pytest.skip(f"{annotations}: the full official annotation files are not here")
+    full = tmp_path / "full"  # the full annotations; of the images, only the 6,000 (linked)
+    (full / "img_align_celeba").mkdir(parents=True)
+    for name in (ATTR_FILE, IDENTITY_FILE, PARTITION_FILE):
+        (full / name).write_bytes(gzip.decompress((annotations / f"{name}.gz").read_bytes()))
+    for name in mini_names():
+        (full / "img_align_celeba" / name).symlink_to(real_celeba / "img_align_celeba" / name)
+    messages = []
+    assert cut_subset(full, tmp_path / "mini", log=messages.append) == MINI_KEY == CelebA.open(real_celeba).key
+    assert "shipped cpu models match it" in messages[-1]
+    for name in (ATTR_FILE, IDENTITY_FILE, PARTITION_FILE):
+        assert (tmp_path / "mini" / name).read_bytes() == (real_celeba / name).read_bytes()
+
+
+def test_colab_setup_under_the_cpu_profile_points_at_the_cut(celeba_dir: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from faceobf import colab
+    from faceobf.data import subset
+
+    names = ["000001.jpg", "000004.jpg", "000012.jpg"]
+    monkeypatch.setattr(subset, "mini_names", lambda: names)
+    monkeypatch.setenv("FACEOBF_PROFILE", "cpu")
+    monkeypatch.setenv("FACEOBF_DATA", str(celeba_dir))
+    root = colab.setup(sources=(), log=lambda s: None)
+    assert root == celeba_dir.with_name("celeba-mini") and os.environ["FACEOBF_DATA"] == str(root)
+    assert (root / "img_align_celeba").is_dir() and sorted(p.name for p in (root / "img_align_celeba").iterdir()) == names
+    assert colab.setup(sources=(), log=lambda s: None) == root  # run again: the cut is used as it is
+    monkeypatch.setenv("FACEOBF_PROFILE", "gpu")
+    monkeypatch.setenv("FACEOBF_DATA", str(celeba_dir))
+    assert colab.setup(sources=(), log=lambda s: None) == celeba_dir  # the gpu profile trains on all of it

@@ -226,3 +226,12 @@ def test_the_shipped_unet_draws_the_same_faces_with_factored_planes_as_with_the_
         concatenated = run.generator()(images, landmarks, masks, attributes)
     assert np.abs(factored - concatenated).max() * 255 < 0.05
     assert np.abs(factored - images / 255.0).max() > 0.1  # it did redraw something
+
+
+def test_every_shipped_model_is_keyed_by_celeba_mini_which_faceobf_data_mini_reproduces() -> None:
+    from faceobf.data.subset import MINI_KEY, mini_names
+
+    models = [p.name for p in shipped.SHIPPED_ROOT.iterdir() if p.is_dir() and p.name != "detectors"]
+    assert models and all(name.endswith(f"-{MINI_KEY}") for name in models)
+    names = mini_names()
+    assert len(names) == len(set(names)) == 6000 and names == sorted(names)
