@@ -393,8 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = train.add_parser("upscaler", help="stage 3's upscaler: redrawn faces at twice the U-Net's size, trained on real faces")
     up.add_argument("--profile", choices=["ci", "cpu", "gpu"], help="default: $FACEOBF_PROFILE, else gpu if JAX sees one, else cpu")
     up.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
-    up.add_argument("--adv-weight", type=float, help="also train against a PatchGAN at this weight, L1's being 1 "
-                    "(default: the profile's, 0 for L1 only; another weight is a separate run)")
+    up.add_argument("--adv-weight", type=float, help="fine-tune the L1 upscaler against a PatchGAN at this weight, L1's being 1, "
+                    "for 3 epochs as ESRGAN does (default 0: L1 only; each weight is a separate run)")
     up.add_argument("--run-dir", help="checkpoint folder (default: $FACEOBF_RUNS/upscaler-<profile>[-adv<W>]-<dataset>)")
     up.set_defaults(func=_cmd_train_upscaler)
 

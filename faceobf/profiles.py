@@ -95,7 +95,7 @@ class UpscalerTrainConfig:
 
     resolution: int = 128  # the upscaler's output; its input is the U-Net's resolution
     batch_size: int = 16
-    epochs: int = 10  # ~3 min each over CelebA-mini's train faces on 2 CPU cores
+    epochs: int = 10  # of L1, ~3 min each over CelebA-mini's train faces on 2 CPU cores (adversarial: see train.upscaler)
     learning_rate: float = 2e-4
     adv_weight: float = 0.0  # > 0: a PatchGAN judges the upscaled faces (relative to the L1's weight 1)
     blur_sigma: tuple[float, float] = (0.0, 1.5)  # Gaussian blur before downsampling, in output pixels (uniform range)
@@ -296,10 +296,11 @@ def with_l1_weight(profile: Profile, weight: float) -> Profile:
 
 
 def with_upscaler_adversary(profile: Profile, weight: float) -> Profile:
-    """The profile with its upscaler also trained against a PatchGAN at `weight` (relative to L1's 1): a separate run
-    (`faceobf train upscaler --adv-weight W`), so the L1-only upscaler and this one can be measured side by side."""
+    """The profile with its upscaler fine-tuned against a PatchGAN at `weight` (relative to L1's 1), starting from
+    the profile's L1 upscaler as ESRGAN does (`faceobf.train.upscaler`): a separate run (`faceobf train upscaler
+    --adv-weight W`), so the two can be measured side by side. Weight 0 is the L1 upscaler itself."""
     if weight < 0:
-        raise ValueError(f"adversarial weight {weight}: must be >= 0")
+        raise UsageError(f"adversarial weight {weight}: must be >= 0")
     return replace(profile, upscaler_train=replace(profile.upscaler_train, adv_weight=float(weight)))
 
 

@@ -69,3 +69,33 @@ def test_an_adversarial_step_trains_the_critic_beside_the_upscaler() -> None:
     assert {"train_l1", "train_adv", "train_d"} <= set(metrics) and all(np.isfinite(float(v)) for v in metrics.values())
     changed = [not np.array_equal(a, np.asarray(b)) for a, b in zip(copies, jax.tree_util.tree_leaves(state))]
     assert sum(changed) > len(changed) // 2  # the upscaler's and the critic's weights (and both Adam states) moved
+
+
+@pytest.mark.slow
+def test_the_adversarial_upscaler_fine_tunes_the_l1_one_and_keeps_its_last_epoch(celeba_dir: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import jax
+
+    from faceobf.profiles import with_upscaler_adversary
+    from faceobf.train import upscaler as module
+    from faceobf.train.upscaler import ADVERSARIAL_EPOCHS
+
+    profile = replace(get_profile("ci"), upscaler=UpscalerConfig(width=8, blocks=1),
+                      upscaler_train=UpscalerTrainConfig(resolution=32, batch_size=2, epochs=2, eval_limit=4))
+    adversarial = with_upscaler_adversary(profile, 0.01)
+    assert with_upscaler_adversary(adversarial, 0) == profile
+    dataset = CelebA.open(celeba_dir)
+    started, real_fit = {}, module.fit
+
+    def recording_fit(state, *args, **kwargs):
+        started["state"], started["best"] = jax.tree_util.tree_map(np.asarray, state), kwargs["best"]
+        return real_fit(state, *args, **kwargs)
+
+    monkeypatch.setattr(module, "fit", recording_fit)
+    run = load_or_train_upscaler(adversarial, dataset, progress=False, log=lambda line: None)
+    l1 = load_or_train_upscaler(profile, dataset, progress=False, log=lambda line: None)  # trained first, as the start
+    assert started["best"] is None and run.history["epoch"] == list(range(1, ADVERSARIAL_EPOCHS + 1))
+    assert run.run_dir != l1.run_dir and l1.history["epoch"] == [1, 2]
+    model, *_ = module.nnx.merge(run.graphdef, started["state"])
+    for a, b in zip(jax.tree_util.tree_leaves(module.nnx.state(model)), jax.tree_util.tree_leaves(module.nnx.state(l1.model()))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # the fine-tune started from the L1 weights

@@ -2,9 +2,11 @@
 
 Each epoch degrades every training face afresh on the host (a Gaussian blur of random width, area
 downsampling by the upscaler's factor, Gaussian noise, a JPEG round trip of random quality), so the
-network learns to undo softness it cannot predict exactly, as a redraw's softness is. The loss is L1
-(and, with `adv_weight` > 0, a PatchGAN's non-saturating loss on the upscaled faces); the kept epoch
-has the lowest validation L1. The test metrics compare the upscaler with bicubic resampling of the same
+network learns to undo softness it cannot predict exactly, as a redraw's softness is. The loss is L1,
+and the kept epoch has the lowest validation L1. With `adv_weight` > 0 the run fine-tunes the finished
+L1 upscaler for `ADVERSARIAL_EPOCHS` against a PatchGAN (its non-saturating loss on the upscaled faces),
+ESRGAN's second phase, and keeps its last epoch: the adversary trades a little L1 for detail, so the L1 would pick the least
+adversarial epoch. The test metrics compare the upscaler with bicubic resampling of the same
 inputs: L1, PSNR, and the detail ratio (Laplacian spread, output over the real face).
 """
 
@@ -35,6 +37,7 @@ from faceobf.train.checkpoints import restore_finished
 from faceobf.train.loop import fit
 from faceobf.train.parallel import DataParallel, batch_sharding
 
+ADVERSARIAL_EPOCHS = 3  # an adversarial run's fine-tuning of the finished L1 upscaler (~5 min each on 2 cores)
 CRITIC = PatchGANConfig(in_channels=3, base_width=32, n_layers=3, condition="none")  # judges 128 px faces alone
 
 
@@ -154,6 +157,9 @@ def train_upscaler(profile: Profile, dataset: CelebA, run_dir: Path | None = Non
     faces = {s: dataset.images(r, cfg.resolution, progress=progress) for s, r in rows.items()}
     fixed = {s: degrade(faces[s], model_cfg.factor, cfg, np.random.default_rng((cfg.seed, i))) for i, s in enumerate(("val", "test"), 1)}
     graphdef, state = create_train_state(model_cfg, cfg)
+    adversarial = cfg.adv_weight > 0
+    if adversarial and not (run_dir / "last").exists():  # a fresh fine-tune starts from the L1 upscaler
+        state = _from_l1_upscaler(graphdef, state, profile, dataset, progress, log)
     upscale = BatchedModel(nnx.merge(graphdef, state)[0], lambda m, x: jnp.clip(m(x), 0.0, 1.0), cfg.batch_size)  # compiled once
     parallel = DataParallel.over(cfg.batch_size)
 
@@ -165,13 +171,25 @@ def train_upscaler(profile: Profile, dataset: CelebA, run_dir: Path | None = Non
     def batches(epoch: int):
         return epoch_batches(faces["train"], model_cfg.factor, cfg, epoch, batch_sharding(parallel))
 
-    state, history, best_epoch = fit(state, make_train_step(graphdef, cfg), batches, cfg.epochs, run_dir=run_dir, validate=validate,
-                                     best=("val_l1", "min"), steps_per_epoch=len(faces["train"]) // cfg.batch_size, desc="upscaler",
+    epochs, best = (ADVERSARIAL_EPOCHS, None) if adversarial else (cfg.epochs, ("val_l1", "min"))  # adversarial: the last epoch
+    state, history, best_epoch = fit(state, make_train_step(graphdef, cfg), batches, epochs, run_dir=run_dir, validate=validate,
+                                     best=best, steps_per_epoch=len(faces["train"]) // cfg.batch_size, desc="upscaler",
                                      progress=progress, log=log, parallel=parallel)
     test = evaluate_upscaler(upscale.with_weights(nnx.merge(graphdef, state)[0]), fixed["test"], faces["test"])
     test["best_epoch"] = best_epoch
     write_json(run_dir / runs.FINISHED, test)
     return UpscalerRun(run_dir, graphdef, state, history, test, cfg)
+
+
+def _from_l1_upscaler(graphdef: nnx.GraphDef, state: nnx.State, profile: Profile, dataset: CelebA, progress: bool,
+                      log: Callable[[str], None]) -> nnx.State:
+    """`state` with the upscaler's weights of the profile's finished L1 upscaler (trained first where missing)."""
+    from faceobf.profiles import with_upscaler_adversary
+
+    start = load_or_train_upscaler(with_upscaler_adversary(profile, 0.0), dataset, progress=progress, log=log)
+    model, *rest = nnx.merge(graphdef, state)
+    nnx.update(model, nnx.state(start.model()))
+    return nnx.state((model, *rest))
 
 
 def load_run(run_dir: Path, profile: Profile) -> UpscalerRun:
