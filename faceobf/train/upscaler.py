@@ -5,9 +5,10 @@ downsampling by the upscaler's factor, Gaussian noise, a JPEG round trip of rand
 network learns to undo softness it cannot predict exactly, as a redraw's softness is. The loss is L1,
 and the kept epoch has the lowest validation L1. With `adv_weight` > 0 the run fine-tunes the finished
 L1 upscaler for `ADVERSARIAL_EPOCHS` against a PatchGAN (its non-saturating loss on the upscaled faces),
-ESRGAN's second phase, and keeps its last epoch: the adversary trades a little L1 for detail, so the L1 would pick the least
-adversarial epoch. The test metrics compare the upscaler with bicubic resampling of the same
-inputs: L1, PSNR, and the detail ratio (Laplacian spread, output over the real face).
+ESRGAN's second phase, and keeps its last epoch: the adversary trades a little L1 for detail, so the
+L1 would pick the least adversarial epoch. The test metrics compare the upscaler with bicubic
+resampling of the same inputs: L1, PSNR, and the detail ratio (Laplacian spread, output over the real
+face).
 """
 
 from __future__ import annotations
