@@ -99,3 +99,6 @@ def test_the_adversarial_upscaler_fine_tunes_the_l1_one_and_keeps_its_last_epoch
     model, *_ = module.nnx.merge(run.graphdef, started["state"])
     for a, b in zip(jax.tree_util.tree_leaves(module.nnx.state(model)), jax.tree_util.tree_leaves(module.nnx.state(l1.model()))):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # the fine-tune started from the L1 weights
+    again = load_or_train_upscaler(adversarial, dataset, progress=False, log=lambda line: None)  # its last epoch, loaded
+    faces = np.random.default_rng(0).random((2, 16, 16, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(again.upscale()(faces)), np.asarray(run.upscale()(faces)), atol=1e-6)

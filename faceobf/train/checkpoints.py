@@ -59,13 +59,15 @@ class CheckpointSlot:
 
 
 def restore_finished(run_dir: Path, like: Any) -> tuple[Any, dict, dict]:
-    """(best state shaped like `like`, full history from `last`, test metrics) of a finished run.
+    """(best state, or the last where the run kept its final epoch, shaped like `like`; full history from `last`;
+    test metrics) of a finished run.
 
     The history comes from `last` because the best step's history stops at the best epoch. A run installed
     from a shipped model has no checkpoints: `faceobf.shipped.load_into` sets its network's weights instead.
     """
     best, last = CheckpointSlot(run_dir, "best"), CheckpointSlot(run_dir, "last")
-    state, _ = best.restore(like)
+    kept = best if best.latest_step is not None else last  # a run that keeps its final epoch saves no best
+    state, _ = kept.restore(like)
     history = last.restore_history()
     best.close()
     last.close()
