@@ -1,12 +1,13 @@
 """Faces at photo size: the detail ratio, dlib's verdict and HOG's re-detection of redrawn faces, and seconds per photo,
-for the 64 px path (resampled, pasted plain: the tool before issue 22) against the upscaler and the matched paste-backs.
+for the 64 px path (resampled, pasted plain: the tool before issue 22) against the upscalers (the L1 one, and the
+default fine-tuned from it against a PatchGAN) and the matched paste-backs.
 
 Every face the tool redraws that is at least --min-width pixels wide, on every photo of FOLDER (unaligned photos:
 photos-dev, or your own); then the astronaut scaled to 1080p, the seconds of each path side by side.
 
     python benchmarks/bench_photo_size.py FOLDER [--profile cpu] [--min-width 100] [--limit N] [--adv-weight W ...]
 
---adv-weight W adds the upscaler trained against a PatchGAN at W (`faceobf train upscaler --adv-weight W`).
+--adv-weight W adds the upscaler fine-tuned against a PatchGAN at W (`faceobf train upscaler --adv-weight W`).
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ def main() -> None:
     print_backends(False, f"faces at photo size, profile {args.profile}")
     profile = get_profile(args.profile)
     with_upscaler, without = trained.obfuscator(profile, upscale=True), trained.obfuscator(profile, upscale=False)
+    l1_only = trained.obfuscator(with_upscaler_adversary(profile, 0.0), upscale=True)  # ESRGAN's first phase alone
     tools = {"64 px, plain paste": replace(without, paste="plain"), "64 px, matched paste": without,
-             "128 px upscaler, plain paste": replace(with_upscaler, paste="plain"),
-             "128 px upscaler, matched paste": with_upscaler, "128 px upscaler, Poisson + grain": replace(with_upscaler, paste="poisson")}
+             "L1 upscaler, plain paste": replace(l1_only, paste="plain"), "L1 upscaler, matched paste": l1_only,
+             "upscaler, plain paste": replace(with_upscaler, paste="plain"),
+             "upscaler, matched paste (default)": with_upscaler, "upscaler, Poisson + grain": replace(with_upscaler, paste="poisson")}
     for weight in args.adv_weight:
         adversarial = trained.obfuscator(with_upscaler_adversary(profile, weight), upscale=True)
         tools[f"128 px upscaler adv {weight:g}, plain paste"] = replace(adversarial, paste="plain")
@@ -61,7 +64,7 @@ def main() -> None:
             start = time.perf_counter()
             tool.obfuscate_photo(photo)
             best = min(best, time.perf_counter() - start)
-        print(f"  {name:34s} {best:.2f}")
+        print(f"  {name:40s} {best:.2f}")
 
 
 if __name__ == "__main__":

@@ -130,9 +130,10 @@ def test_an_adversarial_upscaler_is_its_own_run_named_by_its_weight() -> None:
     from faceobf.profiles import get_profile, with_upscaler_adversary
     from faceobf.runs import RunSpec
 
-    plain = RunSpec.upscaler(get_profile("cpu"))
+    plain = RunSpec.upscaler(with_upscaler_adversary(get_profile("cpu"), 0.0))
     adversarial = RunSpec.upscaler(with_upscaler_adversary(get_profile("cpu"), 0.005))
     assert plain.variant == "" and plain.folder_name("k") == "upscaler-cpu-k"
+    assert RunSpec.upscaler(get_profile("cpu")).folder_name("k") == "upscaler-cpu-adv0.01-k"  # the default: fine-tuned
     assert adversarial.folder_name("k") == "upscaler-cpu-adv0.005-k" and adversarial.config != plain.config
     assert adversarial.train_command() == "faceobf train upscaler --profile cpu --adv-weight 0.005"
     with pytest.raises(ValueError, match=">= 0"):

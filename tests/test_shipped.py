@@ -177,11 +177,15 @@ def test_the_shipped_models_fit_the_size_budget_and_the_cpu_profile() -> None:
 
     total = sum((shipped.SHIPPED_ROOT / c["name"] / shipped.WEIGHTS).stat().st_size for c in SHIPPED)
     assert total <= 80e6
+    from faceobf.profiles import with_upscaler_adversary
+
     cpu = get_profile("cpu")
     for card in SHIPPED:  # a profile changed after shipping would silently stop using its shipped model
-        spec = {"fac": lambda: runs.RunSpec.fac(cpu), "upscaler": lambda: runs.RunSpec.upscaler(cpu),
+        weight = card["record"]["config"].get("train", {}).get("adv_weight", 0.0)  # the L1 upscaler: the fine-tune's start
+        spec = {"fac": lambda: runs.RunSpec.fac(cpu), "upscaler": lambda: runs.RunSpec.upscaler(with_upscaler_adversary(cpu, weight)),
                 "recon": lambda: runs.RunSpec.recon(cpu, card["record"]["config"]["encoding"])}[card["kind"]]()
         assert shipped.matching_card(spec.record(None)) == card, f"{card['name']} no longer matches the cpu profile"
+    assert shipped.matching_card(runs.RunSpec.upscaler(cpu).record(None)) is not None  # the tool's own upscaler ships
 
 
 @pytest.mark.celeba

@@ -41,7 +41,7 @@ def test_each_training_pair_shows_the_same_face_the_same_way_round() -> None:
 @pytest.mark.slow
 def test_training_through_the_registry_resumes_loads_and_compares_with_bicubic(celeba_dir: Path) -> None:
     profile = replace(get_profile("ci"), upscaler=UpscalerConfig(width=8, blocks=1),
-                      upscaler_train=UpscalerTrainConfig(resolution=32, batch_size=2, epochs=2, eval_limit=4))
+                      upscaler_train=UpscalerTrainConfig(resolution=32, batch_size=2, epochs=2, eval_limit=4, adv_weight=0.0))
     dataset = CelebA.open(celeba_dir)
     run = load_or_train_upscaler(profile, dataset, progress=False, log=lambda line: None)
     assert run.history["epoch"] == [1, 2] and set(run.test) >= {"upscaler", "bicubic", "best_epoch"}
@@ -81,7 +81,7 @@ def test_the_adversarial_upscaler_fine_tunes_the_l1_one_and_keeps_its_last_epoch
     from faceobf.train.upscaler import ADVERSARIAL_EPOCHS
 
     profile = replace(get_profile("ci"), upscaler=UpscalerConfig(width=8, blocks=1),
-                      upscaler_train=UpscalerTrainConfig(resolution=32, batch_size=2, epochs=2, eval_limit=4))
+                      upscaler_train=UpscalerTrainConfig(resolution=32, batch_size=2, epochs=2, eval_limit=4, adv_weight=0.0))
     adversarial = with_upscaler_adversary(profile, 0.01)
     assert with_upscaler_adversary(adversarial, 0) == profile
     dataset = CelebA.open(celeba_dir)
