@@ -173,7 +173,8 @@ def _csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
         return header, [row for row in reader if row]
 
 
-def _write_lines(target: Path, lines: list[str]) -> None:
+def write_official_lines(target: Path, lines: list[str]) -> None:
+    """`lines` as an official annotation file: CRLF line ends, written atomically."""
     with atomic_path(target) as tmp:
         tmp.write_text("\r\n".join(lines) + "\r\n", newline="")
 
@@ -184,7 +185,7 @@ def _convert_csv(name: str, source: Path, target: Path) -> None:
     lines = [" ".join(row) for row in rows]
     if name in (ATTR_FILE, LANDMARKS_FILE):  # counted tables: a count line and the column names first
         lines = [str(len(rows)), " ".join(header[1:])] + lines
-    _write_lines(target, lines)
+    write_official_lines(target, lines)
 
 
 def import_source(root: str | os.PathLike, target: str | os.PathLike, identities: str | os.PathLike | None = None,

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from faceobf.data.annotations import ATTR_FILE, IDENTITY_FILE, IMAGE_DIR, PARTITION_FILE
 from faceobf.data.cache import dataset_key
-from faceobf.data.sources import MissingSourceFileError, UnknownLayoutError, find_layout
+from faceobf.data.sources import MissingSourceFileError, UnknownLayoutError, find_layout, write_official_lines
 from faceobf.io import atomic_path
 
 MINI_NAMES_FILE = Path(__file__).with_name("celeba_mini_images.txt")
@@ -39,8 +39,7 @@ def _rows(path: Path, counted: bool) -> tuple[bytes | None, dict[str, bytes]]:
 def _write_table(target: Path, names: Sequence[str], header: bytes | None, rows: dict[str, bytes]) -> None:
     """The official format: CRLF lines, counted tables with the number of rows and the header first."""
     lines = ([str(len(names)).encode(), header] if header is not None else []) + [rows[n] for n in names]
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    write_official_lines(target, [line.decode() for line in lines])
 
 
 def _place_image(source: Path, target: Path) -> None:
