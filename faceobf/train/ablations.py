@@ -6,8 +6,8 @@ would measure the budget, not the change. So every comparison is made between ar
 each: the landmarks kept fixed under the flips (the seed's design), no edits drawn from the seed's four,
 attribute planes carrying differences (STGAN), a frozen attribute critic, lower L1 weights (the sweep,
 read on validation faces), an identity hinge on a small recogniser of the train identities (kept only if
-the assessors it never saw agree), word2vec planes instead of one-hot (the seed's proposal) and the first
-book's pix2pix recipe. The CLI trains the same runs (`faceobf train recon --short ...`, the command each run
+the assessors it never saw agree), word2vec planes instead of one-hot (the seed's proposal) and the seed's
+pix2pix recipe. The CLI trains the same runs (`faceobf train recon --short ...`, the command each run
 names), so they can run in the background before the chapter.
 """
 
