@@ -44,7 +44,7 @@ def main() -> None:
              "L1 upscaler, plain paste": replace(l1_only, paste="plain"), "L1 upscaler, matched paste": l1_only,
              "upscaler, plain paste": replace(with_upscaler, paste="plain"),
              "upscaler, matched paste (default)": with_upscaler, "upscaler, Poisson + grain": replace(with_upscaler, paste="poisson")}
-    for weight in args.adv_weight:
+    for weight in (w for w in args.adv_weight if w not in (0.0, profile.upscaler_train.adv_weight)):  # not a listed tool again
         adversarial = trained.obfuscator(with_upscaler_adversary(profile, weight), upscale=True)
         tools[f"128 px upscaler adv {weight:g}, plain paste"] = replace(adversarial, paste="plain")
         tools[f"128 px upscaler adv {weight:g}, matched paste"] = adversarial
