@@ -165,8 +165,8 @@ def privacy_scatter(table: dict[str, dict], labels: dict[str, str], x: str, x_la
 
 def privacy_figure(table: dict[str, dict], labels: dict[str, str], chance: float | None = None,
                    panels: Sequence[tuple[str, str, float, bool]] = (
-                       ("ssim", "SSIM to the original (higher keeps more of the photo)", 1.0, False),
-                       ("kid", "KID x1e3 to real faces (lower looks more real)", 1e3, True))):
+                       ("ssim", "SSIM to the original\n(higher keeps more of the photo)", 1.0, False),
+                       ("kid", "KID x1e3 to real faces\n(lower looks more real)", 1e3, True))):
     """Recall@1 against each naturalness measure of `panels` ((key, axis label, scale, lower is better)), side by
     side with one legend of the methods below them: better privacy and naturalness lie low and to the right."""
     fig, axes = plt.subplots(1, len(panels), figsize=(COLUMN_IN, 3.4), sharey=True, squeeze=False)
@@ -176,8 +176,14 @@ def privacy_figure(table: dict[str, dict], labels: dict[str, str], chance: float
             ax.invert_xaxis()
     for ax in axes[0][1:]:
         ax.set_ylabel("")
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
+    legend: dict[str, object] = {}  # every method once, also those a panel lacks (the original has no SSIM)
+    for ax in axes[0]:
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(name, handle)
+    order = [labels.get(name, name) for name in table] + ["chance"]  # the table's order, chance last
+    names = sorted(legend, key=lambda n: order.index(n) if n in order else len(order))
+    fig.legend([legend[n] for n in names], names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
+               frameon=False)
     fig.tight_layout()
     return fig
 

@@ -57,6 +57,14 @@ def test_the_privacy_figure_names_every_method_in_one_legend_instead_of_on_the_p
     assert not [t for ax in fig.axes for t in ax.texts]  # no labels drawn beside the points
 
 
+def test_the_privacy_figure_legend_keeps_a_method_that_one_panel_lacks() -> None:
+    table = {"original": {"ssim": None, "kid": 0.003, "recall_at_1": 0.99},  # no SSIM to itself
+             "flip4": {"ssim": 0.8, "kid": 0.012, "recall_at_1": 0.3}}
+    labels = {"original": "original", "flip4": "4 flips", "original:kind": "original", "flip4:kind": "unet"}
+    (legend,) = viz.privacy_figure(table, labels, chance=1 / 22).legends
+    assert [t.get_text() for t in legend.get_texts()] == ["original", "4 flips", "chance"]
+
+
 def test_a_table_keeps_each_columns_format() -> None:
     frame = pd.DataFrame({"accuracy": [0.1534, 0.9], "images_per_s": [12.72441, 7.0]}, index=["a", "b"])
     html = viz.table(frame, {"accuracy": "{:.1%}", "images_per_s": "{:.1f}"}).to_html()
