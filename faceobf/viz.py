@@ -180,8 +180,7 @@ def privacy_figure(table: dict[str, dict], labels: dict[str, str], chance: float
     for ax in axes[0]:
         for handle, name in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(name, handle)
-    order = [labels.get(name, name) for name in table] + ["chance"]  # the table's order, chance last
-    names = sorted(legend, key=lambda n: order.index(n) if n in order else len(order))
+    names = [n for n in [labels.get(name, name) for name in table] + ["chance"] if n in legend]  # table order
     fig.legend([legend[n] for n in names], names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
                frameon=False)
     fig.tight_layout()
