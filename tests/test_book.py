@@ -40,20 +40,9 @@ def test_every_glue_reference_has_a_saved_value(path: Path) -> None:
 
 
 # ---- the book as a textbook (issue 24): what a reader sees in the page column ---------------------------------------
-# Chapters still to be re-executed with the figure style and reading flow fail these checks; each is marked as an
-# expected failure (strict: once it passes, the mark must go).
-NOT_YET_REWORKED = {"02_stage2_reconstruct"}
-ALREADY_FITTING: set[str] = set()  # chapters whose figures fit the column before their rework
 HIDDEN = {"remove-cell", "remove-input", "hide-input"}
 PAGE_WIDE_PX = 1100
 NOISE = re.compile(r"PosixPath\(|/work/|/home/|/tmp/|object at 0x|\w+Config\(|# NBVAL_|\d+ numbers recorded")
-
-
-def _reworked(path: Path, passing_already: frozenset[str] = frozenset()):
-    mark = pytest.mark.xfail(strict=True, reason="issue 24: re-executed with the book's style in a later stop")
-    if path.stem in NOT_YET_REWORKED - passing_already:
-        return pytest.param(path, marks=mark, id=path.stem)
-    return pytest.param(path, id=path.stem)
 
 
 def _png_width(data: str) -> int:
@@ -67,7 +56,7 @@ def _visible_code(nb: dict) -> list[dict]:
     return [c for c in nb["cells"] if c["cell_type"] == "code" and not HIDDEN & set(c["metadata"].get("tags", []))]
 
 
-@pytest.mark.parametrize("path", [_reworked(p, frozenset(ALREADY_FITTING)) for p in CHAPTERS])
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_figures_fit_the_page_column(path: Path) -> None:
     nb = json.loads(path.read_text())
     widths = [_png_width(o["data"]["image/png"]) for o in _outputs(nb) if "image/png" in o.get("data", {})]
@@ -75,7 +64,7 @@ def test_figures_fit_the_page_column(path: Path) -> None:
     assert sum(w > PAGE_WIDE_PX for w in widths) <= len(widths) / 5, f"figure widths {widths}"
 
 
-@pytest.mark.parametrize("path", [_reworked(p) for p in CHAPTERS])
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_visible_code_is_short_and_narrow_and_prints_no_paths_or_reprs(path: Path) -> None:
     nb = json.loads(path.read_text())
     for cell in _visible_code(nb):
@@ -91,7 +80,7 @@ def test_visible_code_is_short_and_narrow_and_prints_no_paths_or_reprs(path: Pat
             assert not NOISE.search(text), f"a path, repr or marker in an output: {NOISE.search(text).group(0)!r}"
 
 
-@pytest.mark.parametrize("path", [_reworked(p) for p in CHAPTERS])
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_ends_with_a_summary_and_exercises_with_hidden_solutions(path: Path) -> None:
     nb = json.loads(path.read_text())
     text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
