@@ -34,3 +34,23 @@ def test_flips_that_draw_another_person_lose_every_match_and_redraws_without_fli
                                      embed=_mean_colour)
     for assessor in ("dlib", "ArcFace"):
         assert readings[assessor] == {"original": 1.0, "no flip": 1.0, "flips": 0.0}
+
+
+def test_assessors_describe_the_gallery_once_for_many_generators(monkeypatch: pytest.MonkeyPatch) -> None:
+    described = []
+
+    def counting(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
+        described.append(1)
+        return _mean_colour(crop[None])[0]
+
+    monkeypatch.setattr(module, "face_descriptor", counting)
+    images = np.broadcast_to(COLOURS[:, None, None, :], (4, 64, 64, 3)).copy()
+    faces = FaceFactors(np.arange(4), images, np.full((4, 68, 2), 32.0, np.float32), np.ones((4, 64, 64), np.uint8),
+                        np.zeros((4, 40), np.int8), np.zeros(0, np.int64))
+    originals = np.broadcast_to(COLOURS[:, None, None, :], (4, 178, 178, 3)).copy()
+    base = np.zeros((4, 40), np.int8)
+    assessors = module.IdentityAssessors(faces, originals, np.array([0, 0, 1, 1]))
+    readings = [assessors.shift(Swapper(), base, ["Smiling"]) for _ in range(3)]
+    assert len(described) == 4 + 3 * 2 * 4  # the gallery once, then two redraws of four faces per generator
+    assert readings[0] == readings[2] == module.identity_shift(Swapper(), faces, originals, np.array([0, 0, 1, 1]), base,
+                                                               ["Smiling"])

@@ -26,27 +26,42 @@ def _upscale(faces: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC) for f in faces])
 
 
+class IdentityAssessors:
+    """dlib (and the second recogniser, given `embed`) with the gallery of the original crops described once, so that
+    many generators are read against it at the cost of their own redraws only."""
+
+    def __init__(self, faces: FaceFactors, originals: np.ndarray, identities: np.ndarray,
+                 embed: Callable[[np.ndarray], np.ndarray] | None = None):
+        self.faces, self.identities = faces, np.asarray(identities)
+        self.size = originals.shape[1]
+        points = np.asarray(faces.landmarks, np.float64) * (self.size / faces.images.shape[1])
+        self.describers: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+            "dlib": lambda crops: np.stack([face_descriptor(c, p) for c, p in zip(crops, points)])}
+        if embed is not None:
+            self.describers["ArcFace"] = embed
+        self.galleries = {name: describe(np.asarray(originals, np.uint8)) for name, describe in self.describers.items()}
+
+    def _recall(self, name: str, probes: np.ndarray) -> float:
+        keys = np.arange(len(self.identities))
+        gallery = self.galleries[name]
+        return float(recall_at_1(probes, self.identities, gallery, self.identities, keys, keys).mean())
+
+    def shift(self, generator: FaceGenerator, base: np.ndarray, flips: Sequence[str]) -> dict[str, dict[str, float]]:
+        """{assessor: {"original", "no flip", "flips": Recall@1}} of the faces redrawn by `generator` from the judge's
+        readings `base`, without a flip and with `flips`."""
+        targets = base.copy()
+        flipped = [attribute_index(n) for n in flips]
+        targets[:, flipped] = 1 - targets[:, flipped]
+        redraws = {probe: _upscale(as_uint8(generator.render(self.faces, attributes, source=base)), self.size)
+                   for probe, attributes in (("no flip", base), ("flips", targets))}
+        return {name: {"original": self._recall(name, self.galleries[name]),
+                       **{probe: self._recall(name, describe(crops)) for probe, crops in redraws.items()}}
+                for name, describe in self.describers.items()}
+
+
 def identity_shift(generator: FaceGenerator, faces: FaceFactors, originals: np.ndarray, identities: np.ndarray, base: np.ndarray,
                    flips: Sequence[str], embed: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, dict[str, float]]:
     """{assessor: {"original", "no flip", "flips": Recall@1}} of `faces` (their `originals` as uint8 crops, the judge's
-    readings `base`) redrawn by `generator`; dlib always, the second recogniser when `embed` (crops -> unit embeddings)."""
-    size = originals.shape[1]
-    points = np.asarray(faces.landmarks, np.float64) * (size / faces.images.shape[1])
-    targets = base.copy()
-    flipped = [attribute_index(n) for n in flips]
-    targets[:, flipped] = 1 - targets[:, flipped]
-    probes = {"original": np.asarray(originals, np.uint8),
-              "no flip": _upscale(as_uint8(generator.render(faces, base, source=base)), size),
-              "flips": _upscale(as_uint8(generator.render(faces, targets, source=base)), size)}
-    keys = np.arange(len(originals))
-    assessors: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-        "dlib": lambda crops: np.stack([face_descriptor(c, p) for c, p in zip(crops, points)])}
-    if embed is not None:
-        assessors["ArcFace"] = embed
-    out = {}
-    for name, describe in assessors.items():
-        gallery = describe(probes["original"])
-        out[name] = {probe: float(recall_at_1(gallery if probe == "original" else describe(crops), identities, gallery, identities,
-                                              keys, keys).mean())
-                     for probe, crops in probes.items()}
-    return out
+    readings `base`) redrawn by `generator`; dlib always, the second recogniser when `embed` (crops -> unit embeddings).
+    For several generators, build one `IdentityAssessors` and call its `shift`: the gallery is then described once."""
+    return IdentityAssessors(faces, originals, identities, embed).shift(generator, base, flips)
