@@ -24,12 +24,17 @@ def _mean_colour(crops: np.ndarray) -> np.ndarray:  # a "recogniser" that tells 
     return np.asarray(crops, np.float32).reshape(len(crops), -1, 3).mean(axis=1)
 
 
-def test_flips_that_draw_another_person_lose_every_match_and_redraws_without_flips_keep_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(module, "face_descriptor", lambda crop, points: _mean_colour(crop[None])[0])
+def _two_people() -> tuple[FaceFactors, np.ndarray]:
+    """Four 64 px faces (two red, two blue) and their 178 px original crops."""
     images = np.broadcast_to(COLOURS[:, None, None, :], (4, 64, 64, 3)).copy()
     faces = FaceFactors(np.arange(4), images, np.full((4, 68, 2), 32.0, np.float32), np.ones((4, 64, 64), np.uint8),
                         np.zeros((4, 40), np.int8), np.zeros(0, np.int64))
-    originals = np.broadcast_to(COLOURS[:, None, None, :], (4, 178, 178, 3)).copy()
+    return faces, np.broadcast_to(COLOURS[:, None, None, :], (4, 178, 178, 3)).copy()
+
+
+def test_flips_that_draw_another_person_lose_every_match_and_redraws_without_flips_keep_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(module, "face_descriptor", lambda crop, points: _mean_colour(crop[None])[0])
+    faces, originals = _two_people()
     readings = module.identity_shift(Swapper(), faces, originals, np.array([0, 0, 1, 1]), np.zeros((4, 40), np.int8), ["Smiling"],
                                      embed=_mean_colour)
     for assessor in ("dlib", "ArcFace"):
@@ -44,10 +49,7 @@ def test_assessors_describe_the_gallery_once_for_many_generators(monkeypatch: py
         return _mean_colour(crop[None])[0]
 
     monkeypatch.setattr(module, "face_descriptor", counting)
-    images = np.broadcast_to(COLOURS[:, None, None, :], (4, 64, 64, 3)).copy()
-    faces = FaceFactors(np.arange(4), images, np.full((4, 68, 2), 32.0, np.float32), np.ones((4, 64, 64), np.uint8),
-                        np.zeros((4, 40), np.int8), np.zeros(0, np.int64))
-    originals = np.broadcast_to(COLOURS[:, None, None, :], (4, 178, 178, 3)).copy()
+    faces, originals = _two_people()
     base = np.zeros((4, 40), np.int8)
     assessors = module.IdentityAssessors(faces, originals, np.array([0, 0, 1, 1]))
     readings = [assessors.shift(Swapper(), base, ["Smiling"]) for _ in range(3)]

@@ -40,11 +40,11 @@ class IdentityAssessors:
         if embed is not None:
             self.describers["ArcFace"] = embed
         self.galleries = {name: describe(np.asarray(originals, np.uint8)) for name, describe in self.describers.items()}
+        self.original = {name: self._recall(name, gallery) for name, gallery in self.galleries.items()}
 
     def _recall(self, name: str, probes: np.ndarray) -> float:
         keys = np.arange(len(self.identities))
-        gallery = self.galleries[name]
-        return float(recall_at_1(probes, self.identities, gallery, self.identities, keys, keys).mean())
+        return float(recall_at_1(probes, self.identities, self.galleries[name], self.identities, keys, keys).mean())
 
     def shift(self, generator: FaceGenerator, base: np.ndarray, flips: Sequence[str]) -> dict[str, dict[str, float]]:
         """{assessor: {"original", "no flip", "flips": Recall@1}} of the faces redrawn by `generator` from the judge's
@@ -54,7 +54,7 @@ class IdentityAssessors:
         targets[:, flipped] = 1 - targets[:, flipped]
         redraws = {probe: _upscale(as_uint8(generator.render(self.faces, attributes, source=base)), self.size)
                    for probe, attributes in (("no flip", base), ("flips", targets))}
-        return {name: {"original": self._recall(name, self.galleries[name]),
+        return {name: {"original": self.original[name],
                        **{probe: self._recall(name, describe(crops)) for probe, crops in redraws.items()}}
                 for name, describe in self.describers.items()}
 
