@@ -418,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "none: redraw each face with its own attributes (the control)")
     obf.add_argument("--geometry", choices=["follow", "fixed"],
                      help="follow: a flip also moves the landmarks it names (a smile, a nose), as the U-Net was trained; fixed: "
-                          "keep the face's landmarks (the seed's design); default: follow when the U-Net has a landmark mapping")
+                          "keep the face's landmarks (the seed's design; the planes keep the model's flip intensity); default: follow when "
+                          "the U-Net has a landmark mapping")
     obf.add_argument("--flip", nargs="+", metavar="ATTR", help="attributes for --policy named (default: Pointy_Nose Smiling Young Big_Nose)")
     obf.add_argument("--k", type=int, default=4, help="how many attributes --policy random or identity flips (default 4)")
     obf.add_argument("--seed", type=int, default=0, help="seed of --policy random")
