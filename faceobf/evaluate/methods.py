@@ -1,16 +1,16 @@
 """The obfuscation methods compared under one protocol.
 
-Every method gets the same input, an aligned 178x218 CelebA image, and is read on the same 178x178
-face crop. The stage-3 methods take the tool's own path (`path = "photo"`): the whole image goes
-through `Obfuscator.obfuscate_photos`, detection, alignment, redraw, warp back, blend and the last
-check included, and a face the tool does not find stays as it was (a privacy failure, scored, never
-dropped). One method keeps the seed's crop path (`flip4_crop`: the crop redrawn in place from the
-data set's landmarks, no detection) to show what the photo path changes. Two rows tell geometry and
-redrawing apart: `flip4_fixed` (the seed's flips with the landmarks kept, the seed's design; the planes keep the
-tool's intensity, so only the geometry differs from `flip4`) and
-`warp4` (no U-Net: the original face warped as the landmark mapping moves its points for the seed's
-flips). `flip4_64` is the photo path before the upscaler: the 64 px redraw resampled and pasted plain. The classic baselines blur, pixelate or black out the landmark ellipse of the crop, the region
-the U-Net redraws.
+Every method gets the same input, an aligned 178x218 CelebA image, and is read on the same 178x178 face crop.
+The stage-3 methods take the tool's own path (`path = "photo"`): the whole image goes through
+`Obfuscator.obfuscate_photos`, detection, alignment, redraw, warp back, blend and the last check included, and
+a face the tool does not find stays as it was (a privacy failure, scored, never dropped). One method keeps the
+seed's crop path (`flip4_crop`: the crop redrawn in place from the data set's landmarks, no detection) to show
+what the photo path changes. Two rows tell geometry and redrawing apart: `flip4_fixed` (the seed's flips with
+the landmarks kept, the seed's design; the planes keep the tool's intensity, so only the geometry differs from
+`flip4`) and `warp4` (no U-Net: the original face warped as the landmark mapping moves its points for the
+seed's flips). `flip4_64` is the photo path before the upscaler: the 64 px redraw resampled and pasted plain.
+The classic baselines blur, pixelate or black out the landmark ellipse of the crop, the region the U-Net
+redraws.
 """
 
 from __future__ import annotations
