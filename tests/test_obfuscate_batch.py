@@ -232,7 +232,7 @@ from faceobf.obfuscate.pipeline import FaceRecord
 
 class Slow:
     def obfuscate_photo(self, photo):
-        time.sleep(0.03)
+        time.sleep(0.1)
         return 255 - photo, [FaceRecord((0, 0, 4, 4), 1.0, "unet")]
 
 root, out = Path(sys.argv[1]), Path(sys.argv[2])
@@ -253,10 +253,17 @@ def test_a_batch_killed_at_random_points_resumes_to_one_output_and_one_record_pe
         _photo(root / f"{v // 8}" / f"{v:02d}.png", v + 10)
     rng = np.random.default_rng(0)
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    report = out / "faceobf-report.jsonl"
+    lines = lambda: report.read_bytes().count(b"\n") if report.exists() else 0
     kills = 0
     for _ in range(10):
+        # kill once the run has recorded a photo, then at a random point of the next photo's work or writes: the kills
+        # land mid-batch however fast the machine starts Python (a fixed delay let a fast machine finish the batch)
+        before, deadline = lines(), time.monotonic() + 120
         child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(root), str(out)], env=env)
-        time.sleep(float(rng.uniform(0.5, 3.0)))
+        while child.poll() is None and lines() == before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(float(rng.uniform(0.0, 0.15)))
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)
             kills += 1
