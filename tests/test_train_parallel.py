@@ -33,7 +33,7 @@ SCRIPT = textwrap.dedent(r"""
     def compare(name, step, state, batches, lr):
         # each step starts both runs from the one-device state: Adam moves a parameter whose gradient is near zero by
         # about lr in the direction of that gradient's sign, which the reduction order can flip, and a next step taken
-        # from the two states would then compare two different points (seen: 4.7% apart after two steps, 0.1% from one)
+        # from the two states would then compare two different points (seen: 4.7% apart after two steps, 0.07% from one)
         many = DataParallel.over(len(batches[0][0]))
         one = copy(state)
         losses, param_diff, moment_diff = [], 0.0, 0.0
