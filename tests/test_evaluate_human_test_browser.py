@@ -64,9 +64,9 @@ def _reload_until_kept(browser, answer_again, tries: int = 3):
     """Reload after the first answer until the page resumes at sheet 2; return the new page's Confirm button.
 
     Headless Chromium on a fresh profile now and then drops a local-storage write it has already shown
-    the page: measured here, 5 of 100 reloads came back at sheet 1 with the storage empty (reloading 0 to
-    3 s after the answer), while the next answer on the same page survived its reload. A page that never kept its
-    progress fails every try; a browser that drops one write in 20 passes on the next.
+    the page: measured here, 5 of 100 reloads came back at sheet 1 with the storage empty (reloading
+    0 to 3 s after the answer), while the next answer on the same page survived its reload. A page
+    that never kept its progress fails every try; a browser that drops one write in 20 passes on the next.
     """
     from selenium.webdriver.common.by import By
 
