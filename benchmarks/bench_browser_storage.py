@@ -17,14 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from test_evaluate_human_test_browser import FLAGS  # noqa: E402  (one list of browser flags)
-
-from faceobf.evaluate.human_test import write_human_test  # noqa: E402
-from faceobf.evaluate.sheets import make_sheets  # noqa: E402
+from test_evaluate_human_test_browser import launch_chromium, write_test_page  # noqa: E402  (the test's browser and page)
 
 
 def one_trial(pause: float, settle: float) -> tuple[bool, bool]:
@@ -32,21 +27,12 @@ def one_trial(pause: float, settle: float) -> tuple[bool, bool]:
 
     Returns (the first answer was lost, the second was lost too).
     """
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     tmp = Path(tempfile.mkdtemp())
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp / 'profile'}")
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver = launch_chromium(tmp)
     try:
-        sheets = make_sheets(np.arange(60), np.repeat(np.arange(12), 5), 3, seed=0, form="query")
-        images = [[np.full((40, 40, 3), (25 * k, 100, 200 - 15 * k), np.uint8) for k in range(10)] for _ in sheets]
-        paths = write_human_test(tmp / "test", sheets, images, "blur_s8", "blur")
+        sheets, paths = write_test_page(tmp / "test", "query")
         time.sleep(settle)
         driver.get(paths["page"].resolve().as_uri())
 

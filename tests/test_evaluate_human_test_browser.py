@@ -24,28 +24,40 @@ FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage")
 
 
-@pytest.fixture
-def browser(tmp_path: Path):
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        message = "Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; .ci/run installs them")
-        pytest.skip(message)
+def launch_chromium(tmp_path: Path):
+    """Debian's headless Chromium on a fresh profile under `tmp_path`, saving downloads to `tmp_path/downloads`."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     options = webdriver.ChromeOptions()
-    options.binary_location = chromium
+    options.binary_location = shutil.which("chromium")
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     driver.downloads = downloads
+    return driver
+
+
+def write_test_page(out_dir: Path, form: str):
+    """Three sheets of plain-coloured faces in `form` written as a human test; (sheets, paths)."""
+    sheets = make_sheets(np.arange(60), np.repeat(np.arange(12), 5), 3, seed=0, form=form)
+    images = [[np.full((40, 40, 3), (25 * k, 100, 200 - 15 * k), np.uint8) for k in range(10)] for _ in sheets]
+    return sheets, write_human_test(out_dir, sheets, images, "blur_s8", "blur")
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        message = "Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; .ci/run installs them")
+        pytest.skip(message)
+    driver = launch_chromium(tmp_path)
     yield driver
     driver.quit()
 
@@ -88,10 +100,7 @@ def _reload_until_kept(browser, answer_again, tries: int = 5):
 def test_answer_sheets_by_clicking_export_and_score(tmp_path: Path, browser, form: str) -> None:
     from selenium.webdriver.common.by import By
 
-    rows, ids = np.arange(60), np.repeat(np.arange(12), 5)
-    sheets = make_sheets(rows, ids, 3, seed=0, form=form)
-    images = [[np.full((40, 40, 3), (25 * k, 100, 200 - 15 * k), np.uint8) for k in range(10)] for _ in sheets]
-    paths = write_human_test(tmp_path / "test", sheets, images, "blur_s8", "blur")
+    sheets, paths = write_test_page(tmp_path / "test", form)
     browser.get(paths["page"].resolve().as_uri())
 
     def faces():

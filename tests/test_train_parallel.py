@@ -36,18 +36,18 @@ SCRIPT = textwrap.dedent(r"""
         # from the two states would then compare two different points (seen: 4.7% apart after two steps, 0.07% from one)
         many = DataParallel.over(len(batches[0][0]))
         one = copy(state)
+        in_optimiser = ["opt_state" in jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(state)[0]]
         losses, param_diff, moment_diff = [], 0.0, 0.0
         for batch in batches:
             rep, m8 = step(many.replicate(copy(one)), *(jax.device_put(a, many.batch) for a in batch))
             one, m1 = step(one, *map(jnp.asarray, batch))
             losses.append([{k: float(v) for k, v in m1.items()}, {k: float(v) for k, v in m8.items()}])
-            paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(one)[0]]
-            pairs = [(p, a, b) for p, a, b in zip(paths, jax.tree.leaves(one), jax.tree.leaves(rep))
+            pairs = [(opt, a, b) for opt, a, b in zip(in_optimiser, jax.tree.leaves(one), jax.tree.leaves(rep))
                      if jnp.issubdtype(a.dtype, jnp.floating)]
-            param_diff = max(param_diff, max(float(jnp.max(jnp.abs(a - b))) for p, a, b in pairs if "opt_state" not in p))
-            moment_pairs = [(a, b) for p, a, b in pairs if "opt_state" in p]
-            moment_diff = max(moment_diff, max(float(jnp.max(jnp.abs(a - b))) for a, b in moment_pairs)
-                              / max(float(jnp.max(jnp.abs(a))) for a, b in moment_pairs))  # relative to the largest moment
+            gap = lambda moments: max(float(jnp.max(jnp.abs(a - b))) for opt, a, b in pairs if opt == moments)
+            largest_moment = max(float(jnp.max(jnp.abs(a))) for opt, a, b in pairs if opt)
+            param_diff = max(param_diff, gap(False))
+            moment_diff = max(moment_diff, gap(True) / largest_moment)  # relative to the largest moment
         leaf = jax.tree.leaves(rep)[0]
         out[name] = {"devices": many.devices, "losses": losses, "param_diff": param_diff, "adam_bound": 2 * lr + 1e-6,
                      "moment_rel_diff": moment_diff, "state_devices": len(leaf.sharding.device_set)}
