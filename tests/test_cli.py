@@ -106,4 +106,4 @@ def test_ctrl_c_ends_an_obfuscate_run_with_its_summary_and_exit_130(tmp_path: Pa
     monkeypatch.setattr(cli, "build_obfuscator", lambda args: Interrupted())
     assert main(["obfuscate", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out")]) == 130
     out = capsys.readouterr().out
-    assert "interrupted: rerun with --resume to finish" in out and "report: " in out and "Traceback" not in out
+    assert "interrupted: run the same command again to finish" in out and "report: " in out and "Traceback" not in out

@@ -63,25 +63,35 @@ def test_one_failing_photo_is_refused_by_name_and_the_batch_goes_on(tmp_path: Pa
     assert [r["status"] for r in read_report(tmp_path / "out" / "faceobf-report.jsonl")] == ["done", "error", "done"]
 
 
-def test_existing_outputs_and_reports_are_never_overwritten_without_asking(tmp_path: Path) -> None:
-    inputs = collect_inputs([_photo(tmp_path / "in" / "1.png", 10)])
-    obfuscate_files(Inverts(), inputs, tmp_path / "out", progress=False)
-    with pytest.raises(OutputExistsError, match="--resume"):
-        obfuscate_files(Inverts(), inputs, tmp_path / "out", progress=False)
-    summary, report = obfuscate_files(Inverts(), inputs, tmp_path / "out", report_path=tmp_path / "second.jsonl", progress=False)
-    assert summary.done == 0 and report[0]["error"].startswith("OutputExistsError")
-    summary, _ = obfuscate_files(Inverts(), inputs, tmp_path / "out", overwrite=True, progress=False)
+def test_a_later_run_continues_the_report_and_overwrite_keeps_every_other_record(tmp_path: Path) -> None:
+    first = collect_inputs([_photo(tmp_path / "in" / "1.png", 10)])
+    obfuscate_files(Inverts(), first, tmp_path / "out", progress=False)
+    model = Inverts()
+    summary, report = obfuscate_files(model, first, tmp_path / "out", progress=False)  # again: done, not refused
+    assert summary.skipped == 1 and summary.refused == [] and model.seen == []
+    second = collect_inputs([_photo(tmp_path / "in" / "2.png", 20)])  # a new photo, same output folder
+    summary, _ = obfuscate_files(Inverts(), second, tmp_path / "out", progress=False)
+    assert summary.done == 1 and summary.refused == []
+    assert sorted(Path(r["input"]).name for r in read_report(tmp_path / "out" / "faceobf-report.jsonl")) == ["1.png", "2.png"]
+    summary, _ = obfuscate_files(Inverts(), second, tmp_path / "out", overwrite=True, progress=False)  # redo 2.png only
     assert summary.done == 1
+    records = read_report(tmp_path / "out" / "faceobf-report.jsonl")
+    assert sorted((Path(r["input"]).name, r["status"]) for r in records) == [("1.png", "done"), ("2.png", "done")]
+    _photo(tmp_path / "out" / "3.png", 99)  # a file faceobf did not write, where an output would go
+    third = collect_inputs([_photo(tmp_path / "in" / "3.png", 30)])
+    summary, report = obfuscate_files(Inverts(), third, tmp_path / "out", report_path=tmp_path / "second.jsonl", progress=False)
+    assert summary.done == 0 and report[0]["error"].startswith("OutputExistsError")
+    assert all(Path(r["output"]).is_absolute() for r in read_report(tmp_path / "out" / "faceobf-report.jsonl"))
 
 
 def test_an_interrupted_run_keeps_its_records_and_resumes(tmp_path: Path) -> None:
     inputs = collect_inputs([_photo(tmp_path / "in" / f"{v}.png", v) for v in (10, 20, 30)])
     summary, _ = obfuscate_files(Inverts(interrupt_on=(20,)), inputs, tmp_path / "out", progress=False)  # Ctrl-C on 20
-    assert summary.interrupted and summary.done == 1 and "rerun with --resume" in summary.line()
+    assert summary.interrupted and summary.done == 1 and "run the same command again" in summary.line()
     kept = read_report(tmp_path / "out" / "faceobf-report.jsonl")
     assert [(Path(r["input"]).name, r["status"]) for r in kept] == [("10.png", "done"), ("20.png", "interrupted")]
     model = Inverts()
-    summary, report = obfuscate_files(model, inputs, tmp_path / "out", resume=True, progress=False)
+    summary, report = obfuscate_files(model, inputs, tmp_path / "out", progress=False)
     assert model.seen == [20, 30] and summary.skipped == 1 and summary.done == 2
     assert [r["status"] for r in report] == ["skipped", "done", "done"]
     final = read_report(tmp_path / "out" / "faceobf-report.jsonl")  # one record per photo: the interrupted one redone
@@ -152,7 +162,7 @@ def test_resume_knows_photos_by_identity_not_by_spelling(tmp_path: Path, monkeyp
     (tmp_path / "out").rename(tmp_path / "renamed")  # the user renames the output folder
     monkeypatch.chdir(tmp_path / "in")  # and resumes from elsewhere, with an absolute path
     model = Inverts()
-    summary, _ = obfuscate_files(model, collect_inputs([tmp_path / "in"]), tmp_path / "renamed", resume=True, progress=False)
+    summary, _ = obfuscate_files(model, collect_inputs([tmp_path / "in"]), tmp_path / "renamed", progress=False)
     assert summary.skipped == 2 and model.seen == [] and summary.refused == []
     assert len(read_report(tmp_path / "renamed" / "faceobf-report.jsonl")) == 2  # one record per photo
 
@@ -161,7 +171,7 @@ def test_an_output_folder_inside_the_input_folder_is_never_read_back(tmp_path: P
     root = tmp_path / "photos"
     _photo(root / "a.png", 10)
     out = root / "out"
-    for options in ({}, {"resume": True}, {"overwrite": True}):
+    for options in ({}, {}, {"overwrite": True}):
         inputs = collect_inputs([root], exclude=[out, out / "faceobf-report.jsonl"])
         assert [i.relative.as_posix() for i in inputs] == ["photos/a.png"]
         obfuscate_files(Inverts(), inputs, out, progress=False, **options)
@@ -209,9 +219,9 @@ def test_models_load_only_when_a_photo_needs_them(tmp_path: Path) -> None:
 
     obfuscate_files(load, inputs, tmp_path / "out", progress=False)
     assert loads == [1]
-    obfuscate_files(load, inputs, tmp_path / "out", resume=True, progress=False)  # nothing left to do: no models
+    obfuscate_files(load, inputs, tmp_path / "out", progress=False)  # nothing left to do: no models
     (tmp_path / "in" / "b.gif").write_bytes(b"GIF89a")
-    obfuscate_files(load, collect_inputs([tmp_path / "in"]), tmp_path / "out", resume=True, progress=False)
+    obfuscate_files(load, collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False)
     assert loads == [1]  # a.png done before, b.gif refused by format: still no models
 
     def broken():
@@ -219,7 +229,7 @@ def test_models_load_only_when_a_photo_needs_them(tmp_path: Path) -> None:
 
     _photo(tmp_path / "in" / "c.png", 30)
     with pytest.raises(FileNotFoundError, match="no trained U-Net"):
-        obfuscate_files(broken, collect_inputs([tmp_path / "in"]), tmp_path / "out", resume=True, progress=False)
+        obfuscate_files(broken, collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False)
     assert len(read_report(tmp_path / "out" / "faceobf-report.jsonl")) == 2  # nothing recorded for a run that never started
 
 
@@ -236,7 +246,7 @@ class Slow:
         return 255 - photo, [FaceRecord((0, 0, 4, 4), 1.0, "unet")]
 
 root, out = Path(sys.argv[1]), Path(sys.argv[2])
-obfuscate_files(Slow(), collect_inputs([root], exclude=[out]), out, resume=True, progress=False)
+obfuscate_files(Slow(), collect_inputs([root], exclude=[out]), out, progress=False)
 """
 
 

@@ -152,7 +152,7 @@ def test_cli_obfuscates_refuses_and_reports(obfuscator: Obfuscator, tmp_path, mo
     code = cli.main(["obfuscate", str(inputs), "-o", str(out), "--report", str(tmp_path / "report.jsonl")])
     assert code == 1  # two photos refused
     printed = capsys.readouterr().out
-    assert "1 photo(s) done" in printed and "2 photo(s) refused" in printed
+    assert "1 photo done" in printed and "2 files refused" in printed
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert written == ["in/astronaut.jpg"]  # nothing for the refused photos
     with Image.open(out / "in" / "astronaut.jpg") as im:
@@ -311,8 +311,8 @@ def test_cli_without_an_output_folder_writes_beside_the_inputs_and_reruns_cleanl
     Image.fromarray(data.astronaut()).save(photos / "astronaut.jpg")
     assert cli.main(["obfuscate", str(photos)]) == 0
     assert (photos / "astronaut.obfuscated.jpg").exists() and (photos / "astronaut.jpg").exists()
-    assert f"report: {tmp_path / 'faceobf-report.jsonl'}" in capsys.readouterr().out
-    assert cli.main(["obfuscate", str(photos), "--resume"]) == 0  # the output is not read back as a new input
+    assert f"report: {photos / 'faceobf-report.jsonl'}" in capsys.readouterr().out  # the folder's own report
+    assert cli.main(["obfuscate", str(photos)]) == 0  # the output is not read back as a new input
     assert "1 skipped" in capsys.readouterr().out
-    assert sorted(p.name for p in photos.iterdir()) == ["astronaut.jpg", "astronaut.obfuscated.jpg"]
-    assert len(read_report(tmp_path / "faceobf-report.jsonl")) == 1
+    assert sorted(p.name for p in photos.iterdir()) == ["astronaut.jpg", "astronaut.obfuscated.jpg", "faceobf-report.jsonl"]
+    assert len(read_report(photos / "faceobf-report.jsonl")) == 1

@@ -69,7 +69,42 @@ def _compare_and_resume(tmp_path: Path) -> None:
     for name in ("a.png", "b.png"):
         np.testing.assert_array_equal(np.asarray(Image.open(ray_out / "in" / name)), np.asarray(Image.open(local / "in" / name)))
     (ray_out / "in" / "b.png").unlink()  # resume: only b is redone
-    s_again, _ = obfuscate_files(_tiny_obfuscator, collect_inputs([photos]), ray_out, progress=False, engine="ray", workers=1,
-                                 resume=True)
+    s_again, _ = obfuscate_files(_tiny_obfuscator, collect_inputs([photos]), ray_out, progress=False, engine="ray", workers=1)
     assert s_again.done == 1 and s_again.skipped == 1
     np.testing.assert_array_equal(np.asarray(Image.open(ray_out / "in" / "b.png")), np.asarray(Image.open(local / "in" / "b.png")))
+
+
+QUIET_RUN = """
+import sys
+from pathlib import Path
+import numpy as np
+from PIL import Image
+from faceobf.obfuscate.batch import collect_inputs, obfuscate_files
+from faceobf.obfuscate.pipeline import FaceRecord
+
+class Inverts:
+    def obfuscate_photo(self, photo):
+        return 255 - photo, [FaceRecord((0, 0, 4, 4), {"hog": 1.0}, "unet")]
+
+def load():
+    return Inverts()
+
+root = Path(sys.argv[1])
+for v in (10, 20):
+    (root / "in").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((16, 16, 3), v, np.uint8)).save(root / "in" / f"{v}.png")
+summary, _ = obfuscate_files(load, collect_inputs([root / "in"]), root / "out", engine="ray", workers=1, progress=False)
+print(summary.line())
+"""
+
+
+def test_a_local_ray_instance_starts_and_runs_quietly(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    run = subprocess.run([sys.executable, "-c", QUIET_RUN, str(tmp_path)], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0 and run.stdout.startswith("2 photos done"), run.stderr
+    for noise in ("Token authentication", "core_worker", "deprecated", "Progress bars", "Starting execution"):
+        assert noise not in run.stderr, run.stderr

@@ -4,18 +4,26 @@ Each input ends in one state, recorded in the report: `done` (every face obfusca
 `no_face` (refused, nothing written, unless `allow_no_face`, where the photo is written metadata-free
 as `no_face_allowed`), `refused` (a file the tool cannot read: its format, its kind; named before any
 model loads), `error` (anything that went wrong on this photo, named: nothing written, the batch goes
-on), `skipped` (`resume`: done by an earlier run whose output is still there; its earlier record stands)
-and `interrupted` (Ctrl-C stopped the run on it).
+on), `skipped` (done by an earlier run whose output is still there; its earlier record stands) and
+`interrupted` (Ctrl-C stopped the run on it).
+
+Runs compose: a report in the output folder is continued, never refused. A later run over the same
+folder skips what is done, processes what is new or failed, and keeps the records of inputs it was not
+given; `overwrite` redoes the outputs of the inputs it is given and keeps every other record.
 
 Nothing is lost or overwritten, and a run killed at any point resumes cleanly:
 * one writer per output folder: a lock (`.faceobf.lock` while a run holds it, released by the system when
   its holder dies) refuses a second run by name;
 * a photo's record is appended to the report (one `write` of one line) *before* its output is renamed
   into place, so an output never exists without its record; a record whose output is missing is redone;
-* `resume` knows photos by their resolved paths and their outputs by their place below OUTDIR, so the same
+* a run knows photos by their resolved paths and their outputs by their place below OUTDIR, so the same
   folder typed another way, from another working directory, or a renamed output folder, resumes; it
   rewrites the report (atomically) with one record per input and removes the temporary files
-  (`.NAME.XXXXXXXX.part.EXT`) a killed run left behind;
+  (`.NAME.XXXXXXXX.part.EXT`) a killed run left behind; an output that the report of its input's own
+  folder records (a run without `-o` there) is done too;
+* a folder that cannot be written (read-only, full, vanished) ends the run with one `OutputFolderError`
+  naming it; a report that cannot be appended to stops the run (`ReportError`) before any output goes
+  without its record;
 * outputs mirror the inputs' folders below their common folder (a case-only clash is refused by name);
   an existing output is replaced only with `overwrite`; photos and the report follow the umask.
 """
@@ -23,12 +31,14 @@ Nothing is lost or overwritten, and a run killed at any point resumes cleanly:
 from __future__ import annotations
 
 import datetime
-import importlib.util
-from functools import partial
+import errno
 import fcntl
+import importlib.util
 import json
 import os
 import socket
+import sys
+from functools import partial
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,15 +48,16 @@ from tqdm.auto import tqdm
 
 from faceobf.errors import FaceobfError, OutputExistsError, UsageError
 from faceobf.io import atomic_path, public_mode
-from faceobf.obfuscate.inputs import DEBRIS, LOCK_NAME, Input, collect_inputs  # noqa: F401  (collect_inputs: the CLI's way in)
+from faceobf.obfuscate.inputs import (DEBRIS, LOCK_NAME, REPORT_NAME, Input, collect_inputs,  # noqa: F401  (the CLI's way in)
+                                     read_report, recorded_output)
 from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
-from faceobf.obfuscate.photo_io import read_photo, refuse_overwriting_input, write_photo
+from faceobf.obfuscate.photo_io import FORMATS, read_photo_format, refuse_overwriting_input, write_photo
 from faceobf.obfuscate.video import obfuscate_video
 from faceobf.obfuscate.video_io import is_video
 
-REPORT_NAME = "faceobf-report.jsonl"
 ENGINES = ("local", "ray")
 WRITTEN = ("done", "no_face_allowed")
+WRITE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.ENOENT)
 
 
 class OutputCollisionError(FaceobfError, ValueError):
@@ -57,17 +68,38 @@ class OutputLockedError(FaceobfError, RuntimeError):
     """Another faceobf run is writing to the same output folder."""
 
 
+class OutputFolderError(FaceobfError, OSError):
+    """The output folder (or the folder beside the inputs) cannot be written: read-only, full, or gone."""
+
+
+class ReportError(FaceobfError, OSError):
+    """The report cannot be appended to (a full disk, a vanished folder): the run stops, as no output may go unrecorded."""
+
+
+def _folder_error(folder: Path, exc: OSError) -> OutputFolderError:
+    """One sentence naming the folder and what to do, for an OSError met while setting up the output folder."""
+    hint = {errno.ENOSPC: "free some space or choose another output folder with -o",
+            errno.ENOENT: "it vanished; check the drive and run again"}.get(exc.errno, "choose another output folder with -o")
+    return OutputFolderError(f"{folder}: cannot write there ({exc.strerror or exc}); {hint}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 @dataclass
 class Summary:
     """Counts printed at the end of a run."""
 
-    done: int = 0
+    done: int = 0  # photos and clips
     skipped: int = 0
     faces: int = 0
     fallbacks: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
     debris_removed: int = 0
     interrupted: bool = False
+    clips: int = 0  # of `done`, how many were clips
+    left_out: int = 0  # earlier outputs of faceobf found among the inputs and not read
 
     @classmethod
     def from_dict(cls, counts: dict) -> "Summary":
@@ -75,28 +107,19 @@ class Summary:
         return cls(**{**counts, "refused": [tuple(r) for r in counts.get("refused", [])]})
 
     def add(self, other: "Summary") -> None:
-        """Count `other`'s inputs (one input's counts, or a worker's) into these."""
-        self.done, self.skipped = self.done + other.done, self.skipped + other.skipped
-        self.faces, self.fallbacks = self.faces + other.faces, self.fallbacks + other.fallbacks
+        """Count `other`'s inputs (one input's counts, a worker's, or another folder's) into these."""
+        for name in ("done", "skipped", "faces", "fallbacks", "debris_removed", "clips", "left_out"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         self.refused.extend(other.refused)
+        self.interrupted = self.interrupted or other.interrupted
 
     def line(self) -> str:
-        return (f"{self.done} photo(s) done, {self.faces} face(s) found, {self.fallbacks} needed a fallback, "
-                f"{len(self.refused)} photo(s) refused" + (f", {self.skipped} skipped (done before)" if self.skipped else "")
-                + (", interrupted: rerun with --resume to finish" if self.interrupted else ""))
-
-
-def read_report(path: Path) -> list[dict]:
-    """The photo records of a JSON Lines report (a torn line from a killed run is ignored)."""
-    records = []
-    for line in Path(path).read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and "input" in record:
-            records.append(record)
-    return records
+        photos = self.done - self.clips
+        kinds = ([_count(photos, "photo")] if photos or not self.clips else []) + ([_count(self.clips, "clip")] if self.clips else [])
+        line = (f"{' and '.join(kinds)} done, {_count(self.faces, 'face')} found, {self.fallbacks} needed a fallback, "
+                f"{_count(len(self.refused), 'file')} refused")
+        line += f", {self.skipped} skipped (done before)" if self.skipped else ""
+        return line + (", interrupted: run the same command again to finish" if self.interrupted else "")
 
 
 def _identity(record: dict) -> str:
@@ -118,18 +141,34 @@ def _relative_output(record: dict, outdir: Path) -> str | None:
 
 class ReportWriter:
     """A JSON Lines report opened for appending: each record is one `write` of one line (never torn by a kill
-    between records), the file's mode follows the umask."""
+    between records), the file's mode follows the umask. A record that cannot be written, or a report that was
+    removed under the run, raises `ReportError`."""
 
     def __init__(self, path: Path, records: list[dict] | None = None):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if records is not None:  # start from exactly these records (a new run, or a resumed one compacted)
-            with atomic_path(path, suffix=".jsonl") as tmp:
-                tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-                public_mode(tmp)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if records is not None:  # start from exactly these records (a new run, or a continued one compacted)
+                with atomic_path(path, suffix=".jsonl") as tmp:
+                    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+                    public_mode(tmp)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise _folder_error(path.parent, exc) from None
 
     def write(self, record: dict) -> None:
-        os.write(self._fd, (json.dumps(record) + "\n").encode())
+        line = (json.dumps(record) + "\n").encode()
+        try:
+            if os.fstat(self._fd).st_nlink == 0:
+                raise ReportError(f"{self.path}: the report was removed during the run (did its folder vanish?); "
+                                  "stopped so that no output goes unrecorded: run again to finish")
+            if os.write(self._fd, line) != len(line):
+                raise OSError(errno.ENOSPC, "the record was written only in part")
+        except OSError as exc:
+            if isinstance(exc, ReportError):
+                raise
+            raise ReportError(f"{self.path}: cannot add to the report ({exc.strerror or exc}); stopped so that no output "
+                              "goes unrecorded: free some space and run again to finish") from None
 
     def close(self) -> None:
         os.close(self._fd)
@@ -142,10 +181,13 @@ def output_lock(outdir: Path) -> Iterator[None]:
     The lock is `flock` on OUTDIR/.faceobf.lock, so the system releases it when its holder dies (a killed run never
     locks a folder for good); the file is removed on the way out, and a run that locked a file removed under it
     tries again on the new one."""
-    outdir.mkdir(parents=True, exist_ok=True)
     path = outdir / LOCK_NAME
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise _folder_error(outdir, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -184,33 +226,57 @@ def remove_debris(outdir: Path) -> int:
     return removed
 
 
-def _plan_resume(report_path: Path, outdir: Path, inputs: list[Input]) -> tuple[list[dict], dict[str, str]]:
-    """(the records a resumed report keeps, {input identity: output below OUTDIR} of the photos done before).
+def _plan(report_path: Path, outdir: Path, inputs: list[Input], overwrite: bool) -> tuple[list[dict], dict[str, str]]:
+    """(the records the report keeps, {input identity: output below OUTDIR} of the inputs done before).
 
     Kept: the last record of each input done before whose output is still there, and of each input this run
-    was not given; everything else is redone and gets a fresh record."""
+    was not given; everything else is redone and gets a fresh record. With `overwrite` nothing counts as done,
+    and only the records of inputs this run was not given are kept. An input is also done when the report of
+    its own folder (a run without `-o` there) records its output where this run would write it."""
     last: dict[str, dict] = {}
     for record in read_report(report_path) if report_path.exists() else []:
         last[_identity(record)] = record
-    given = {str(i.path.resolve()) for i in inputs}
+    given = {str(i.path.resolve()): i for i in inputs}
     done = {}
     for key, record in last.items():
         relative = _relative_output(record, outdir)
         if record.get("status") in WRITTEN and relative and (outdir / relative).exists():
             done[key] = relative
+    done.update(_done_in_own_folders(report_path, outdir, [i for k, i in given.items() if k not in done]))
+    if overwrite:
+        done = {}
     kept = [r for key, r in last.items() if key in done or key not in given]
     return kept, done
 
 
+def _done_in_own_folders(report_path: Path, outdir: Path, inputs: list[Input]) -> dict[str, str]:
+    """{input identity: output below OUTDIR} of the inputs whose own folder's report (not this run's) records their
+    output, still there, exactly where this run would write it."""
+    done: dict[str, str] = {}
+    reports: dict[Path, dict[str, dict]] = {}
+    for item in inputs:
+        report = item.path.resolve().parent / REPORT_NAME
+        if report.resolve() == report_path.resolve() or not report.is_file():
+            continue
+        if report not in reports:
+            reports[report] = {_identity(r): r for r in read_report(report)}
+        record = reports[report].get(str(item.path.resolve()))
+        output = recorded_output(record, report) if record and record.get("status") in WRITTEN else None
+        if output is not None and output.exists() and output.resolve() == (outdir / item.relative).resolve():
+            done[str(item.path.resolve())] = str(item.relative)
+    return done
+
+
 def obfuscate_files(obfuscator: Obfuscator | Callable[[], Obfuscator], inputs: list[Input] | list[tuple[Path, Path]],
                     outdir: Path, report_path: Path | None = None, allow_no_face: bool = False, overwrite: bool = False,
-                    resume: bool = False, progress: bool = True, engine: str = "local", workers: int | None = None,
+                    progress: bool = True, engine: str = "local", workers: int | None = None,
                     address: str | None = None) -> tuple[Summary, list[dict]]:
     """Obfuscate every input into `outdir`, one report record per input; never write a photo that is not fully done,
-    never let one photo's failure end the batch. `obfuscator` may be a function that loads the models: it is called
-    only when a photo needs them. The report defaults to OUTDIR/faceobf-report.jsonl. `engine="ray"` processes the
-    inputs on Ray (`faceobf.obfuscate.ray_engine`: `workers` actors, a cluster at `address`); `obfuscator` must then be
-    the function that loads the models, which each worker calls once."""
+    never let one photo's failure end the batch. An earlier report there is continued (see the module's docstring).
+    `obfuscator` may be a function that loads the models: it is called only when a photo needs them. The report
+    defaults to OUTDIR/faceobf-report.jsonl. `engine="ray"` processes the inputs on Ray
+    (`faceobf.obfuscate.ray_engine`: `workers` actors, a cluster at `address`); `obfuscator` must then be the
+    function that loads the models, which each worker calls once."""
     outdir = Path(outdir)
     inputs = [i if isinstance(i, Input) else Input(Path(i[0]), Path(i[1])) for i in inputs]
     report_path = Path(report_path) if report_path is not None else outdir / REPORT_NAME
@@ -221,11 +287,11 @@ def obfuscate_files(obfuscator: Obfuscator | Callable[[], Obfuscator], inputs: l
     if engine == "ray" and hasattr(obfuscator, "obfuscate_photo"):
         raise UsageError("engine 'ray' loads the models in each worker: pass the function that loads them, not an Obfuscator")
     with output_lock(outdir):
-        if report_path.exists() and not (resume or overwrite):
-            raise OutputExistsError(f"{report_path}: a report of an earlier run exists; use --resume to continue that run "
-                                    "or --overwrite to start again")
-        summary = Summary(debris_removed=remove_debris(outdir))
-        kept, done_before = _plan_resume(report_path, outdir, inputs) if resume else ([], {})
+        try:
+            summary = Summary(debris_removed=remove_debris(outdir))
+        except OSError as exc:
+            raise _folder_error(outdir, exc) from None
+        kept, done_before = _plan(report_path, outdir, inputs, overwrite)
         run_jobs = None
         if engine == "ray":
             from faceobf.obfuscate.ray_engine import run_on_ray
@@ -234,14 +300,27 @@ def obfuscate_files(obfuscator: Obfuscator | Callable[[], Obfuscator], inputs: l
             run_jobs = lambda jobs: [(entry, Summary.from_dict(counts)) for entry, counts in  # noqa: E731
                                      run_on_ray(obfuscator, jobs, process, partial(ReportWriter, report_path), workers, address)]
         elif not hasattr(obfuscator, "obfuscate_photo") and any(_needs_models(i, outdir, done_before, overwrite) for i in inputs):
+            say_loading(progress)
             obfuscator = obfuscator()  # models load only when a photo needs them, and before any record is written
         writer = ReportWriter(report_path, kept)
         try:
             report = _run(obfuscator, inputs, outdir, writer, done_before, summary, allow_no_face, overwrite, progress, run_jobs)
         finally:
-            writer.write({"summary": summary.line()})
+            try:
+                writer.write({"summary": summary.line()})
+            except ReportError:
+                pass  # the error that stopped the run is the one to tell
             writer.close()
     return summary, report
+
+
+LOADING = "loading the models; the first photo also compiles them (up to a minute on a first run) ..."
+
+
+def say_loading(progress: bool) -> None:
+    """On a terminal, say why the next minute may be silent: the models load, and the first photo compiles them."""
+    if progress and sys.stderr.isatty():
+        print(LOADING, file=sys.stderr, flush=True)
 
 
 def _done(item: Input, outdir: Path, done_before: dict[str, str]) -> str | None:
@@ -280,8 +359,9 @@ def _video(obfuscator, item: Input, target: Path, allow_no_face: bool, progress:
 
 
 def _entry(item: Input) -> dict:
-    return {"input": str(item.path), "input_resolved": str(item.path.resolve()), "output": None, "output_relative": None,
-            "faces": []}
+    """A record's first fields: the input as found (absolute) and its real path (they differ behind a link)."""
+    return {"input": os.path.abspath(item.path), "input_resolved": str(item.path.resolve()), "output": None,
+            "output_relative": None, "faces": []}
 
 
 def process_input(obfuscator, item: Input, target: Path, writer: ReportWriter, sources: list[Path], allow_no_face: bool,
@@ -289,6 +369,7 @@ def process_input(obfuscator, item: Input, target: Path, writer: ReportWriter, s
     """Obfuscate one photo or clip into `target`: (its record, in the report before the output takes its name; its
     counts). Any failure refuses this input by name; Ctrl-C propagates (the caller records the interruption)."""
     entry, counts, recorded = _entry(item), Summary(), False
+    output = os.path.abspath(target)
 
     def record_first(fields: dict | None = None) -> None:  # the record is in the report before the output is in place
         nonlocal recorded
@@ -300,12 +381,12 @@ def process_input(obfuscator, item: Input, target: Path, writer: ReportWriter, s
         if is_video(item.path):
             refuse_overwriting_input(target, sources)
             fields = _video(obfuscator, item, target, allow_no_face, progress,
-                            lambda f: record_first({"status": "done" if f["tracks"] else "no_face_allowed", "output": str(target),
+                            lambda f: record_first({"status": "done" if f["tracks"] else "no_face_allowed", "output": output,
                                                     "output_relative": str(item.relative), **{k: v for k, v in f.items()
                                                                                             if k not in ("faces", "fallbacks")}}))
-            counts.faces, counts.fallbacks = fields["faces"], fields["fallbacks"]
+            counts.faces, counts.fallbacks, counts.clips = fields["faces"], fields["fallbacks"], 1
         else:
-            photo = read_photo(item.path)
+            photo, kept = read_photo_format(item.path)
             try:
                 out, records = obfuscator.obfuscate_photo(photo)
                 status = "done"
@@ -313,8 +394,10 @@ def process_input(obfuscator, item: Input, target: Path, writer: ReportWriter, s
                 if not allow_no_face:
                     raise
                 out, records, status = photo, [], "no_face_allowed"
-            entry.update(status=status, output=str(target), output_relative=str(item.relative), faces=[r.as_dict() for r in records])
-            write_photo(out, target, inputs=sources, before_rename=record_first)
+            changes = kept.for_output(FORMATS.get(target.suffix.lower(), "")).changes
+            entry.update(status=status, output=output, output_relative=str(item.relative), faces=[r.as_dict() for r in records],
+                         **({"format_changes": list(changes)} if changes else {}))
+            write_photo(out, target, inputs=sources, before_rename=record_first, like=kept)
             counts.faces, counts.fallbacks = len(records), sum(r.method.startswith("fallback") for r in records)
         counts.done = 1
     except NoFaceError:
@@ -322,10 +405,12 @@ def process_input(obfuscator, item: Input, target: Path, writer: ReportWriter, s
                      error="no face found; nothing written (use --allow-no-face to pass such photos through)")
         counts.refused.append((str(item.path), "no face found"))
         recorded = False
-    except KeyboardInterrupt:
-        raise
+    except (KeyboardInterrupt, ReportError):
+        raise  # Ctrl-C is recorded by the caller; a report that takes no records ends the run
     except Exception as exc:  # noqa: BLE001 - any failure refuses this input, named, and the batch goes on
-        entry.update(status="error", output=None, output_relative=None, error=f"{type(exc).__name__}: {exc}")
+        writing = isinstance(exc, OSError) and not isinstance(exc, FaceobfError) and exc.errno in WRITE_ERRORS
+        error = f"cannot write {target} ({exc.strerror})" if writing else str(exc)
+        entry.update(status="error", output=None, output_relative=None, error=f"{type(exc).__name__}: {error}")
         counts.refused.append((str(item.path), entry["error"]))
         recorded = False  # a record written before a failed rename is superseded by this one
     if not recorded:
@@ -354,7 +439,7 @@ def _run(obfuscator, inputs: list[Input], outdir: Path, writer: ReportWriter, do
             claimed.add(str(target).casefold())
             earlier = _done(item, outdir, done_before)
             if earlier is not None:
-                entry.update(status="skipped", output=str(outdir / earlier), output_relative=earlier)
+                entry.update(status="skipped", output=os.path.abspath(outdir / earlier), output_relative=earlier)
                 summary.skipped += 1
                 report.append(entry)  # its earlier record stands
                 continue
@@ -374,6 +459,8 @@ def _run(obfuscator, inputs: list[Input], outdir: Path, writer: ReportWriter, do
             summary.add(counts)
             report.append(entry)
             continue
+        except ReportError:
+            raise
         except Exception as exc:  # noqa: BLE001 - a collision or an existing output refuses this input, named
             entry.update(status="error", error=f"{type(exc).__name__}: {exc}")
             summary.refused.append((str(item.path), entry["error"]))

@@ -3,11 +3,15 @@
 Two passes over the clip. The first detects the faces of every frame (`faceobf.obfuscate.detect`) and
 links them into tracks (`faceobf.obfuscate.track`); for each track the attribute classifier reads up to
 `READINGS` of its faces spread over the clip, their majority is the track's attributes, and the policy
-chooses its flips once (keyed by the clip and the track, so a random policy is reproducible). The second
-pass redraws every frame: each track's detected face with the track's attributes and flips and its
-smoothed landmarks; a face the track predicts but the detectors did not re-find gets the fallback (blur)
-over its predicted region; then the detectors run on the result, and any face found where nothing changed
-gets the fallback too (or fails the clip with `on_miss="refuse"`). The report has one entry per track.
+chooses its flips once (keyed by the clip and the track, so a random policy is reproducible). Each track
+is then treated one way in all its frames, so no frame flashes another face: a track whose detections
+are mostly redrawable (`REDRAW_SHARE`) is redrawn in every frame with the track's attributes, flips and
+smoothed landmarks (interpolated where the detectors blinked), and any other track gets the fallback (blur)
+in every frame; only a frame where the face is narrower than `min_face` falls back alone. The second pass
+does that to every frame; then the detectors run on the result, and any face found where nothing changed
+gets the fallback too (or fails the clip with `on_miss="refuse"`). All of it runs on the frames as
+displayed (`faceobf.obfuscate.video_io`), so a phone's portrait clip is seen upright. The report has one
+entry per track.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from faceobf.obfuscate.video_io import read_frames, rewrite_video
 
 NOT_REFOUND = "not re-found"  # the score key of a face a track predicts in a frame where no detector found it
 READINGS = 8  # faces per track the attribute classifier reads (spread over the track); their majority is the track's
+REDRAW_SHARE = 0.5  # a track is redrawn when at least this share of its detections may be redrawn, else covered
 
 
 @dataclass
@@ -38,7 +43,7 @@ class TrackChoice:
 
     attributes: np.ndarray  # (40,) the majority of the classifier's readings
     targets: np.ndarray  # (40,) after the policy's flips
-    redrawable: bool  # at least one detected face the tool may redraw
+    redrawable: bool  # the track is redrawn in every frame (else covered by the fallback in every frame)
 
 
 def clip_key(path: Path) -> bytes:
@@ -65,7 +70,8 @@ def choose_for_tracks(tool: Obfuscator, tracks: list[Track], samples: dict[tuple
     choices = {}
     for track in tracks:
         mine = [samples[(track.id, f)] for f in track.detected if (track.id, f) in samples]
-        if not mine:
+        redrawable = sum(_may_redraw(tool, track.faces[f].detection) for f in track.detected)
+        if not mine or redrawable < REDRAW_SHARE * len(track.detected):
             choices[track.id] = TrackChoice(np.zeros(len(CELEBA_ATTRIBUTES), np.int8), np.zeros(len(CELEBA_ATTRIBUTES), np.int8), False)
             continue
         crops, points = [c for c, _ in mine], [p for _, p in mine]
@@ -120,13 +126,13 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
         faces, redrawn, jobs = [], {}, []
         for track, f in by_frame.get(index, []):
             face = track.faces[f]
-            landmarks = face.landmarks
-            if face.detection is None:  # predicted, not re-found: the fallback over its predicted region
-                detection = Detection(tuple(int(round(v)) for v in face.box), {NOT_REFOUND: 0.0}, landmarks.astype(np.float32))
-            else:  # redrawn with the track's choice, or the fallback (too small, unconfirmed) with its reason
-                detection = replace(face.detection, landmarks=landmarks.astype(np.float32))
-                if _may_redraw(tool, face.detection) and choices[track.id].redrawable:
-                    jobs.append((len(faces), track))
+            landmarks = face.landmarks.astype(np.float32)
+            if face.detection is None:  # predicted by the track, not re-found in this frame
+                detection = Detection(tuple(int(round(v)) for v in face.box), {NOT_REFOUND: 0.0}, landmarks)
+            else:
+                detection = replace(face.detection, landmarks=landmarks)
+            if choices[track.id].redrawable and detection.width >= tool.min_face:  # the track's way, in every frame
+                jobs.append((len(faces), track))
             faces.append(detection)
         if jobs:
             crops = [_crop(frame, faces[k].landmarks.astype(np.float64)) for k, _ in jobs]
@@ -135,8 +141,10 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
                                                                                    [0] * len(jobs), chosen)):
                 redrawn[k] = (r, matrix)
         result, changed, records = tool.blend(frame, faces, redrawn)
-        for face, record in zip(faces, records):
-            if NOT_REFOUND in face.scores:
+        for (track, _), face, record in zip(by_frame.get(index, []), faces, records):
+            if record.method != "unet" and not choices[track.id].redrawable:
+                record.reason = "its track is covered in every frame: too few of its faces could be redrawn"
+            elif NOT_REFOUND in face.scores:
                 record.reason = "predicted by its track, not re-found in this frame"
         result, records = tool.last_check(result, changed, records)
         for (track, _), record in zip(by_frame.get(index, []), records):
