@@ -24,11 +24,12 @@ from flax import nnx
 
 from faceobf import runs
 from faceobf.errors import FaceobfError, OutputExistsError
-from faceobf.io import write_json
+from faceobf.io import save_npz, write_json
 from faceobf.paths import runs_root
 
 SHIPPED_ROOT = Path(__file__).parent / "shipped"
 WEIGHTS = "weights.npz"
+NETWORK = "network.npz"  # a finished local run's trained network (float32, keyed as WEIGHTS): what inference reads
 CARD = "card.json"
 HISTORY = "history.json"
 MODEL_CARD = "MODEL_CARD.md"
@@ -45,6 +46,10 @@ LICENCE = ("Trained on CelebA (Liu et al., 2015), whose images are for non-comme
 
 class ShippedModelError(FaceobfError, RuntimeError):
     """A shipped model is corrupt (checksum), or does not fit the network it is loaded into."""
+
+
+class NoNetworkFileError(FaceobfError, FileNotFoundError):
+    """A finished run from before runs kept their network apart (`NETWORK`): only its training checkpoints hold it."""
 
 
 def sha256(path: Path) -> str:
@@ -78,9 +83,10 @@ def with_arrays(like: Any, arrays: dict[str, np.ndarray]) -> Any:
         if key not in arrays:
             raise ShippedModelError(f"{key}: not in the shipped weights; they were exported from another network")
         value = arrays[key]
-        if value.shape != np.shape(leaf):
-            raise ShippedModelError(f"{key}: shipped shape {value.shape}, the network wants {np.shape(leaf)}")
-        out.append(jax.numpy.asarray(value.astype(np.asarray(leaf).dtype)))
+        shape, dtype = (leaf.shape, leaf.dtype) if hasattr(leaf, "dtype") else (np.shape(leaf), np.asarray(leaf).dtype)
+        if value.shape != tuple(shape):
+            raise ShippedModelError(f"{key}: shipped shape {value.shape}, the network wants {tuple(shape)}")
+        out.append(jax.numpy.asarray(value.astype(dtype)))
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
@@ -156,15 +162,43 @@ def is_installed(run_dir: Path) -> bool:
     return (Path(run_dir) / WEIGHTS).exists()
 
 
-def load_into(run_dir: Path, network: nnx.Module) -> tuple[dict, dict]:
-    """Set `network`'s weights (in place) from a run's `weights.npz`; returns the run's (history, test metrics)."""
+def _installed_arrays(run_dir: Path) -> dict[str, np.ndarray]:
+    """The arrays of an installed shipped model's `weights.npz`, keyed by their paths inside the network."""
     with np.load(Path(run_dir) / WEIGHTS) as npz:
         arrays = {key: npz[key] for key in npz.files}
     card = json.loads((Path(run_dir) / CARD).read_text())
     if card.get("keys") != KEYS:
         prefix = LEGACY_PREFIX[card["kind"]]
         arrays = {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
-    nnx.update(network, with_arrays(nnx.state(network), arrays))
+    return arrays
+
+
+def save_network(run_dir: Path, network: nnx.Module) -> Path:
+    """Keep a finished run's trained network in its folder (`NETWORK`, float32), where inference reads it alone."""
+    path = Path(run_dir) / NETWORK
+    save_npz(path, **network_arrays(nnx.state(network), "float32"))
+    return path
+
+
+def load_network(run_dir: Path, build: Callable[[], nnx.Module]) -> nnx.Module:
+    """The trained network of a finished run: laid out by `build` under `nnx.eval_shape` (shapes only: no random
+    initialisation runs) and filled from the run's shipped `weights.npz` or its `network.npz`. A run that has
+    neither raises `NoNetworkFileError`."""
+    run_dir = Path(run_dir)
+    if is_installed(run_dir):
+        arrays = _installed_arrays(run_dir)
+    elif (run_dir / NETWORK).is_file():
+        with np.load(run_dir / NETWORK) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    else:
+        raise NoNetworkFileError(f"{run_dir}: no {WEIGHTS} or {NETWORK}")
+    graphdef, abstract = nnx.split(nnx.eval_shape(build))
+    return nnx.merge(graphdef, with_arrays(abstract, arrays))
+
+
+def load_into(run_dir: Path, network: nnx.Module) -> tuple[dict, dict]:
+    """Set `network`'s weights (in place) from a run's `weights.npz`; returns the run's (history, test metrics)."""
+    nnx.update(network, with_arrays(nnx.state(network), _installed_arrays(run_dir)))
     history = json.loads((Path(run_dir) / HISTORY).read_text())
     return history, json.loads((Path(run_dir) / runs.FINISHED).read_text())
 

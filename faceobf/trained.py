@@ -3,31 +3,38 @@
 Each is found by the run registry (a local run, else the matching shipped model installed as one); given a
 data set, a missing run is trained (or resumed) instead. Stage 3, the evaluation and the command line get
 their models here and never import `faceobf.train`, so how a model is trained can change without them.
+`classifier` and `obfuscator` build the networks for inference alone (`faceobf.networks`: shapes from the
+profile, weights read straight in) and do not import `faceobf.train` at all; only a local run finished
+before runs kept their network apart is read once through its training checkpoints, and then keeps it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from faceobf import runs, shipped
+from faceobf import networks, runs, shipped
 from faceobf.data.dataset import CelebA
 from faceobf.disentangle.classifier import AttributeClassifier
 from faceobf.models.identity_cnn import IdentityCNNConfig
 from faceobf.obfuscate.pipeline import Obfuscator
 from faceobf.obfuscate.policies import FlipNamed, Policy
 from faceobf.profiles import Profile
-from faceobf.train import fac, recogniser, recon, upscaler
-from faceobf.train.identity_cnn import train_identity_cnn
 
-FACRun, ReconRun, RecogniserRun, UpscalerRun = fac.FACRun, recon.ReconRun, recogniser.RecogniserRun, upscaler.UpscalerRun
+if TYPE_CHECKING:
+    from faceobf.train.fac import FACRun
+    from faceobf.train.recogniser import RecogniserRun
+    from faceobf.train.recon import ReconRun
+    from faceobf.train.upscaler import UpscalerRun
 
 
 def fac_run(profile: Profile, dataset: CelebA | None = None, progress: bool = True,
             log: Callable[[str], None] = print) -> FACRun:
     """The finished attribute classifier of `profile`; with `dataset`, trained on it (or resumed) when there is none."""
+    from faceobf.train import fac
+
     if dataset is not None:
         return fac.load_or_train_fac(profile, dataset, progress=progress, log=log)
     return fac.load_run(shipped.find_or_install(runs.RunSpec.fac(profile)), profile)
@@ -36,6 +43,8 @@ def fac_run(profile: Profile, dataset: CelebA | None = None, progress: bool = Tr
 def recon_run(profile: Profile, encoding: str = "onehot", dataset: CelebA | None = None, progress: bool = True,
               log: Callable[[str], None] = print) -> ReconRun:
     """The finished U-Net of `profile` and `encoding`; with `dataset`, trained on it (or resumed) when there is none."""
+    from faceobf.train import recon
+
     if dataset is not None:
         return recon.load_or_train_recon(profile, dataset, encoding, progress=progress, log=log)
     return recon.load_run(shipped.find_or_install(runs.RunSpec.recon(profile, encoding)), profile, encoding)
@@ -43,24 +52,44 @@ def recon_run(profile: Profile, encoding: str = "onehot", dataset: CelebA | None
 
 def recogniser_run(profile: Profile, dataset: CelebA, progress: bool = True, log: Callable[[str], None] = print) -> RecogniserRun:
     """The finished second recogniser (ResNet-50 + ArcFace) of `profile` on `dataset`, trained (or resumed) when missing."""
+    from faceobf.train import recogniser
+
     return recogniser.load_or_train_recogniser(profile, dataset, progress=progress, log=log)
 
 
 def upscaler_run(profile: Profile, dataset: CelebA | None = None, progress: bool = True,
                  log: Callable[[str], None] = print) -> UpscalerRun:
     """The finished upscaler of `profile`; with `dataset`, trained on it (or resumed) when there is none."""
+    from faceobf.train import upscaler
+
     if dataset is not None:
         return upscaler.load_or_train_upscaler(profile, dataset, progress=progress, log=log)
     return upscaler.load_run(shipped.find_or_install(runs.RunSpec.upscaler(profile)), profile)
 
 
-def classifier(profile: Profile) -> tuple[AttributeClassifier, Path] | None:
-    """(The finished attribute classifier of `profile`, its run folder), or None when there is none (no local run, none shipped)."""
+def _for_inference(run_dir: Path, build: Callable[[Path], object], training_model: Callable[[], object]):
+    """`build(run_dir)` of a finished run; a run finished before runs kept their network (`shipped.NETWORK`) is read
+    once through its training checkpoints (`training_model()`), and its network is kept for the next time."""
     try:
-        run = fac_run(profile)
+        return build(run_dir)
+    except shipped.NoNetworkFileError:
+        shipped.save_network(run_dir, training_model())
+        return build(run_dir)
+
+
+def classifier(profile: Profile) -> tuple[AttributeClassifier, Path] | None:
+    """(The finished attribute classifier of `profile`, its run folder), or None when there is none (no local run, none
+    shipped)."""
+    try:
+        run_dir = shipped.find_or_install(runs.RunSpec.fac(profile))
     except runs.MissingCheckpointError:
         return None
-    return run.classifier(), run.run_dir
+    return _classifier(profile, run_dir), run_dir
+
+
+def _classifier(profile: Profile, run_dir: Path) -> AttributeClassifier:
+    runs.check(run_dir, runs.RunSpec.fac(profile))
+    return _for_inference(run_dir, lambda d: networks.classifier(profile, d), lambda: fac_run(profile).model())
 
 
 def obfuscator(profile: Profile, encoding: str = "onehot", policy: Policy | None = None, upscale: bool | None = None,
@@ -71,19 +100,30 @@ def obfuscator(profile: Profile, encoding: str = "onehot", policy: Policy | None
     never uses it. Missing models raise `faceobf.runs.MissingCheckpointError` naming the commands that train them,
     instead of starting hours of training unasked; runs of another configuration are refused.
     """
-    classifier_run, unet_run = fac_run(profile), recon_run(profile, encoding)
+    classifier_dir = shipped.find_or_install(runs.RunSpec.fac(profile))
+    unet_spec = runs.RunSpec.recon(profile, encoding)
+    unet_dir = shipped.find_or_install(unet_spec)
+    runs.check(unet_dir, unet_spec)
+    generator = _for_inference(unet_dir, lambda d: networks.generator(profile, encoding, d),
+                               lambda: recon_run(profile, encoding).unet())
     upscale_faces = None
     if upscale is not False:
         try:
-            upscale_faces = upscaler_run(profile).upscale()
+            upscaler_dir = shipped.find_or_install(runs.RunSpec.upscaler(profile))
         except runs.MissingCheckpointError:
             if upscale:
                 raise
-    return Obfuscator(classifier_run.classifier(), unet_run.generator(), profile.recon.resolution, policy or FlipNamed(),
-                      feather_radius=profile.recon.feather_radius, run_dir=unet_run.run_dir, upscaler=upscale_faces, **options)
+        else:
+            runs.check(upscaler_dir, runs.RunSpec.upscaler(profile))
+            upscale_faces = _for_inference(upscaler_dir, lambda d: networks.upscaler(profile, d),
+                                           lambda: upscaler_run(profile).model())
+    return Obfuscator(_classifier(profile, classifier_dir), generator, profile.recon.resolution, policy or FlipNamed(),
+                      feather_radius=profile.recon.feather_radius, run_dir=unet_dir, upscaler=upscale_faces, **options)
 
 
 def identity_classifier(crops: np.ndarray, labels: np.ndarray, n_classes: int,
                         config: IdentityCNNConfig = IdentityCNNConfig()) -> Callable[[np.ndarray], np.ndarray]:
     """The seed protocol's small identity CNN, trained here and now on (crops, labels); returns crops -> predicted labels."""
+    from faceobf.train.identity_cnn import train_identity_cnn
+
     return train_identity_cnn(crops, labels, n_classes, config)

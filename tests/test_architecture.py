@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("stage 1: disentangle", ("faceobf.disentangle",)),
     ("stage 2: reconstruct", ("faceobf.reconstruct",)),
     ("configuration", ("faceobf.profiles",)),
-    ("run registry", ("faceobf.runs", "faceobf.shipped")),
+    ("run registry", ("faceobf.runs", "faceobf.shipped", "faceobf.networks")),
     ("training", ("faceobf.train",)),
     ("stage 3: obfuscate", ("faceobf.obfuscate",)),
     ("finished models", ("faceobf.trained",)),

@@ -121,6 +121,7 @@ def train_fac(
     )
     test = evaluate_on_test(classifier.with_weights(nnx.merge(graphdef, state)[0]), dataset, train_rows, test_rows, cfg)
     test["best_epoch"] = best_epoch
+    shipped.save_network(run_dir, nnx.merge(graphdef, state)[0])  # what inference reads, before the run is finished
     write_json(run_dir / runs.FINISHED, test)
     return FACRun(run_dir, graphdef, state, history, test, cfg.resolution, cfg.batch_size)
 

@@ -25,7 +25,6 @@ state; one G step, then one D step on the G step's fakes, per batch, run by the 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -39,14 +38,15 @@ from flax import nnx
 from faceobf import runs, shipped
 from faceobf.data.batches import iterate_batches
 from faceobf.data.dataset import CelebA, sample_rows
-from faceobf.disentangle.landmarks import landmark_subset
 from faceobf.inference import BatchedModel, as_float_images
 from faceobf.io import write_json
 from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
 from faceobf.disentangle.attributes import SEED_FLIPS, allowed_indices, attribute_index
 from faceobf.disentangle.geometry import LandmarkMapping, move_landmarks
 from faceobf.profiles import Profile, ReconTrainConfig
-from faceobf.reconstruct.factors import assemble_factors, face_factors, input_channels
+from faceobf.networks import (MAPPING_FILE, STRENGTH_FILE, face_generator, landmark_indices,  # noqa: F401  (re-exported)
+                               stored_flip_settings, unet_config)
+from faceobf.reconstruct.factors import assemble_factors, face_factors
 from faceobf.reconstruct.generate import FaceGenerator, FlipStrength
 from faceobf.reconstruct.imageops import composite, ssim_map
 from faceobf.reconstruct.planes import attribute_table
@@ -66,19 +66,12 @@ def masked_l1(a: jax.Array, b: jax.Array, mask: jax.Array) -> jax.Array:
     return (jnp.abs(a - b) * m).sum() / jnp.maximum(m.sum() * a.shape[-1], 1.0)
 
 
-def landmark_indices(cfg: ReconTrainConfig) -> tuple[int, ...] | None:
-    """Indices of the landmark subset the U-Net sees, or None for all 68."""
-    return None if cfg.landmark_subset == "all" else landmark_subset(cfg.landmark_subset)
-
-
 def create_recon_state(unet: UNetConfig, patchgan: PatchGANConfig, cfg: ReconTrainConfig):
     """Split fresh (U-Net, Adam) and (PatchGAN, Adam) pairs into graphs and explicit states.
 
     The input channels follow the recipe's landmark subset; the discriminator sees the U-Net's input and an image.
     """
-    subset = landmark_indices(cfg)
-    if subset is not None:
-        unet = dataclasses.replace(unet, in_channels=input_channels(subset))
+    unet = unet_config(unet, cfg)
     patchgan = dataclasses.replace(patchgan, in_channels=patchgan.factor_channels(unet.in_channels) + 3)
     g = UNet(unet, rngs=nnx.Rngs(cfg.seed))
     d = PatchGAN(patchgan, rngs=nnx.Rngs(cfg.seed + 1))
@@ -310,10 +303,6 @@ def make_train_step(g_def, d_def, cfg: ReconTrainConfig, table: jax.Array, coeff
     return step
 
 
-MAPPING_FILE, STRENGTH_FILE = shipped.RUN_FILES  # a geometry-'follow' run's landmark mapping (fitted on its train
-# faces) and the flip strength chosen for the run on validation faces (`faceobf.reconstruct.tuning`)
-
-
 def fit_mapping(train, cfg: ReconTrainConfig, run_dir: Path) -> LandmarkMapping | None:
     """The run's landmark mapping (geometry 'follow'): fitted once on its train faces and kept in the run folder; None
     under geometry 'fixed'."""
@@ -325,16 +314,6 @@ def fit_mapping(train, cfg: ReconTrainConfig, run_dir: Path) -> LandmarkMapping 
     mapping = LandmarkMapping.fit(train.landmarks, train.attributes, cfg.mapping_ridge)
     mapping.save(path)
     return mapping
-
-
-def stored_flip_settings(run_dir: Path) -> tuple[LandmarkMapping | None, FlipStrength]:
-    """(the run's landmark mapping or None, the flip strength chosen for it on validation faces, as trained if none was)."""
-    path, strength_path = Path(run_dir) / MAPPING_FILE, Path(run_dir) / STRENGTH_FILE
-    strength = FlipStrength()
-    if strength_path.exists():
-        stored = json.loads(strength_path.read_text())
-        strength = FlipStrength(float(stored["gain"]), float(stored["intensity"]))
-    return (LandmarkMapping.load(path) if path.exists() else None), strength
 
 
 def store_flip_strength(run_dir: Path, strength: FlipStrength, how: dict) -> None:
@@ -363,8 +342,7 @@ def make_generator(g_def, g_state, table: np.ndarray, cfg: ReconTrainConfig, geo
                    strength: FlipStrength = FlipStrength()) -> FaceGenerator:
     """The generator part of a (U-Net, optimizer) state as stage 2's `FaceGenerator` (with the run's landmark mapping)."""
     g, _ = nnx.merge(g_def, g_state)
-    return FaceGenerator(g, table, cfg.feather_radius, landmark_indices(cfg), cfg.batch_size, geometry, strength,
-                         difference=cfg.condition == "difference")
+    return face_generator(g, table, cfg, geometry, strength)
 
 
 @dataclass
@@ -450,6 +428,7 @@ def train_recon(
     if profile.patchgan.attribute_head:  # how well the critic that taught the edits reads real test faces
         test["head_warmup"] = warmup
         test["head_test_accuracy"] = head_accuracy(d_def, d_state, data["test"], table, cfg).round(4).tolist()
+    shipped.save_network(run_dir, nnx.merge(g_def, g_state)[0])  # what inference reads, before the run is finished
     write_json(run_dir / runs.FINISHED, test)
     return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg, *stored_flip_settings(run_dir))
 

@@ -29,6 +29,7 @@ from faceobf import runs, shipped
 from faceobf.data.batches import iterate_batches
 from faceobf.data.dataset import CelebA, sample_rows
 from faceobf.inference import BatchedModel, as_float_images
+from faceobf.networks import upscale_function
 from faceobf.io import write_json
 from faceobf.models.unet import PatchGAN, PatchGANConfig
 from faceobf.models.upscaler import Upscaler, UpscalerConfig
@@ -129,7 +130,7 @@ class UpscalerRun:
 
     def upscale(self) -> BatchedModel:
         """float (N, r, r, 3) faces in [0, 1] -> float (N, r·factor, r·factor, 3) in [0, 1], batched and jitted."""
-        return BatchedModel(self.model(), lambda m, x: jnp.clip(m(x), 0.0, 1.0), self.config.batch_size)
+        return upscale_function(self.model(), self.config.batch_size)
 
 
 def _metrics(out: np.ndarray, target: np.ndarray) -> dict[str, float]:
@@ -161,7 +162,7 @@ def train_upscaler(profile: Profile, dataset: CelebA, run_dir: Path | None = Non
     adversarial = cfg.adv_weight > 0
     if adversarial and not (run_dir / "last").exists():  # a fresh fine-tune starts from the L1 upscaler
         state = _from_l1_upscaler(graphdef, state, profile, dataset, progress, log)
-    upscale = BatchedModel(nnx.merge(graphdef, state)[0], lambda m, x: jnp.clip(m(x), 0.0, 1.0), cfg.batch_size)  # compiled once
+    upscale = upscale_function(nnx.merge(graphdef, state)[0], cfg.batch_size)  # compiled once
     parallel = DataParallel.over(cfg.batch_size)
 
     def validate(state) -> dict[str, float]:
@@ -178,6 +179,7 @@ def train_upscaler(profile: Profile, dataset: CelebA, run_dir: Path | None = Non
                                      progress=progress, log=log, parallel=parallel)
     test = evaluate_upscaler(upscale.with_weights(nnx.merge(graphdef, state)[0]), fixed["test"], faces["test"])
     test["best_epoch"] = best_epoch
+    shipped.save_network(run_dir, nnx.merge(graphdef, state)[0])  # what inference reads, before the run is finished
     write_json(run_dir / runs.FINISHED, test)
     return UpscalerRun(run_dir, graphdef, state, history, test, cfg)
 

@@ -1,0 +1,92 @@
+"""Finished networks for inference, built from their configuration alone: the attribute classifier, the U-Net
+generator and the upscaler, with nothing of training (no optimiser, no discriminator, no random initialisation).
+
+Each network is laid out by `nnx.eval_shape` (its shapes from the profile, no arrays computed) and its
+weights are read straight in from the run folder (`faceobf.shipped.load_network`): a shipped model's
+`weights.npz`, or a local run's `network.npz`, which training writes when a run finishes. The pieces
+that say how a U-Net is put together for a profile (its input channels, its landmark subset, the
+landmark mapping and flip strength kept in its run folder) live here, so training and inference share
+them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from faceobf import shipped
+from faceobf.disentangle.classifier import AttributeClassifier
+from faceobf.disentangle.geometry import LandmarkMapping
+from faceobf.disentangle.landmarks import landmark_subset
+from faceobf.inference import BatchedModel
+from faceobf.models.resnet import ResNet
+from faceobf.models.unet import UNet, UNetConfig
+from faceobf.models.upscaler import Upscaler
+from faceobf.profiles import Profile, ReconTrainConfig
+from faceobf.reconstruct.factors import input_channels
+from faceobf.reconstruct.generate import FaceGenerator, FlipStrength
+from faceobf.reconstruct.planes import attribute_table
+
+# A geometry-'follow' run's landmark mapping (fitted on its train faces) and the flip strength chosen for the run on
+# validation faces (`faceobf.reconstruct.tuning`), kept in its run folder and shipped beside its weights
+MAPPING_FILE, STRENGTH_FILE = shipped.RUN_FILES
+
+
+def landmark_indices(cfg: ReconTrainConfig) -> tuple[int, ...] | None:
+    """Indices of the landmark subset the U-Net sees, or None for all 68."""
+    return None if cfg.landmark_subset == "all" else landmark_subset(cfg.landmark_subset)
+
+
+def unet_config(unet: UNetConfig, cfg: ReconTrainConfig) -> UNetConfig:
+    """The U-Net's configuration for a recipe: its input channels follow the recipe's landmark subset."""
+    subset = landmark_indices(cfg)
+    return unet if subset is None else dataclasses.replace(unet, in_channels=input_channels(subset))
+
+
+def stored_flip_settings(run_dir: Path) -> tuple[LandmarkMapping | None, FlipStrength]:
+    """(the run's landmark mapping or None, the flip strength chosen for it on validation faces, as trained if none
+    was)."""
+    path, strength_path = Path(run_dir) / MAPPING_FILE, Path(run_dir) / STRENGTH_FILE
+    strength = FlipStrength()
+    if strength_path.exists():
+        stored = json.loads(strength_path.read_text())
+        strength = FlipStrength(float(stored["gain"]), float(stored["intensity"]))
+    return (LandmarkMapping.load(path) if path.exists() else None), strength
+
+
+def face_generator(unet: UNet, table: np.ndarray, cfg: ReconTrainConfig, geometry: LandmarkMapping | None = None,
+                   strength: FlipStrength = FlipStrength()) -> FaceGenerator:
+    """A trained U-Net as stage 2's batched, jitted `FaceGenerator` under its recipe."""
+    return FaceGenerator(unet, table, cfg.feather_radius, landmark_indices(cfg), cfg.batch_size, geometry, strength,
+                         difference=cfg.condition == "difference")
+
+
+def upscale_function(model: Upscaler, batch_size: int) -> BatchedModel:
+    """float (N, r, r, 3) faces in [0, 1] -> float (N, r·factor, r·factor, 3) in [0, 1], batched and jitted."""
+    return BatchedModel(model, lambda m, x: jnp.clip(m(x), 0.0, 1.0), batch_size)
+
+
+def classifier(profile: Profile, run_dir: Path) -> AttributeClassifier:
+    """The attribute classifier of a finished run of `profile`."""
+    model = shipped.load_network(run_dir, lambda: ResNet(profile.fac_model, rngs=nnx.Rngs(0)))
+    return AttributeClassifier(model, profile.fac.resolution, profile.fac.batch_size)
+
+
+def generator(profile: Profile, encoding: str, run_dir: Path) -> FaceGenerator:
+    """The U-Net of a finished run of (`profile`, `encoding`) as stage 2's generator, with the run's landmark mapping
+    and flip strength."""
+    cfg = profile.recon
+    unet = shipped.load_network(run_dir, lambda: UNet(unet_config(profile.unet, cfg), rngs=nnx.Rngs(0)))
+    table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
+    return face_generator(unet, table, cfg, *stored_flip_settings(run_dir))
+
+
+def upscaler(profile: Profile, run_dir: Path) -> BatchedModel:
+    """The upscaler of a finished run of `profile`, as a batched function of faces."""
+    model = shipped.load_network(run_dir, lambda: Upscaler(profile.upscaler, rngs=nnx.Rngs(0)))
+    return upscale_function(model, profile.upscaler_train.batch_size)
