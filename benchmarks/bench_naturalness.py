@@ -1,0 +1,78 @@
+"""The naturalness yardstick (`faceobf.evaluate.naturalness`) checked against what a person sees: its table for
+real faces of other people, light blur (sigma 2.5 px), heavier blur (8 px), pixelation in 8 and 16 px blocks and
+black-out, all inside the template's face ellipse of held-out CelebA-mini test faces, and today's redraws (the
+tool's photo path on the aligned images, shipped `cpu` models, no flips and the seed's four), and its cost.
+
+Reference and held-out faces are of different people (the test split's people in two random halves).
+
+    python benchmarks/bench_naturalness.py [--root $FACEOBF_DATA] [--faces 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+from faceobf.data import CelebA
+from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
+from faceobf.disentangle.template import MEAN_LANDMARKS
+from faceobf.evaluate.naturalness import naturalness_table
+from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
+
+
+def redraws(dataset: CelebA, rows: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """{name: the face crops of the aligned images redrawn by the tool's photo path}, with no flips and the seed's four;
+    an image in which no face is found stays as it is (counted)."""
+    from faceobf import trained
+    from faceobf.data.images import FACE_CROP
+    from faceobf.obfuscate.policies import FlipNamed, FlipNone
+    from faceobf.profiles import get_profile
+
+    tool, out = trained.obfuscator(get_profile("cpu")), {}
+    for name, policy in (("redrawn, no flips", FlipNone()), ("redrawn, seed's four", FlipNamed())):
+        tool.policy, faces, missed = policy, [], 0
+        for row in rows:
+            photo, records = tool.obfuscate_photo(dataset.read_aligned(int(row)), allow_no_face=True)
+            missed += not records
+            faces.append(photo[FACE_CROP.top:FACE_CROP.top + FACE_CROP.size, FACE_CROP.left:FACE_CROP.left + FACE_CROP.size])
+        out[name] = faces
+        print(f"{name}: {missed} of {len(rows)} images without a face found (left as they are)")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
+    parser.add_argument("--faces", type=int, default=100, help="reference and held-out faces each")
+    parser.add_argument("--no-redraws", action="store_true", help="leave out the tool's redraws (no models needed)")
+    args = parser.parse_args()
+    dataset = CelebA.open(args.root)
+    rows, rng = dataset.split("test"), np.random.default_rng(0)
+    people = rng.permutation(np.unique(dataset.identities[rows]))
+    groups = np.array_split(people, 2)
+    ref_rows, held_rows = (rng.choice(rows[np.isin(dataset.identities[rows], g)], args.faces, replace=False) for g in groups)
+    reference, heldout = (dataset.images(r, 178, progress=False) for r in (ref_rows, held_rows))
+    face = ellipse_mask((178, 178), fit_face_ellipse(MEAN_LANDMARKS * 178))
+    methods = {"blur 2.5 px": [blur_face(f, face, 2.5) for f in heldout], "blur 8 px": [blur_face(f, face, 8) for f in heldout],
+               "pixelated 8 px": [pixelate_face(f, face, 8) for f in heldout],
+               "pixelated 16 px": [pixelate_face(f, face, 16) for f in heldout], "blacked out": [blackout_face(f, face) for f in heldout]}
+    if not args.no_redraws:
+        methods.update(redraws(dataset, held_rows))
+    start = time.perf_counter()
+    table = naturalness_table(reference, heldout, {k: np.stack(v) for k, v in methods.items()})
+    seconds = time.perf_counter() - start
+    pd.set_option("display.width", 200)
+    for columns in (["dlib FD excess", "dlib KID excess x1e3", "dlib KID interval", "centerface FD excess",
+                     "centerface KID excess x1e3", "centerface KID interval"],
+                    ["two-sample accuracy", "two-sample interval", "skin dE median", "skin dE p90", "blockiness median"]):
+        print(table[columns].to_string(float_format=lambda v: f"{v:.3f}"), end="\n\n")
+    faces = args.faces * (2 + len(methods))
+    print(f"{args.faces} reference and {args.faces} held-out faces of {len(groups[0])} and {len(groups[1])} people; "
+          f"{seconds:.0f} s for {faces} faces ({seconds / faces:.2f} s per face, dlib's descriptor most of it)")
+
+
+if __name__ == "__main__":
+    main()
