@@ -13,11 +13,11 @@ interrupted run, files named `x.obfuscated.jpg`, and every output a report in a 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
 from pathlib import Path
-import json
 from typing import Iterable, NamedTuple
 
 from faceobf.errors import FaceobfError
