@@ -17,9 +17,7 @@ import numpy as np
 import pandas as pd
 
 from faceobf.data import CelebA
-from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
-from faceobf.disentangle.template import MEAN_LANDMARKS
-from faceobf.evaluate.naturalness import naturalness_table
+from faceobf.evaluate.naturalness import face_region, naturalness_table, people_halves
 from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
 
 
@@ -50,12 +48,9 @@ def main() -> None:
     parser.add_argument("--no-redraws", action="store_true", help="leave out the tool's redraws (no models needed)")
     args = parser.parse_args()
     dataset = CelebA.open(args.root)
-    rows, rng = dataset.split("test"), np.random.default_rng(0)
-    people = rng.permutation(np.unique(dataset.identities[rows]))
-    groups = np.array_split(people, 2)
-    ref_rows, held_rows = (rng.choice(rows[np.isin(dataset.identities[rows], g)], args.faces, replace=False) for g in groups)
+    ref_rows, held_rows = people_halves(dataset.identities, dataset.split("test"), args.faces)
     reference, heldout = (dataset.images(r, 178, progress=False) for r in (ref_rows, held_rows))
-    face = ellipse_mask((178, 178), fit_face_ellipse(MEAN_LANDMARKS * 178))
+    face = face_region(178)
     methods = {"blur 2.5 px": [blur_face(f, face, 2.5) for f in heldout], "blur 8 px": [blur_face(f, face, 8) for f in heldout],
                "pixelated 8 px": [pixelate_face(f, face, 8) for f in heldout],
                "pixelated 16 px": [pixelate_face(f, face, 16) for f in heldout], "blacked out": [blackout_face(f, face) for f in heldout]}
@@ -70,7 +65,8 @@ def main() -> None:
                     ["two-sample accuracy", "two-sample interval", "skin dE median", "skin dE p90", "blockiness median"]):
         print(table[columns].to_string(float_format=lambda v: f"{v:.3f}"), end="\n\n")
     faces = args.faces * (2 + len(methods))
-    print(f"{args.faces} reference and {args.faces} held-out faces of {len(groups[0])} and {len(groups[1])} people; "
+    people = [len(np.unique(dataset.identities[r])) for r in (ref_rows, held_rows)]
+    print(f"{args.faces} reference and {args.faces} held-out faces of {people[0]} and {people[1]} people; "
           f"{seconds:.0f} s for {faces} faces ({seconds / faces:.2f} s per face, dlib's descriptor most of it)")
 
 

@@ -77,18 +77,24 @@ def _for_inference(run_dir: Path, build: Callable[[Path], object], training_mode
         return build(run_dir)
 
 
+def _finished(spec: runs.RunSpec) -> Path:
+    """The folder of the finished run of `spec` (a local run, else the shipped model installed), checked against it."""
+    run_dir = shipped.find_or_install(spec)
+    runs.check(run_dir, spec)
+    return run_dir
+
+
 def classifier(profile: Profile) -> tuple[AttributeClassifier, Path] | None:
     """(The finished attribute classifier of `profile`, its run folder), or None when there is none (no local run, none
     shipped)."""
     try:
-        run_dir = shipped.find_or_install(runs.RunSpec.fac(profile))
+        run_dir = _finished(runs.RunSpec.fac(profile))
     except runs.MissingCheckpointError:
         return None
     return _classifier(profile, run_dir), run_dir
 
 
 def _classifier(profile: Profile, run_dir: Path) -> AttributeClassifier:
-    runs.check(run_dir, runs.RunSpec.fac(profile))
     return _for_inference(run_dir, lambda d: networks.classifier(profile, d), lambda: fac_run(profile).model())
 
 
@@ -100,21 +106,18 @@ def obfuscator(profile: Profile, encoding: str = "onehot", policy: Policy | None
     never uses it. Missing models raise `faceobf.runs.MissingCheckpointError` naming the commands that train them,
     instead of starting hours of training unasked; runs of another configuration are refused.
     """
-    classifier_dir = shipped.find_or_install(runs.RunSpec.fac(profile))
-    unet_spec = runs.RunSpec.recon(profile, encoding)
-    unet_dir = shipped.find_or_install(unet_spec)
-    runs.check(unet_dir, unet_spec)
+    classifier_dir = _finished(runs.RunSpec.fac(profile))
+    unet_dir = _finished(runs.RunSpec.recon(profile, encoding))
     generator = _for_inference(unet_dir, lambda d: networks.generator(profile, encoding, d),
                                lambda: recon_run(profile, encoding).unet())
     upscale_faces = None
     if upscale is not False:
         try:
-            upscaler_dir = shipped.find_or_install(runs.RunSpec.upscaler(profile))
+            upscaler_dir = _finished(runs.RunSpec.upscaler(profile))
         except runs.MissingCheckpointError:
             if upscale:
                 raise
         else:
-            runs.check(upscaler_dir, runs.RunSpec.upscaler(profile))
             upscale_faces = _for_inference(upscaler_dir, lambda d: networks.upscaler(profile, d),
                                            lambda: upscaler_run(profile).model())
     return Obfuscator(_classifier(profile, classifier_dir), generator, profile.recon.resolution, policy or FlipNamed(),

@@ -58,17 +58,13 @@ def test_skin_tone_difference_is_zero_for_the_same_face_and_large_for_another_sk
 @pytest.mark.celeba
 def test_it_ranks_real_faces_blur_pixelation_and_black_out_as_a_person_would(real_celeba: Path) -> None:
     from faceobf.data import CelebA
-    from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
-    from faceobf.disentangle.template import MEAN_LANDMARKS
+    from faceobf.evaluate.naturalness import face_region, people_halves
     from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
 
     dataset = CelebA.open(real_celeba)
-    rows, rng = dataset.split("test"), np.random.default_rng(0)
-    people = rng.permutation(np.unique(dataset.identities[rows]))
-    half = len(people) // 2
-    pick = lambda group: rng.choice(rows[np.isin(dataset.identities[rows], group)], 80, replace=False)  # noqa: E731
-    reference, heldout = (dataset.images(pick(g), 178, progress=False) for g in (people[:half], people[half:]))
-    face = ellipse_mask((178, 178), fit_face_ellipse(MEAN_LANDMARKS * 178))
+    reference, heldout = (dataset.images(r, 178, progress=False)
+                          for r in people_halves(dataset.identities, dataset.split("test"), 80))
+    face = face_region(178)
     table = naturalness_table(reference, heldout, {
         "light blur": np.stack([blur_face(f, face, 2.5) for f in heldout]),
         "pixelated 8 px": np.stack([pixelate_face(f, face, 8) for f in heldout]),

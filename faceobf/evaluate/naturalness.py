@@ -137,19 +137,27 @@ def two_sample_accuracy(a: np.ndarray, b: np.ndarray, folds: int = 5, ridge: flo
     return right / (2 * n), low, high
 
 
-def skin_region(size: int, scale: float = 0.6) -> np.ndarray:
-    """The inner face of an aligned size x size crop: the template's face ellipse scaled by `scale` (cheeks, forehead,
-    nose, the mouth's surroundings), as a boolean mask."""
+def face_region(size: int, scale: float = 1.0) -> np.ndarray:
+    """The template's face ellipse in an aligned size x size crop, its axes scaled by `scale`, as a 0/1 float mask
+    (at 0.6: the inner face, cheeks, forehead, nose and the mouth's surroundings)."""
     ellipse = fit_face_ellipse(MEAN_LANDMARKS * size)
-    inner = Ellipse(ellipse.center, tuple(a * scale for a in ellipse.axes), ellipse.angle)
-    return ellipse_mask((size, size), inner) > 0.5
+    return ellipse_mask((size, size), Ellipse(ellipse.center, tuple(a * scale for a in ellipse.axes), ellipse.angle))
+
+
+def people_halves(identities: np.ndarray, rows: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(reference rows, held-out rows): `n` of `rows` each, from two random halves of their people, so no person is on
+    both sides."""
+    rng = np.random.default_rng(seed)
+    people = np.array_split(rng.permutation(np.unique(identities[rows])), 2)
+    reference, heldout = (rng.choice(rows[np.isin(identities[rows], group)], n, replace=False) for group in people)
+    return reference, heldout
 
 
 def skin_tone_difference(faces: np.ndarray, own: np.ndarray, scale: float = 0.6) -> np.ndarray:
     """Per face, CIEDE2000 between the median Lab colour of its inner face and that of the same person's own face."""
     from skimage.color import deltaE_ciede2000, rgb2lab
 
-    region = skin_region(faces.shape[1], scale)
+    region = face_region(faces.shape[1], scale) > 0.5
     medians = [np.median(rgb2lab(f.astype(np.float64) / 255.0)[region], axis=0) for f in (*faces, *own)]
     return deltaE_ciede2000(np.stack(medians[: len(faces)]), np.stack(medians[len(faces):]))
 
