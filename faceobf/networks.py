@@ -14,7 +14,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any, Callable, Protocol
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -25,7 +27,9 @@ from faceobf.disentangle.geometry import LandmarkMapping
 from faceobf.disentangle.landmarks import landmark_subset
 from faceobf.inference import BatchedModel
 from faceobf.models.resnet import ResNet
-from faceobf.models.unet import UNet, UNetConfig
+from faceobf.errors import UsageError
+from faceobf.models.factored import Factors
+from faceobf.models.unet import PatchGAN, UNet, UNetConfig
 from faceobf.models.upscaler import Upscaler
 from faceobf.profiles import Profile, ReconTrainConfig
 from faceobf.reconstruct.factors import input_channels
@@ -48,6 +52,45 @@ def unet_config(unet: UNetConfig, cfg: ReconTrainConfig) -> UNetConfig:
     return unet if subset is None else dataclasses.replace(unet, in_channels=input_channels(subset))
 
 
+class Generator(Protocol):
+    """What stage 2 and stage 3 call a generator with: the factors of a batch of faces (landmark heatmaps and context
+    as arrays, the attribute planes factored) -> (B, R, R, 3) faces; `config.in_channels` sizes its discriminator."""
+
+    config: Any
+
+    def __call__(self, x: Factors) -> jax.Array: ...
+
+
+# Networks by name (`ReconTrainConfig.generator` and `.discriminator`): each built from its configuration in the profile
+# (`Profile.unet`, `Profile.patchgan`), the run's training configuration and a seed. A new one is an entry here.
+GENERATORS: dict[str, Callable[[Any, ReconTrainConfig, int], Generator]] = {
+    "unet": lambda config, cfg, seed: UNet(unet_config(config, cfg), rngs=nnx.Rngs(seed)),
+}
+DISCRIMINATORS: dict[str, Callable[[Any, Generator, ReconTrainConfig, int], nnx.Module]] = {
+    "patchgan": lambda config, generator, cfg, seed: PatchGAN(
+        dataclasses.replace(config, in_channels=config.factor_channels(generator.config.in_channels) + 3),
+        rngs=nnx.Rngs(seed)),
+}
+
+
+def _registered(table: dict, name: str, what: str):
+    try:
+        return table[name]
+    except KeyError:
+        raise UsageError(f"unknown {what} {name!r}; registered: {', '.join(table)}") from None
+
+
+def generator_network(config: Any, cfg: ReconTrainConfig, seed: int = 0) -> Generator:
+    """A fresh generator of the registry's kind `cfg.generator`, laid out by `config` (the profile's `unet`)."""
+    return _registered(GENERATORS, cfg.generator, "generator")(config, cfg, seed)
+
+
+def discriminator_network(config: Any, generator: Generator, cfg: ReconTrainConfig, seed: int = 0) -> nnx.Module:
+    """A fresh discriminator of the registry's kind `cfg.discriminator` for `generator` (it sees the generator's input
+    and an image)."""
+    return _registered(DISCRIMINATORS, cfg.discriminator, "discriminator")(config, generator, cfg, seed)
+
+
 def stored_flip_settings(run_dir: Path) -> tuple[LandmarkMapping | None, FlipStrength]:
     """(the run's landmark mapping or None, the flip strength chosen for it on validation faces, as trained if none
     was)."""
@@ -59,7 +102,7 @@ def stored_flip_settings(run_dir: Path) -> tuple[LandmarkMapping | None, FlipStr
     return (LandmarkMapping.load(path) if path.exists() else None), strength
 
 
-def face_generator(unet: UNet, table: np.ndarray, cfg: ReconTrainConfig, geometry: LandmarkMapping | None = None,
+def face_generator(unet: Generator, table: np.ndarray, cfg: ReconTrainConfig, geometry: LandmarkMapping | None = None,
                    strength: FlipStrength = FlipStrength()) -> FaceGenerator:
     """A trained U-Net as stage 2's batched, jitted `FaceGenerator` under its recipe."""
     return FaceGenerator(unet, table, cfg.feather_radius, landmark_indices(cfg), cfg.batch_size, geometry, strength,
@@ -81,7 +124,7 @@ def generator(profile: Profile, encoding: str, run_dir: Path) -> FaceGenerator:
     """The U-Net of a finished run of (`profile`, `encoding`) as stage 2's generator, with the run's landmark mapping
     and flip strength."""
     cfg = profile.recon
-    unet = shipped.load_network(run_dir, lambda: UNet(unet_config(profile.unet, cfg), rngs=nnx.Rngs(0)))
+    unet = shipped.load_network(run_dir, lambda: generator_network(profile.unet, cfg))
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
     return face_generator(unet, table, cfg, *stored_flip_settings(run_dir))
 

@@ -79,6 +79,10 @@ class ReconTrainConfig:
     identity_weight: float = 0.0
     identity_margin: float = 0.3
     identity_critic: RecogniserConfig = field(default_factory=lambda: IDENTITY_CRITIC)
+    # weights of loss terms registered beyond the built-in ones (faceobf.train.losses.register_loss), by name
+    loss_weights: tuple[tuple[str, float], ...] = ()
+    generator: str = "unet"  # the generator and discriminator, by name (faceobf.models.registry)
+    discriminator: str = "patchgan"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -289,13 +293,30 @@ def with_identity_hinge(profile: Profile, weight: float, margin: float | None = 
                    tags=profile.tags + (f"id{weight:g}",))
 
 
+def with_setting(profile: Profile, name: str, value: float | str, tag: str) -> Profile:
+    """The profile with `ReconTrainConfig.<name>` set to `value`, tagged '<tag><value>' (a separate run) if it changes."""
+    if value == getattr(profile.recon, name):
+        return profile
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return replace(profile, recon=replace(profile.recon, **{name: value}), tags=profile.tags + (f"{tag}{text}",))
+
+
 def with_l1_weight(profile: Profile, weight: float) -> Profile:
     """The profile with the reconstruction L1 weighted `weight` instead (tagged 'l1<weight>')."""
-    if weight == profile.recon.l1_weight:
-        return profile
-    if weight <= 0:
+    if weight != profile.recon.l1_weight and weight <= 0:
         raise UsageError(f"the L1 weight must be positive, got {weight}")
-    return replace(profile, recon=replace(profile.recon, l1_weight=float(weight)), tags=profile.tags + (f"l1{weight:g}",))
+    return with_setting(profile, "l1_weight", float(weight), "l1")
+
+
+def with_loss_weights(profile: Profile, weights: tuple[tuple[str, float], ...]) -> Profile:
+    """The profile with registered loss terms weighted (name, weight) (each tagged '<name><weight>')."""
+    current = dict(profile.recon.loss_weights)
+    for name, weight in weights:
+        if current.get(name) == weight:
+            continue
+        current[name] = float(weight)
+        profile = replace(profile, tags=profile.tags + (f"{name}{weight:g}",))
+    return replace(profile, recon=replace(profile.recon, loss_weights=tuple(sorted(current.items()))))
 
 
 def with_upscaler_adversary(profile: Profile, weight: float) -> Profile:
@@ -319,11 +340,9 @@ def with_ablation_budget(profile: Profile) -> Profile:
 
 def with_attribute_weight(profile: Profile, weight: float) -> Profile:
     """The profile with the generator's attribute loss weighted `weight` instead (tagged 'attr<weight>')."""
-    if weight == profile.recon.attr_weight:
-        return profile
-    if recipe_of(profile) != "attgan":
+    if weight != profile.recon.attr_weight and recipe_of(profile) != "attgan":
         raise UsageError("only the attgan recipe has an attribute loss to weight")
-    return replace(profile, recon=replace(profile.recon, attr_weight=float(weight)), tags=profile.tags + (f"attr{weight:g}",))
+    return with_setting(profile, "attr_weight", float(weight), "attr")
 
 
 def without_injection(profile: Profile) -> Profile:

@@ -17,6 +17,7 @@ from typing import Any
 
 from faceobf.errors import FaceobfError
 from faceobf.io import write_json
+from faceobf import options
 from faceobf.paths import runs_root
 from faceobf.profiles import Profile
 
@@ -33,17 +34,8 @@ class RunConfigError(FaceobfError, ValueError):
 
 
 def recon_variant(encoding: str, profile: Profile) -> str:
-    """How runs of the U-Net are told apart: the encoding, the landmark subset if not all, '-pix2pix' for the old
-    recipe, '-follow' for landmarks that follow the flips, '-seed<percent>' for seed edits, '-diff' for difference
-    planes, '-frozen' for a frozen critic, then the profile's tags ('-noinject', '-attr40', '-l130', '-short')."""
-    recon = profile.recon
-    variant = encoding if recon.landmark_subset == "all" else f"{encoding}-lm_{recon.landmark_subset}"
-    parts = [variant + ("-pix2pix" if recon.edit_flips == 0 else "")]
-    parts += ["follow"] if recon.geometry == "follow" else []
-    parts += [f"seed{round(100 * recon.seed_edit_share)}"] if recon.seed_edit_share else []
-    parts += ["diff"] if recon.condition == "difference" else []
-    parts += ["frozen"] if recon.critic == "frozen" else []
-    return "-".join(parts + list(profile.tags))
+    """How runs of the U-Net are told apart: the encoding and each stage-2 option's part (`faceobf.options`)."""
+    return options.run_variant(encoding, profile)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -67,9 +59,7 @@ class RunSpec:
     @classmethod
     def recon(cls, profile: Profile, encoding: str) -> "RunSpec":
         """The U-Net of `profile` with attribute planes `encoding` (chapter 2)."""
-        return cls("recon", profile.name, recon_variant(encoding, profile),
-                   {"unet": dataclasses.asdict(profile.unet), "patchgan": dataclasses.asdict(profile.patchgan),
-                    "train": dataclasses.asdict(profile.recon), "encoding": encoding})
+        return cls("recon", profile.name, recon_variant(encoding, profile), options.run_config(profile, encoding))
 
     @classmethod
     def recogniser(cls, profile: Profile) -> "RunSpec":
@@ -101,29 +91,7 @@ class RunSpec:
         if self.kind in ("fac", "recogniser", "upscaler"):
             adversary = f" --adv-weight {self.variant[len('adv'):]}" if self.variant.startswith("adv") else ""
             return f"faceobf train {self.kind} --profile {self.profile}{adversary}"
-        encoding, *parts = self.variant.split("-")
-        subset = next((p[len("lm_"):] for p in parts if p.startswith("lm_")), None)
-        options = {"pix2pix": " --recipe pix2pix", "noinject": " --no-inject", "short": " --short"}
-        weights = "".join(f" --{flag}-weight {p[len(prefix):]}" for p in parts for prefix, flag in (("attr", "attr"), ("l1", "l1"), ("id", "identity"))
-                          if p.startswith(prefix) and p[len(prefix):].replace(".", "", 1).isdigit())
-        return (f"faceobf train recon --profile {self.profile} --encoding {encoding}" + (f" --landmarks {subset}" if subset else "")
-                + "".join(options[p] for p in parts if p in options if p != "short") + self._edit_options() + weights
-                + (options["short"] if "short" in parts else ""))
-
-    def _edit_options(self) -> str:
-        """--geometry and --seed-edits where the run's differ from its profile's defaults."""
-        from faceobf.profiles import PROFILES
-
-        train, default = self.config.get("train", {}), PROFILES[self.profile].recon if self.profile in PROFILES else None
-        if default is None or not train.get("edit_flips"):
-            return ""
-        out = f" --geometry {train['geometry']}" if train.get("geometry", default.geometry) != default.geometry else ""
-        share = train.get("seed_edit_share", default.seed_edit_share)
-        out += f" --seed-edits {share:g}" if share != default.seed_edit_share else ""
-        for option in ("condition", "critic"):
-            value = train.get(option, getattr(default, option))
-            out += f" --{option} {value}" if value != getattr(default, option) else ""
-        return out
+        return options.training_command(self.profile, self.variant, self.config)
 
 
 def complete_record(record: dict) -> dict:

@@ -20,13 +20,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("data and networks", ("faceobf.data", "faceobf.models", "faceobf.dlib_models", "faceobf.inference", "faceobf.recognition")),
     ("stage 1: disentangle", ("faceobf.disentangle",)),
     ("stage 2: reconstruct", ("faceobf.reconstruct",)),
-    ("configuration", ("faceobf.profiles",)),
+    ("configuration", ("faceobf.profiles", "faceobf.options")),
     ("run registry", ("faceobf.runs", "faceobf.shipped", "faceobf.networks")),
     ("training", ("faceobf.train",)),
     ("stage 3: obfuscate", ("faceobf.obfuscate",)),
     ("finished models", ("faceobf.trained",)),
     ("evaluation", ("faceobf.evaluate",)),
-    ("front ends", ("faceobf.viz", "faceobf.colab", "faceobf.cli")),
+    ("front ends", ("faceobf.viz", "faceobf.colab", "faceobf.cli", "faceobf.commands")),
 ]
 
 

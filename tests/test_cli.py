@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from faceobf.commands import obfuscate as obfuscate_command
+
 from faceobf.cli import build_parser, main
 
 
@@ -103,7 +105,7 @@ def test_ctrl_c_ends_an_obfuscate_run_with_its_summary_and_exit_130(tmp_path: Pa
 
     for name in ("a.png", "b.png"):
         Image.new("RGB", (32, 32)).save(tmp_path / name)
-    monkeypatch.setattr(cli, "build_obfuscator", lambda args: Interrupted())
+    monkeypatch.setattr(obfuscate_command, "build_obfuscator", lambda args: Interrupted())
     assert main(["obfuscate", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out")]) == 130
     out = capsys.readouterr().out
     assert "interrupted: run the same command again to finish" in out and "report: " in out and "Traceback" not in out

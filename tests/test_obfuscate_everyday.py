@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from faceobf.commands import obfuscate as obfuscate_command
 from PIL import Image
 
 from faceobf import cli
@@ -34,7 +36,7 @@ def _run(argv: list[str], capsys) -> tuple[int, str, str]:
 
 @pytest.fixture
 def stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "build_obfuscator", lambda args: Inverts())
+    monkeypatch.setattr(obfuscate_command, "build_obfuscator", lambda args: Inverts())
 
 
 def test_sibling_folders_run_without_flags_each_keep_their_own_report(tmp_path: Path, stand_in, monkeypatch, capsys) -> None:
@@ -144,7 +146,7 @@ def test_a_report_that_cannot_grow_stops_the_run_on_one_line_and_no_output_goes_
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr(cli, "build_obfuscator", lambda args: Inverts())
+    monkeypatch.setattr(obfuscate_command, "build_obfuscator", lambda args: Inverts())
     monkeypatch.setattr(batch.os, "write", full_after_one)
     code, _, err = _run(["obfuscate", str(tmp_path / "in"), "-o", str(tmp_path / "out")], capsys)
     errors = [line for line in err.splitlines() if line.startswith("faceobf")]  # below the progress bar
@@ -224,7 +226,7 @@ def test_an_output_folder_that_vanishes_mid_run_stops_it_on_one_line(tmp_path: P
                 shutil.rmtree(tmp_path / "out")  # the USB drive is pulled while the second photo is redrawn
             return super().obfuscate_photo(photo)
 
-    monkeypatch.setattr(cli, "build_obfuscator", lambda args: UnplugsTheDrive())
+    monkeypatch.setattr(obfuscate_command, "build_obfuscator", lambda args: UnplugsTheDrive())
     code, _, err = _run(["obfuscate", str(tmp_path / "in"), "-o", str(tmp_path / "out")], capsys)
     errors = [line for line in err.splitlines() if line.startswith("faceobf")]
     assert code == 2 and len(errors) == 1 and "the report was removed during the run" in errors[0]
@@ -238,7 +240,7 @@ def test_a_cold_start_says_why_it_is_silent_on_a_terminal_only(tmp_path: Path, m
     from faceobf.obfuscate.batch import LOADING
 
     _photo(tmp_path / "in" / "a.png", 10)
-    monkeypatch.setattr(cli, "build_obfuscator", lambda args: Inverts())
+    monkeypatch.setattr(obfuscate_command, "build_obfuscator", lambda args: Inverts())
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert _run(["obfuscate", str(tmp_path / "in")], capsys)[2].startswith(LOADING)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)  # a pipe or a log: no message

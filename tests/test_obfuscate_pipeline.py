@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
+from faceobf.commands import obfuscate as obfuscate_command
 from skimage import data
 
 from faceobf.disentangle.landmarks import detect_faces
@@ -147,7 +149,7 @@ def test_cli_obfuscates_refuses_and_reports(obfuscator: Obfuscator, tmp_path, mo
     Image.fromarray(data.astronaut()).save(inputs / "astronaut.jpg", exif=exif)
     Image.fromarray(np.full((100, 100, 3), 120, np.uint8)).save(inputs / "blank.png")
     (inputs / "notes.jpg").write_text("not a photo")
-    monkeypatch.setattr(cli, "build_obfuscator", lambda args: obfuscator)
+    monkeypatch.setattr(obfuscate_command, "build_obfuscator", lambda args: obfuscator)
     out = tmp_path / "out"
     code = cli.main(["obfuscate", str(inputs), "-o", str(out), "--report", str(tmp_path / "report.jsonl")])
     assert code == 1  # two photos refused
@@ -272,13 +274,13 @@ def test_cli_policy_none_and_geometry_choose_the_tools_flips_and_landmarks(obfus
     with_mapping = replace(obfuscator, generator=obfuscator.generator.with_geometry(_smile_mapping()))
     monkeypatch.setattr(trained, "obfuscator", lambda profile, encoding, policy, upscale: replace(with_mapping, policy=policy))
     parse = cli.build_parser().parse_args
-    tool = cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--policy", "none"]))
+    tool = obfuscate_command.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--policy", "none"]))
     assert isinstance(tool.policy, FlipNone) and tool.generator.geometry is not None  # follow: the model's default
-    tool = cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--geometry", "fixed"]))
+    tool = obfuscate_command.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--geometry", "fixed"]))
     assert tool.generator.geometry is None and with_mapping.generator.geometry is not None  # the loaded model untouched
     monkeypatch.setattr(trained, "obfuscator", lambda profile, encoding, policy, upscale: replace(obfuscator, policy=policy))
     with pytest.raises(ValueError, match="no landmark mapping"):
-        cli.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--geometry", "follow"]))
+        obfuscate_command.build_obfuscator(parse(["obfuscate", "x.jpg", "-o", "out", "--profile", "ci", "--geometry", "follow"]))
 
 
 def test_cli_refuses_what_needs_no_model_before_loading_any_and_names_reasons(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
@@ -287,7 +289,7 @@ def test_cli_refuses_what_needs_no_model_before_loading_any_and_names_reasons(tm
     def no_models(args):
         raise AssertionError("the models were loaded for a run that needed none")
 
-    monkeypatch.setattr(cli, "build_obfuscator", no_models)
+    monkeypatch.setattr(obfuscate_command, "build_obfuscator", no_models)
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "clip.gif").write_bytes(b"GIF89a")
     (tmp_path / "taken").write_text("a file where the output folder should go")
@@ -305,7 +307,7 @@ def test_cli_without_an_output_folder_writes_beside_the_inputs_and_reruns_cleanl
 
     from faceobf import cli
 
-    monkeypatch.setattr(cli, "build_obfuscator", lambda args: obfuscator)
+    monkeypatch.setattr(obfuscate_command, "build_obfuscator", lambda args: obfuscator)
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.fromarray(data.astronaut()).save(photos / "astronaut.jpg")

@@ -30,7 +30,7 @@ from faceobf.reconstruct.factors import N_CHANNELS, assemble_inputs, face_factor
 from faceobf.reconstruct.imageops import composite, feather, image_metrics, ssim_map
 from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
 from faceobf.profiles import ReconTrainConfig
-from faceobf.train.recon import create_recon_state, make_recon_steps
+from faceobf.train.recon import FaceBatch, StepAids, create_recon_state, make_recon_steps
 from tests.conftest import ATTRIBUTE_NAMES, interrupt_at_epoch
 
 
@@ -162,11 +162,12 @@ def test_one_generator_and_one_discriminator_step_lower_their_losses() -> None:
     attrs = (rng.random((4, 40)) > 0.5).astype(np.float32)
     table = jnp.asarray(onehot_table())
     frozen_d = jax.tree.map(jnp.array, d_state)  # the G steps see a fixed discriminator
-    g_state, fakes, before = g_step(g_state, frozen_d, images, landmarks, masks, attrs, table)
-    g_state, _, after = g_step(g_state, frozen_d, images, landmarks, masks, attrs, table)  # reports the loss after step 1
+    batch = FaceBatch(images, landmarks, masks, attrs)
+    g_state, fakes, before = g_step(g_state, frozen_d, batch, StepAids(table))
+    g_state, _, after = g_step(g_state, frozen_d, batch, StepAids(table))  # reports the loss after step 1
     assert float(after["g_loss"]) < float(before["g_loss"])
-    d_state, d_before = d_step(d_state, images, landmarks, masks, attrs, fakes, table)
-    d_state, d_after = d_step(d_state, images, landmarks, masks, attrs, fakes, table)
+    d_state, d_before = d_step(d_state, batch, fakes)
+    d_state, d_after = d_step(d_state, batch, fakes)
     assert float(d_after["d_loss"]) < float(d_before["d_loss"])
 
 
@@ -210,7 +211,7 @@ def test_the_optional_ssim_term_adds_one_minus_ssim_to_the_generator_loss() -> N
         cfg = ReconTrainConfig(resolution=16, batch_size=2, ssim_weight=weight)
         g_def, g_state, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)
         g_step, _ = make_recon_steps(g_def, d_def, cfg)
-        _, _, metrics = g_step(g_state, d_state, images, landmarks, masks, attrs, table)
+        _, _, metrics = g_step(g_state, d_state, FaceBatch(images, landmarks, masks, attrs), StepAids(table))
         losses[weight] = metrics
     extra = float(losses[10.0]["g_loss"]) - float(losses[0.0]["g_loss"])
     assert float(losses[10.0]["l1"]) == pytest.approx(float(losses[0.0]["l1"]))  # same initial networks
@@ -294,15 +295,16 @@ def test_the_attribute_recipe_adds_the_head_and_edited_redraws() -> None:
     attrs = (rng.random((4, 40)) > 0.5).astype(np.int8)
     table = jnp.asarray(onehot_table())
     g_step, d_step = make_recon_steps(g_def, d_def, cfg)
-    g_state, fakes, gm = g_step(g_state, d_state, images, landmarks, masks, attrs, table)
+    batch = FaceBatch(images, landmarks, masks, attrs)
+    g_state, fakes, gm = g_step(g_state, d_state, batch, StepAids(table))
     expected = cfg.l1_weight * float(gm["l1"]) + cfg.adv_weight * float(gm["g_adv"]) + cfg.attr_weight * float(gm["g_attr"])
     assert float(gm["g_loss"]) == pytest.approx(expected, rel=1e-5)
-    fake, fake_edit, targets, moved = fakes
+    fake, fake_edit, targets, moved = fakes.fake, fakes.fake_edit, fakes.targets, fakes.moved
     np.testing.assert_array_equal(np.asarray(moved), landmarks)  # geometry 'fixed': the edit keeps the landmarks
     assert (np.asarray(targets) != attrs).sum(axis=1).tolist() == [4] * 4
     assert not np.allclose(np.asarray(fake), np.asarray(fake_edit))  # the edited redraw is another face
-    d_state, before = d_step(d_state, images, landmarks, masks, attrs, fakes, table)
-    d_state, after = d_step(d_state, images, landmarks, masks, attrs, fakes, table)
+    d_state, before = d_step(d_state, batch, fakes)
+    d_state, after = d_step(d_state, batch, fakes)
     assert set(before) == {"d_loss", "d_attr"} and float(after["d_loss"]) < float(before["d_loss"])
 
 
@@ -465,9 +467,10 @@ def test_under_geometry_follow_the_edited_redraw_is_drawn_from_moved_landmarks()
     coefficients = rng.normal(0, 0.02, (40, 68, 2)).astype(np.float32)
     g_step, _ = make_recon_steps(g_def, d_def, cfg)
     with pytest.raises(ValueError, match="coefficients"):
-        g_step(g_state, d_state, images, landmarks, masks, attrs, jnp.asarray(onehot_table()))
-    _, (_, _, targets, moved), _ = g_step(jax.tree.map(jnp.array, g_state), d_state, images, landmarks, masks, attrs,
-                                          jnp.asarray(onehot_table()), jnp.asarray(coefficients))
+        g_step(g_state, d_state, FaceBatch(images, landmarks, masks, attrs), StepAids(jnp.asarray(onehot_table())))
+    _, drawn, _ = g_step(jax.tree.map(jnp.array, g_state), d_state, FaceBatch(images, landmarks, masks, attrs),
+                         StepAids(jnp.asarray(onehot_table()), jnp.asarray(coefficients)))
+    targets, moved = drawn.targets, drawn.moved
     difference = np.asarray(targets) - attrs
     once = move_landmarks(landmarks, difference, coefficients, 1.0) - landmarks
     per_face = [float(np.asarray(moved - landmarks)[i].ravel() @ once[i].ravel() / (once[i].ravel() @ once[i].ravel())) for i in range(4)]
@@ -589,13 +592,13 @@ def test_a_frozen_critic_reads_the_edits_while_the_live_discriminator_judges_rea
     batch, table = _edit_batch(), jnp.asarray(onehot_table())
     g_step, _ = make_recon_steps(g_def, d_def, cfg)
     with pytest.raises(ValueError, match="critic_state"):
-        g_step(g_state, d_state, *batch, table)
+        g_step(g_state, d_state, FaceBatch(*batch), StepAids(table))
     critic = jax.tree.map(jnp.copy, d_state)
     live = jax.tree.map(lambda v: v * 1.5 if jnp.issubdtype(v.dtype, jnp.floating) else v, d_state)  # D moved on
     copy = lambda s: jax.tree.map(jnp.copy, s)  # noqa: E731  (the step donates its state)
-    _, _, with_critic = g_step(copy(g_state), live, *batch, table, None, critic)
+    _, _, with_critic = g_step(copy(g_state), live, FaceBatch(*batch), StepAids(table, None, critic))
     head_step, _ = make_recon_steps(g_def, d_def, dataclasses.replace(cfg, critic="head"))
-    _, _, plain = head_step(copy(g_state), copy(critic), *batch, table)  # the live D is the warmed-up one
+    _, _, plain = head_step(copy(g_state), copy(critic), FaceBatch(*batch), StepAids(table))  # the live D is the warmed-up one
     assert float(with_critic["g_attr"]) == pytest.approx(float(plain["g_attr"]), rel=1e-5)  # the frozen head's reading
     assert float(with_critic["g_adv"]) != pytest.approx(float(plain["g_adv"]), rel=1e-3)  # realism: the live D's
     with pytest.raises(ValueError, match="warm-up"):
@@ -644,8 +647,8 @@ def test_the_identity_hinge_pushes_edits_past_the_margin_through_a_frozen_recogn
     g_step, _ = make_recon_steps(g_def, d_def, cfg, identity_def)
     batch, table = _edit_batch(), jnp.asarray(onehot_table())
     with pytest.raises(ValueError, match="identity recogniser"):
-        g_step(jax.tree.map(jnp.copy, g_state), d_state, *batch, table)
-    _, _, metrics = g_step(g_state, d_state, *batch, table, None, None, identity_state)
+        g_step(jax.tree.map(jnp.copy, g_state), d_state, FaceBatch(*batch), StepAids(table))
+    _, _, metrics = g_step(g_state, d_state, FaceBatch(*batch), StepAids(table, None, None, identity_state))
     expected = (cfg.l1_weight * float(metrics["l1"]) + cfg.adv_weight * float(metrics["g_adv"]) + cfg.attr_weight * float(metrics["g_attr"])
                 + cfg.identity_weight * float(metrics["g_identity"]))
     assert float(metrics["g_loss"]) == pytest.approx(expected, rel=1e-5) and 0.0 <= float(metrics["g_identity"]) <= 0.7

@@ -138,3 +138,24 @@ def test_an_adversarial_upscaler_is_its_own_run_named_by_its_weight() -> None:
     assert adversarial.train_command() == "faceobf train upscaler --profile cpu --adv-weight 0.005"
     with pytest.raises(ValueError, match=">= 0"):
         with_upscaler_adversary(get_profile("cpu"), -1.0)
+
+
+@pytest.mark.parametrize("argv", [[], ["--recipe", "pix2pix", "--no-inject"], ["--landmarks", "outline_nose", "--l1-weight", "50"],
+                                  ["--geometry", "fixed", "--condition", "difference", "--critic", "frozen", "--short"],
+                                  ["--no-inject", "--attr-weight", "5", "--identity-weight", "0.5", "--seed-edits", "0.25"]])
+@pytest.mark.parametrize("profile", ["ci", "cpu", "gpu"])
+def test_the_command_a_run_names_trains_that_run_again(profile: str, argv: list[str]) -> None:
+    import contextlib
+    import io
+
+    from faceobf.cli import build_parser
+    from faceobf.commands.common import announce_profile
+
+    def spec_of(arguments: list[str]) -> runs.RunSpec:
+        args = build_parser().parse_args(arguments)
+        with contextlib.redirect_stdout(io.StringIO()):
+            return runs.RunSpec.recon(announce_profile(args), args.encoding)
+
+    spec = spec_of(["train", "recon", "--profile", profile, "--encoding", "word2vec"] + argv)
+    again = spec_of(spec.train_command().split()[1:])
+    assert (again.variant, again.config) == (spec.variant, spec.config)

@@ -1,4 +1,4 @@
-"""Losses and metrics of the face attribute classifier (the seed's equations 1 and 2)."""
+"""Losses and metrics of the face attribute classifier (the seed's equations 1 and 2), and the GAN losses' BCE."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ import numpy as np
 import optax
 
 from faceobf.disentangle.attributes import majority_baseline, per_attribute_accuracy, per_attribute_balanced_accuracy  # noqa: F401
+
+
+def bce(logits: jax.Array, target: float) -> jax.Array:
+    """Binary cross-entropy of every logit against one constant target (1: real, 0: fake), averaged: a GAN's loss."""
+    return optax.sigmoid_binary_cross_entropy(logits, jnp.full_like(logits, target)).mean()
 
 
 def summed_bce(logits: jax.Array, labels: jax.Array) -> jax.Array:

@@ -24,16 +24,15 @@ state; one G step, then one D step on the G step's fakes, per batch, run by the 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx
+from flax import nnx, struct
 
 from faceobf import runs, shipped
 from faceobf.data.batches import iterate_batches
@@ -44,37 +43,60 @@ from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
 from faceobf.disentangle.attributes import SEED_FLIPS, allowed_indices, attribute_index
 from faceobf.disentangle.geometry import LandmarkMapping, move_landmarks
 from faceobf.profiles import Profile, ReconTrainConfig
-from faceobf.networks import (MAPPING_FILE, STRENGTH_FILE, face_generator, landmark_indices,  # noqa: F401  (re-exported)
-                               stored_flip_settings, unet_config)
+from faceobf.networks import (MAPPING_FILE, STRENGTH_FILE, discriminator_network, face_generator,  # noqa: F401  (re-exported)
+                               generator_network, landmark_indices, stored_flip_settings)
+from faceobf.models.factored import Factors
 from faceobf.reconstruct.factors import assemble_factors, face_factors
 from faceobf.reconstruct.generate import FaceGenerator, FlipStrength
-from faceobf.reconstruct.imageops import composite, ssim_map
+from faceobf.reconstruct.imageops import composite
 from faceobf.reconstruct.planes import attribute_table
 from faceobf.reconstruct.quality import evaluate_images, mean_colour_baseline, save_preview
 from faceobf.train.checkpoints import restore_finished
 from faceobf.train.loop import fit
 from faceobf.train.parallel import DataParallel, batch_sharding
+from faceobf.train.recon_losses import (GeneratorView, attribute_bce, bce, check_loss_weights, generator_loss,
+                                         identity_hinge, masked_l1)  # noqa: F401  (re-exported)
 
 
-def _bce(logits: jax.Array, target: float) -> jax.Array:
-    return optax.sigmoid_binary_cross_entropy(logits, jnp.full_like(logits, target)).mean()
+class FaceBatch(NamedTuple):
+    """One training batch as stored: uint8 face crops, landmarks in crop pixels, uint8 ellipse masks, int8 attributes."""
+
+    images: jax.Array
+    landmarks: jax.Array
+    masks: jax.Array
+    attributes: jax.Array
 
 
-def masked_l1(a: jax.Array, b: jax.Array, mask: jax.Array) -> jax.Array:
-    """Mean absolute error over the pixels inside `mask` (B, R, R)."""
-    m = mask[..., None]
-    return (jnp.abs(a - b) * m).sum() / jnp.maximum(m.sum() * a.shape[-1], 1.0)
+class StepAids(NamedTuple):
+    """What a generator step reads besides the batch: the attribute table, the landmark mapping's coefficients (geometry
+    'follow'), the frozen critic's state (critic 'frozen') and the identity recogniser's state (identity_weight > 0)."""
+
+    table: jax.Array
+    coefficients: jax.Array | None = None
+    critic_state: nnx.State | None = None
+    identity_state: nnx.State | None = None
+
+
+@struct.dataclass
+class Redraws:
+    """What a generator step drew, handed to the discriminator step: both inputs, both composites, the edit."""
+
+    x: Factors  # the U-Net input of the faces as they are
+    x_edit: Factors  # ... with the flipped targets and the moved landmarks (x itself without edits)
+    fake: jax.Array
+    fake_edit: jax.Array
+    targets: jax.Array  # (B, 40) float
+    moved: jax.Array  # (B, 68, 2) the landmarks the edited redraw was drawn from
 
 
 def create_recon_state(unet: UNetConfig, patchgan: PatchGANConfig, cfg: ReconTrainConfig):
-    """Split fresh (U-Net, Adam) and (PatchGAN, Adam) pairs into graphs and explicit states.
+    """Split a fresh (generator, Adam) and (discriminator, Adam) pair into graphs and explicit states.
 
-    The input channels follow the recipe's landmark subset; the discriminator sees the U-Net's input and an image.
+    The networks are the registry's `cfg.generator` and `cfg.discriminator` (`faceobf.networks`); the U-Net's input
+    channels follow the recipe's landmark subset, and the discriminator sees the generator's input and an image.
     """
-    unet = unet_config(unet, cfg)
-    patchgan = dataclasses.replace(patchgan, in_channels=patchgan.factor_channels(unet.in_channels) + 3)
-    g = UNet(unet, rngs=nnx.Rngs(cfg.seed))
-    d = PatchGAN(patchgan, rngs=nnx.Rngs(cfg.seed + 1))
+    g = generator_network(unet, cfg, cfg.seed)
+    d = discriminator_network(patchgan, g, cfg, cfg.seed + 1)
     g_opt = nnx.Optimizer(g, optax.adam(cfg.lr_g, b1=cfg.beta1), wrt=nnx.Param)
     d_opt = nnx.Optimizer(d, optax.adam(cfg.lr_d, b1=cfg.beta1), wrt=nnx.Param)
     g_def, g_state = nnx.split((g, g_opt))
@@ -119,10 +141,6 @@ def _judge(d: PatchGAN, x: jax.Array, image: jax.Array) -> tuple[jax.Array, jax.
     return d(x, image), None
 
 
-def _attribute_bce(logits: jax.Array, targets: jax.Array) -> jax.Array:
-    return optax.sigmoid_binary_cross_entropy(logits, targets).mean()
-
-
 def edited_landmarks(landmarks: jax.Array, attributes: jax.Array, targets: jax.Array, coefficients: jax.Array, key: jax.Array,
                      cfg: ReconTrainConfig) -> jax.Array:
     """The landmarks an edited redraw is drawn from: moved by the landmark mapping (gain uniform in
@@ -136,95 +154,82 @@ def edited_landmarks(landmarks: jax.Array, attributes: jax.Array, targets: jax.A
     return move_landmarks(landmarks, targets - attributes, coefficients, gain, xp=jnp)
 
 
-def identity_hinge(recogniser, edited: jax.Array, original: jax.Array, margin: float) -> jax.Array:
-    """mean max(0, cos(e(edited), e(original)) - margin) under a frozen recogniser e (unit embeddings): zero once an
-    edited face is at least as far from its original as the margin asks."""
-    cosine = (recogniser(edited) * jax.lax.stop_gradient(recogniser(original))).sum(axis=-1)
-    return jax.nn.relu(cosine - margin).mean()
+def _inputs(batch: FaceBatch, aids: StepAids, step: jax.Array, cfg: ReconTrainConfig):
+    """(images float, masks float, x, x_edit, targets, moved landmarks) of a G step: the edit drawn from the step count."""
+    images, masks, x = _factors(*batch, aids.table, cfg)
+    attributes = batch.attributes.astype(jnp.float32)
+    if cfg.edit_flips == 0:
+        return images, masks, x, x, attributes, batch.landmarks
+    edit_key, gain_key = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), step))
+    targets = edit_targets(attributes, edit_key, cfg.edit_flips, cfg.seed_edit_share)
+    moved = edited_landmarks(batch.landmarks, attributes, targets, aids.coefficients, gain_key, cfg)
+    _, _, x_edit = _factors(images, moved, masks, batch.attributes, aids.table, cfg, targets)
+    return images, masks, x, x_edit, targets, moved
+
+
+def _critics(d_def, aids: StepAids, cfg: ReconTrainConfig, identity_def) -> tuple:
+    """(the frozen critic or None, the frozen identity recogniser or None), checked against the configuration."""
+    if cfg.critic == "frozen" and aids.critic_state is None:
+        raise ValueError("critic 'frozen': pass the warmed-up discriminator's state as critic_state")
+    critic = None if aids.critic_state is None else nnx.merge(d_def, aids.critic_state)[0]
+    if not cfg.identity_weight:
+        return critic, None
+    if aids.identity_state is None or identity_def is None:
+        raise ValueError("identity_weight > 0: pass the identity recogniser's graph and state")
+    recogniser = nnx.merge(identity_def, aids.identity_state)
+    recogniser.eval()  # frozen: running batch statistics, no updates
+    return critic, recogniser
 
 
 def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig, identity_def: nnx.GraphDef | None = None):
-    """Jitted `g_step(g_state, d_state, *batch, table)` and `d_step(d_state, *batch, fakes, table)`.
+    """Jitted `g_step(g_state, d_state, batch, aids) -> (g_state, redraws, metrics)` and
+    `d_step(d_state, batch, redraws) -> (d_state, metrics)`.
 
     With `cfg.edit_flips` > 0, each G step also redraws every face with `edit_flips` allowed attributes
     flipped (targets drawn from the step count, so a resumed run replays them), from landmarks moved by the
-    landmark mapping's `coefficients` under geometry 'follow' (`edited_landmarks`): the edited face gets the
-    adversarial loss and, with the discriminator's attribute head, `attr_weight` x BCE of the head
-    against the targets (under critic 'frozen', the head of `critic_state`, the discriminator as its warm-up
-    left it, which never sees a fake); L1 (and SSIM) apply to the unedited redraw only. The D step sees
-    real faces (and trains its head on their labels, weight `d_attr_weight`) against both redraws.
-    Under condition 'difference' the planes carry target - own attributes (`_factors`).
+    landmark mapping under geometry 'follow' (`edited_landmarks`). The generator's loss is the weighted sum
+    of the named terms of `faceobf.train.recon_losses` (L1 and SSIM on the unedited redraw; the adversarial
+    loss on both; the attribute loss of D's head, or under critic 'frozen' of the head as its warm-up left
+    it, on the edited one; the identity hinge); the D step sees real faces (and trains its head on their
+    labels, weight `d_attr_weight`) against both redraws. Under condition 'difference' the planes carry
+    target - own attributes (`_factors`).
     """
+    check_loss_weights(cfg)
     editing = cfg.edit_flips > 0
-    base_key = jax.random.key(cfg.seed)
 
-    def g_step(g_state, d_state, images, landmarks, masks, attributes, table, coefficients=None, critic_state=None,
-               identity_state=None):
+    def g_step(g_state, d_state, batch: FaceBatch, aids: StepAids):
         g, g_opt = nnx.merge(g_def, g_state)
         d, _ = nnx.merge(d_def, d_state)
-        if cfg.critic == "frozen" and critic_state is None:
-            raise ValueError("critic 'frozen': pass the warmed-up discriminator's state as critic_state")
-        critic = d if critic_state is None else nnx.merge(d_def, critic_state)[0]
-        recogniser = None
-        if cfg.identity_weight:
-            if identity_state is None or identity_def is None:
-                raise ValueError("identity_weight > 0: pass the identity recogniser's graph and state")
-            recogniser = nnx.merge(identity_def, identity_state)
-            recogniser.eval()  # frozen: running batch statistics, no updates
-        images, masks, x = _factors(images, landmarks, masks, attributes, table, cfg)
-        if editing:
-            edit_key, gain_key = jax.random.split(jax.random.fold_in(base_key, g_opt.step[...]))
-            targets = edit_targets(attributes.astype(jnp.float32), edit_key, cfg.edit_flips, cfg.seed_edit_share)
-            moved = edited_landmarks(landmarks, attributes.astype(jnp.float32), targets, coefficients, gain_key, cfg)
-            _, _, x_edit = _factors(images, moved, masks, attributes, table, cfg, targets)
-        else:
-            targets, moved, x_edit = attributes.astype(jnp.float32), landmarks, x
+        critic, recogniser = _critics(d_def, aids, cfg, identity_def)
+        images, masks, x, x_edit, targets, moved = _inputs(batch, aids, g_opt.step[...], cfg)
 
         def loss_fn(g):
             fake = composite(g(x), images, masks, cfg.feather_radius)
-            l1 = masked_l1(fake, images, masks)
-            adv = _bce(_judge(d, x, fake)[0], 1.0)
-            g_attr, g_id = jnp.float32(0.0), jnp.float32(0.0)
-            fake_edit = fake
-            if editing:
-                fake_edit = composite(g(x_edit), images, masks, cfg.feather_radius)
-                patches, attr_logits = _judge(d, x_edit, fake_edit)
-                if critic is not d:  # the frozen head reads the attributes; the live D still judges realism
-                    attr_logits = _judge(critic, x_edit, fake_edit)[1]
-                adv = 0.5 * (adv + _bce(patches, 1.0))
-                if attr_logits is not None:
-                    g_attr = _attribute_bce(attr_logits, targets)
-                if recogniser is not None:
-                    g_id = identity_hinge(recogniser, fake_edit, images, cfg.identity_margin)
-            loss = cfg.l1_weight * l1 + cfg.adv_weight * adv + cfg.attr_weight * g_attr + cfg.identity_weight * g_id
-            if cfg.ssim_weight:
-                s = (ssim_map(fake, images) * masks).sum() / jnp.maximum(masks.sum(), 1.0)
-                loss = loss + cfg.ssim_weight * (1.0 - s)
-            return loss, (fake, fake_edit, l1, adv, g_attr, g_id)
+            fake_edit = composite(g(x_edit), images, masks, cfg.feather_radius) if editing else fake
+            patches_edit, read = _judge(d, x_edit, fake_edit) if editing else (None, None)
+            if editing and critic is not None:  # the frozen head reads the attributes; the live D judges realism
+                read = _judge(critic, x_edit, fake_edit)[1]
+            view = GeneratorView(cfg, images, masks, fake, fake_edit, targets, _judge(d, x, fake)[0], patches_edit, read,
+                                 recogniser)
+            loss, terms = generator_loss(view)
+            return loss, (fake, fake_edit, terms)
 
-        (loss, (fake, fake_edit, l1, adv, g_attr, g_id)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(g)
+        (loss, (fake, fake_edit, terms)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(g)
         g_opt.update(g, grads)
-        metrics = {"g_loss": loss, "l1": l1, "g_adv": adv}
-        if editing:
-            metrics["g_attr"] = g_attr
-        if recogniser is not None:
-            metrics["g_identity"] = g_id
-        return nnx.state((g, g_opt)), (fake, fake_edit, targets, moved), metrics
+        return nnx.state((g, g_opt)), Redraws(x, x_edit, fake, fake_edit, targets, moved), {"g_loss": loss, **terms}
 
-    def d_step(d_state, images, landmarks, masks, attributes, fakes, table):
+    def d_step(d_state, batch: FaceBatch, redraws: Redraws):
         d, d_opt = nnx.merge(d_def, d_state)
-        labels = attributes.astype(jnp.float32)
-        images, _, x = _factors(images, landmarks, masks, attributes, table, cfg)
-        fake, fake_edit, targets, moved = jax.lax.stop_gradient(fakes)
-        _, _, x_edit = _factors(images, moved, masks, attributes, table, cfg, targets) if editing else (None, None, x)
+        labels, images = batch.attributes.astype(jnp.float32), as_float_images(batch.images)
+        drawn = jax.lax.stop_gradient(redraws)
 
         def loss_fn(d):
-            real_patches, real_attrs = _judge(d, x, images)
-            fake_loss = _bce(_judge(d, x, fake)[0], 0.0)
+            real_patches, real_attrs = _judge(d, drawn.x, images)
+            fake_loss = bce(_judge(d, drawn.x, drawn.fake)[0], 0.0)
             if editing:
-                fake_loss = 0.5 * (fake_loss + _bce(_judge(d, x_edit, fake_edit)[0], 0.0))
-            d_attr = _attribute_bce(real_attrs, labels) if real_attrs is not None else jnp.float32(0.0)
-            return 0.5 * (_bce(real_patches, 1.0) + fake_loss) + cfg.d_attr_weight * d_attr, d_attr
+                fake_loss = 0.5 * (fake_loss + bce(_judge(d, drawn.x_edit, drawn.fake_edit)[0], 0.0))
+            d_attr = attribute_bce(real_attrs, labels) if real_attrs is not None else jnp.float32(0.0)
+            return 0.5 * (bce(real_patches, 1.0) + fake_loss) + cfg.d_attr_weight * d_attr, d_attr
 
         (loss, d_attr), grads = nnx.value_and_grad(loss_fn, has_aux=True)(d)
         d_opt.update(d, grads)
@@ -244,7 +249,7 @@ def make_head_warmup_step(d_def, cfg: ReconTrainConfig, table: jax.Array) -> Cal
         images, _, x = _factors(images, landmarks, masks, attributes, table, cfg)
 
         def loss_fn(d):
-            return _attribute_bce(_judge(d, x, images)[1], attributes.astype(jnp.float32))
+            return attribute_bce(_judge(d, x, images)[1], attributes.astype(jnp.float32))
 
         loss, grads = nnx.value_and_grad(loss_fn)(d)
         d_opt.update(d, grads)
@@ -284,20 +289,21 @@ def warm_up_head(d_def, d_state, train, val, table: np.ndarray, cfg: ReconTrainC
 
 def make_train_step(g_def, d_def, cfg: ReconTrainConfig, table: jax.Array, coefficients: jax.Array | None = None,
                     critic_state: nnx.State | None = None, identity: tuple[nnx.GraphDef, nnx.State] | None = None) -> Callable:
-    """`((g_state, d_state), *batch) -> (state, metrics)`: one G step, then one D step on its fakes.
+    """`((g_state, d_state), *batch) -> (state, metrics)`: one G step, then one D step on its redraws.
 
     `coefficients` (40, 68, 2): the landmark mapping's, needed under geometry 'follow'; `critic_state`: the frozen
     critic's, needed under critic 'frozen' (a copy: the steps donate the live discriminator's buffers); `identity`:
     the identity recogniser's (graph, state), needed when `identity_weight` > 0."""
     identity_def, identity_state = identity if identity is not None else (None, None)
     g_step, d_step = make_recon_steps(g_def, d_def, cfg, identity_def)
-    coefficients = None if coefficients is None else jnp.asarray(coefficients, jnp.float32)
+    aids = StepAids(table, None if coefficients is None else jnp.asarray(coefficients, jnp.float32), critic_state,
+                    identity_state)
 
-    def step(state, images, landmarks, masks, attributes):
+    def step(state, *arrays):
         g_state, d_state = state
-        g_state, fakes, gm = g_step(g_state, d_state, images, landmarks, masks, attributes, table, coefficients, critic_state,
-                                    identity_state)
-        d_state, dm = d_step(d_state, images, landmarks, masks, attributes, fakes, table)
+        batch = FaceBatch(*arrays)
+        g_state, redraws, gm = g_step(g_state, d_state, batch, aids)
+        d_state, dm = d_step(d_state, batch, redraws)
         return (g_state, d_state), {**{k: v for k, v in gm.items() if k != "g_loss"}, **dm}
 
     return step

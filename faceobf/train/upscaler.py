@@ -34,6 +34,7 @@ from faceobf.io import write_json
 from faceobf.models.unet import PatchGAN, PatchGANConfig
 from faceobf.models.upscaler import Upscaler, UpscalerConfig
 from faceobf.profiles import Profile, UpscalerTrainConfig
+from faceobf.train.losses import bce
 from faceobf.reconstruct.imageops import laplacian_detail
 from faceobf.train.checkpoints import restore_finished
 from faceobf.train.loop import fit
@@ -78,10 +79,6 @@ def create_train_state(model_cfg: UpscalerConfig, cfg: UpscalerTrainConfig) -> t
     return nnx.split((model, optimizer, critic, critic_optimizer))
 
 
-def _bce(logits: jax.Array, target: float) -> jax.Array:
-    return optax.sigmoid_binary_cross_entropy(logits, jnp.full_like(logits, target)).mean()
-
-
 def make_train_step(graphdef: nnx.GraphDef, cfg: UpscalerTrainConfig) -> Callable:
     """Jitted `(state, low, high) -> (state, metrics)`: one upscaler step (and one critic step when adversarial)."""
 
@@ -93,7 +90,7 @@ def make_train_step(graphdef: nnx.GraphDef, cfg: UpscalerTrainConfig) -> Callabl
         def loss_fn(model: Upscaler):
             out = model(x)
             l1 = jnp.abs(out - target).mean()
-            adversarial = _bce(critic(out[..., :0], out), 1.0) if cfg.adv_weight > 0 else jnp.float32(0)
+            adversarial = bce(critic(out[..., :0], out), 1.0) if cfg.adv_weight > 0 else jnp.float32(0)
             return l1 + cfg.adv_weight * adversarial, (out, l1, adversarial)
 
         (_, (out, l1, adversarial)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
@@ -103,7 +100,7 @@ def make_train_step(graphdef: nnx.GraphDef, cfg: UpscalerTrainConfig) -> Callabl
             fake = jax.lax.stop_gradient(out)
 
             def critic_loss(critic: PatchGAN):
-                return 0.5 * (_bce(critic(target[..., :0], target), 1.0) + _bce(critic(fake[..., :0], fake), 0.0))
+                return 0.5 * (bce(critic(target[..., :0], target), 1.0) + bce(critic(fake[..., :0], fake), 0.0))
 
             d_loss, d_grads = nnx.value_and_grad(critic_loss)(critic)
             critic_optimizer.update(critic, d_grads)
