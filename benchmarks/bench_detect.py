@@ -48,7 +48,7 @@ def _calibration(d) -> tuple[float, float]:
     five = d.five
     eyes, mouth = five[:2].mean(axis=0), five[3:].mean(axis=0)
     axis = mouth - eyes
-    left, top, right, bottom = d.hog_box
+    left, top, right, bottom = d.start_box
     return (0.0, 0.0) if not np.any(axis) else (float(np.dot(np.array([(left + right) / 2, (top + bottom) / 2]) - eyes, axis) / np.dot(axis, axis)),
                                                  float((right - left) / np.linalg.norm(axis)))
 

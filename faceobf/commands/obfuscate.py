@@ -29,7 +29,11 @@ def build_obfuscator(args: argparse.Namespace):
         "random": lambda: FlipRandom(args.k, seed=args.seed, respect_protected=not args.unprotect),
         "identity": lambda: IdentityAware(args.k, respect_protected=not args.unprotect),
     }[args.policy]()
-    from faceobf.obfuscate.detect import DetectorSettings
+    from faceobf.obfuscate.detect import DETECTORS, DetectorSettings
+
+    unknown = [name for name in args.detectors if name not in DETECTORS]
+    if unknown:
+        raise UsageError(f"--detectors {' '.join(unknown)}: unknown; choose from {', '.join(DETECTORS)}")
 
     min_score = dict(DetectorSettings().min_score)  # every option is checked before the models load
     for item in args.min_score or []:
@@ -148,8 +152,8 @@ def add_parser(commands) -> None:
     models.add_argument("--profile", choices=PROFILE_NAMES, help="whose trained models to use (default: the active profile)")
     models.add_argument("--checkpoint", help="folder of training runs (default: $FACEOBF_RUNS)")
     add_model_choice(obf, skip=("--geometry",))  # obfuscate's own --geometry says how the flips are drawn
-    obf.add_argument("--detectors", nargs="+", choices=["hog", "centerface"], default=["hog", "centerface"],
-                     help="face detectors whose faces are all obfuscated (default both: HOG for frontal faces, CenterFace for "
+    obf.add_argument("--detectors", nargs="+", metavar="NAME", default=["hog", "centerface"],
+                     help="face detectors, by name, whose faces are all obfuscated (default both: HOG for frontal faces, CenterFace for "
                           "small, turned and hidden ones)")
     obf.add_argument("--min-score", nargs="+", metavar="DETECTOR=VALUE",
                      help="score a face found by one detector alone needs to be redrawn rather than blurred "

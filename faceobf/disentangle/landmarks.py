@@ -41,7 +41,7 @@ class Face:
         return max(0, right - left) * max(0, bottom - top)
 
 
-def _as_uint8_rgb(image: np.ndarray) -> np.ndarray:
+def as_uint8_rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8:
         if image.dtype.kind == "f":
@@ -59,7 +59,7 @@ DETECTORS = ("hog", "cnn")
 
 def detect_faces(image: np.ndarray, upsample: int = 1, detector: str = "hog") -> list[Face]:
     """Every face the detector ('hog' or dlib's 'cnn') finds, with landmarks, largest first (ties: score)."""
-    rgb = _as_uint8_rgb(image)
+    rgb = as_uint8_rgb(image)
     if detector == "hog":
         rects, scores, _ = frontal_detector().run(rgb, upsample, 0.0)
     elif detector == "cnn":

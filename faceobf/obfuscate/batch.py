@@ -42,7 +42,7 @@ from functools import partial
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol, runtime_checkable
 
 from tqdm.auto import tqdm
 
@@ -58,6 +58,14 @@ from faceobf.obfuscate.video_io import is_video
 ENGINES = ("local", "ray")
 WRITTEN = ("done", "no_face_allowed")
 WRITE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.ENOENT)
+
+
+@runtime_checkable
+class PhotoObfuscator(Protocol):
+    """What a batch runs on each photo (an `Obfuscator`, or a stand-in in tests and benchmarks); a batch is given one
+    of these, or a function that loads one when a photo first needs the models."""
+
+    def obfuscate_photo(self, photo, allow_no_face: bool = False): ...
 
 
 class OutputCollisionError(FaceobfError, ValueError):
@@ -284,7 +292,7 @@ def obfuscate_files(obfuscator: Obfuscator | Callable[[], Obfuscator], inputs: l
         raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if engine == "ray" and importlib.util.find_spec("ray") is None:
         raise UsageError("--engine ray needs Ray: pip install 'ray[data]' (or faceobf[ray])")
-    if engine == "ray" and hasattr(obfuscator, "obfuscate_photo"):
+    if engine == "ray" and isinstance(obfuscator, PhotoObfuscator):
         raise UsageError("engine 'ray' loads the models in each worker: pass the function that loads them, not an Obfuscator")
     with output_lock(outdir):
         try:
@@ -299,7 +307,7 @@ def obfuscate_files(obfuscator: Obfuscator | Callable[[], Obfuscator], inputs: l
             process = partial(process_input, sources=[i.path for i in inputs], allow_no_face=allow_no_face)
             run_jobs = lambda jobs: [(entry, Summary.from_dict(counts)) for entry, counts in  # noqa: E731
                                      run_on_ray(obfuscator, jobs, process, partial(ReportWriter, report_path), workers, address)]
-        elif not hasattr(obfuscator, "obfuscate_photo") and any(_needs_models(i, outdir, done_before, overwrite) for i in inputs):
+        elif not isinstance(obfuscator, PhotoObfuscator) and any(_needs_models(i, outdir, done_before, overwrite) for i in inputs):
             say_loading(progress)
             obfuscator = obfuscator()  # models load only when a photo needs them, and before any record is written
         writer = ReportWriter(report_path, kept)

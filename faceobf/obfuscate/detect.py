@@ -24,8 +24,8 @@ import cv2
 import dlib
 import numpy as np
 
-from faceobf.errors import FaceobfError
-from faceobf.disentangle.landmarks import _as_uint8_rgb, frontal_detector, shape_predictor_68
+from faceobf.errors import FaceobfError, UsageError
+from faceobf.disentangle.landmarks import as_uint8_rgb, frontal_detector, shape_predictor_68
 
 CENTERFACE_ONNX = Path(__file__).resolve().parent.parent / "shipped" / "detectors" / "centerface" / "centerface.onnx"
 CENTERFACE_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
@@ -38,12 +38,13 @@ FIVE_FROM_68 = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47), (30,), (48,)
 class DetectorSettings:
     """Which detectors run on a photo, at what size, and how sure a lone detector must be."""
 
-    detectors: tuple[str, ...] = ("hog", "centerface")
+    detectors: tuple[str, ...] = ("hog", "centerface")  # names in DETECTORS
     hog_max_side: int = 2000  # larger photos are scaled down for HOG (CenterFace covers their small faces)
     hog_upsample_below: int = 1000  # HOG upsamples once when the (scaled) photo's longer side is below this
     centerface_max_side: int = 1600  # CenterFace's input is scaled down to this longer side (faces >= ~10 px there)
     centerface_threshold: float = 0.4  # heat-map peak that counts as a detection
-    min_score: dict = field(default_factory=lambda: {"hog": 0.5, "centerface": 0.8})  # a lone detection above this is confirmed
+    # a lone detection from this score on is confirmed (default: each detector's own, hog 0.5 and centerface 0.8)
+    min_score: dict = field(default_factory=lambda: {name: d.min_score for name, d in DETECTORS.items()})
     merge_iou: float = 0.3  # boxes of the two detectors that overlap this much are one face
     max_landmark_error: float = 0.35  # 68-point vs 5-point disagreement, in inter-ocular distances, still plausible
 
@@ -61,8 +62,8 @@ class Detection:
     box: tuple[int, int, int, int]  # left, top, right, bottom (photo pixels)
     scores: dict[str, float]
     landmarks: np.ndarray  # (68, 2) from dlib's shape predictor
-    five: np.ndarray | None = None  # (5, 2) CenterFace's points, when it saw the face
-    hog_box: tuple[float, float, float, float] | None = None  # HOG's own box, when it saw the face
+    five: np.ndarray | None = None  # (5, 2) eyes, nose tip, mouth corners, from a detector that gives them
+    start_box: tuple[float, float, float, float] | None = None  # where the shape predictor started (HOG's own box)
     confirmed: bool = False
     plausible: bool = False
     landmark_error: float = float("nan")
@@ -121,17 +122,6 @@ class CenterFace:
         factor = np.array([w / w32, h / h32], np.float32)
         return ((boxes[keep].reshape(-1, 2, 2) * factor).reshape(-1, 4).astype(np.float32), scores[keep].astype(np.float32),
                 (five[keep] * factor).astype(np.float32))
-
-
-_CENTERFACE: CenterFace | None = None
-
-
-def centerface() -> CenterFace:
-    """The shared CenterFace network (loaded once)."""
-    global _CENTERFACE
-    if _CENTERFACE is None:
-        _CENTERFACE = CenterFace()
-    return _CENTERFACE
 
 
 def iou(a, b) -> float:
@@ -207,30 +197,108 @@ def template_error(landmarks: np.ndarray) -> float:
     return float(np.sqrt(((moved - dst) ** 2).sum(axis=1).mean()) / interocular)
 
 
+@dataclass
+class Candidate:
+    """One face as one detector reports it, before the detectors' faces are merged."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    five: np.ndarray | None = None  # (5, 2) eyes, nose tip, mouth corners, if the detector gives them
+    start_box: tuple[float, float, float, float] | None = None  # a box as dlib's shape predictor was trained on
+
+
+class Detector:
+    """A face detector the tool can run, by `name`; a lone face of it is confirmed from `min_score` on."""
+
+    name: str = ""
+    min_score: float = 0.5
+
+    def find(self, rgb: np.ndarray, settings: DetectorSettings) -> list[Candidate]:
+        raise NotImplementedError
+
+
+class CenterFaceDetector(Detector):
+    """CenterFace on the photo scaled to `centerface_max_side`: small, turned and hidden faces, with 5 points."""
+
+    name, min_score = "centerface", 0.8
+
+    def __init__(self) -> None:
+        self._net: CenterFace | None = None  # loaded (and checked) on first use
+
+    def find(self, rgb: np.ndarray, settings: DetectorSettings) -> list[Candidate]:
+        if self._net is None:
+            self._net = CenterFace()
+        small, factor = _scaled(rgb, settings.centerface_max_side)
+        boxes, scores, fives = self._net(small, settings.centerface_threshold)
+        return [Candidate(tuple(float(v) for v in box), float(score), five)
+                for box, score, five in zip(boxes / factor, scores, fives / factor)]
+
+
+class HogDetector(Detector):
+    """dlib's HOG frontal detector: frontal faces from about 40 px, in the boxes the shape predictor was trained on."""
+
+    name, min_score = "hog", 0.5
+
+    def find(self, rgb: np.ndarray, settings: DetectorSettings) -> list[Candidate]:
+        return [Candidate(box, score, None, box) for box, score in zip(*hog_boxes(rgb, settings))]
+
+
+# The detectors by name, in the order their faces are merged (a later detector's face joins the earlier face it
+# overlaps most, when that face has none of its own yet). A new detector is one entry (or `register_detector`).
+DETECTORS: dict[str, Detector] = {d.name: d for d in (CenterFaceDetector(), HogDetector())}
+
+
+def register_detector(detector: Detector) -> Detector:
+    """Add a detector; `DetectorSettings(detectors=(..., its name))` runs it."""
+    if detector.name in DETECTORS:
+        raise ValueError(f"a detector {detector.name!r} exists already")
+    DETECTORS[detector.name] = detector
+    return detector
+
+
+def centerface() -> CenterFace:
+    """The shared CenterFace network (loaded once)."""
+    detector = DETECTORS["centerface"]
+    if detector._net is None:
+        detector._net = CenterFace()
+    return detector._net
+
+
+def _candidates(rgb: np.ndarray, settings: DetectorSettings) -> list[dict]:
+    """Every configured detector's faces, merged where they overlap: box, scores by detector, five points, start box."""
+    unknown = [name for name in settings.detectors if name not in DETECTORS]
+    if unknown:
+        raise UsageError(f"unknown detector {', '.join(unknown)}; registered: {', '.join(DETECTORS)}")
+    found: list[dict] = []
+    for name, detector in DETECTORS.items():
+        if name not in settings.detectors:
+            continue
+        for c in detector.find(rgb, settings):
+            match = max(found, key=lambda f: iou(f["box"], c.box), default=None)
+            if match is not None and name not in match["scores"] and iou(match["box"], c.box) >= settings.merge_iou:
+                match["scores"][name] = c.score
+                match["five"] = match["five"] if match["five"] is not None else c.five
+                match["start_box"] = match["start_box"] or c.start_box
+            else:
+                found.append({"box": c.box, "scores": {name: c.score}, "five": c.five, "start_box": c.start_box})
+    return found
+
+
 def detect(photo: np.ndarray, settings: DetectorSettings = DetectorSettings()) -> list[Detection]:
     """Every face the configured detectors find in `photo`, merged, with 68 points and the two checks; largest first."""
-    rgb = _as_uint8_rgb(photo)
-    found: list[dict] = []
-    if "centerface" in settings.detectors:
-        small, factor = _scaled(rgb, settings.centerface_max_side)
-        boxes, scores, fives = centerface()(small, settings.centerface_threshold)
-        for box, score, five in zip(boxes / factor, scores, fives / factor):
-            found.append({"box": tuple(float(v) for v in box), "scores": {"centerface": float(score)}, "five": five})
-    if "hog" in settings.detectors:
-        for box, score in zip(*hog_boxes(rgb, settings)):
-            match = max(found, key=lambda f: iou(f["box"], box), default=None)
-            if match is not None and "hog" not in match["scores"] and iou(match["box"], box) >= settings.merge_iou:
-                match["scores"]["hog"], match["hog_box"] = score, box
-            else:
-                found.append({"box": box, "scores": {"hog": score}, "five": None, "hog_box": box})
+    rgb = as_uint8_rgb(photo)
     detections = []
-    for f in found:
-        start = f.get("hog_box") or hog_box_from_five(f["five"])
+    for f in _candidates(rgb, settings):
+        start = f["start_box"] or hog_box_from_five(f["five"])
         rect = dlib.rectangle(*(int(round(v)) for v in start))
         points = np.array([[p.x, p.y] for p in shape_predictor_68()(rgb, rect).parts()], np.float32)
-        confirmed = len(f["scores"]) > 1 or all(s >= settings.min_score.get(k, np.inf) for k, s in f["scores"].items())
+        confirmed = len(f["scores"]) > 1 or all(s >= _min_score(settings, k) for k, s in f["scores"].items())
         error = landmark_error(points, f["five"]) if f["five"] is not None else template_error(points)
         box = tuple(int(round(v)) for v in f["box"])
-        detections.append(Detection(box, f["scores"], points, f["five"], f.get("hog_box"), confirmed,
+        detections.append(Detection(box, f["scores"], points, f["five"], f["start_box"], confirmed,
                                     error <= settings.max_landmark_error, error))
     return sorted(detections, key=lambda d: (d.width, max(d.scores.values())), reverse=True)
+
+
+def _min_score(settings: DetectorSettings, name: str) -> float:
+    return settings.min_score.get(name, DETECTORS[name].min_score)

@@ -101,6 +101,17 @@ def apply_fallback(photo: np.ndarray, mask: np.ndarray, how: str, face_size: flo
 
 
 @dataclass
+class AlignedFaces:
+    """Faces aligned to the crop frame and the same at the U-Net's resolution: the inputs of one batch of redraws."""
+
+    crops: np.ndarray  # (N, CROP, CROP, 3) uint8
+    points: list[np.ndarray]  # (68, 2) landmarks in crop pixels, per face
+    small: np.ndarray  # (N, r, r, 3) uint8, the crops at the U-Net's resolution
+    landmarks: np.ndarray  # (N, 68, 2) at the U-Net's resolution
+    masks: np.ndarray  # (N, r, r) their ellipses
+
+
+@dataclass
 class Redrawn:
     """One face as stage 3 redrew it in the crop frame: the new face, its ellipse, what was flipped and read."""
 
@@ -108,6 +119,23 @@ class Redrawn:
     mask: np.ndarray  # (CROP, CROP) ellipse of the face's landmarks
     flipped: list[str]
     predicted: list[str]
+
+
+@dataclass
+class Placed:
+    """A redraw ready to go into its photo: the redraw, the photo-to-crop matrix and the face's key (the policy's draw
+    and the paste's grain)."""
+
+    redrawn: Redrawn
+    matrix: np.ndarray
+    key: int
+
+
+def aligned_crop(photo: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the face aligned to the CROP x CROP template, its landmarks in the crop, the photo-to-crop matrix)."""
+    matrix = similarity_to_template(landmarks)
+    crop = cv2.warpAffine(photo, matrix, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return crop, apply_affine(matrix, landmarks), matrix
 
 
 def photo_face_keys(photo: np.ndarray, faces: Sequence[int]) -> list[int]:
@@ -197,43 +225,46 @@ class Obfuscator:
             out = np.asarray(self.upscaler(np.asarray(out, np.float32)))
         return np.stack([cv2.resize(o, (CROP, CROP), interpolation=cv2.INTER_CUBIC) for o in out])
 
-    def _inputs(self, crops: Sequence[np.ndarray], points: Sequence[np.ndarray]):
-        """(uint8 crops, crop landmarks, U-Net-size faces, their landmarks, their ellipse masks)."""
+    def may_redraw(self, face: Detection) -> bool:
+        """A face is redrawn when the detectors confirm it, its landmarks are plausible and it is wide enough."""
+        return face.redrawable and face.width >= self.min_face
+
+    def align(self, crops: Sequence[np.ndarray], points: Sequence[np.ndarray]) -> AlignedFaces:
+        """Aligned crops and their landmarks with the same faces at the U-Net's resolution and their ellipses."""
         crops = np.stack([np.asarray(c, np.uint8) for c in crops])
         points = [np.asarray(p, np.float32) for p in points]
         small = np.stack([cv2.resize(c, (self.resolution,) * 2, interpolation=cv2.INTER_AREA) for c in crops])
         pts = np.stack(points) * (self.resolution / CROP)
         masks = np.stack([ellipse_mask((self.resolution, self.resolution), fit_face_ellipse(p)) for p in pts])
-        return crops, points, small, pts, masks
+        return AlignedFaces(crops, points, small, pts, masks)
 
     def choose(self, crops: Sequence[np.ndarray], points: Sequence[np.ndarray], keys: Sequence[int],
                attributes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(each face's attributes, as read or as given; the attributes the policy draws it with)."""
-        return self._choose(self._inputs(crops, points), keys, attributes)
+        return self._choose(self.align(crops, points), keys, attributes)
 
-    def _choose(self, inputs, keys: Sequence[int], attributes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        crops, points, small, pts, masks = inputs
-        attrs = self.classifier.predict(crops) if attributes is None else np.asarray(attributes, np.int8)
+    def _choose(self, faces: AlignedFaces, keys: Sequence[int], attributes: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        attrs = self.classifier.predict(faces.crops) if attributes is None else np.asarray(attributes, np.int8)
 
         def draw_one(i: int, candidates: np.ndarray) -> np.ndarray:
             n = len(candidates)
-            return self._draw(np.repeat(small[i : i + 1], n, 0), np.repeat(pts[i : i + 1], n, 0),
-                              np.repeat(masks[i : i + 1], n, 0), np.asarray(candidates), np.repeat(attrs[i : i + 1], n, 0))
+            return self._draw(np.repeat(faces.small[i : i + 1], n, 0), np.repeat(faces.landmarks[i : i + 1], n, 0),
+                              np.repeat(faces.masks[i : i + 1], n, 0), np.asarray(candidates), np.repeat(attrs[i : i + 1], n, 0))
 
-        scorer = descriptor_scorer(crops, points, draw_one) if self.policy.needs_scorer else None
+        scorer = descriptor_scorer(faces.crops, faces.points, draw_one) if self.policy.needs_scorer else None
         return attrs, self.policy(attrs, keys=list(keys), scorer=scorer)
 
     def redraw(self, crops: Sequence[np.ndarray], points: Sequence[np.ndarray], keys: Sequence[int],
                chosen: tuple[np.ndarray, np.ndarray] | None = None) -> list[Redrawn]:
         """Obfuscate aligned CROP x CROP uint8 faces (landmarks in crop pixels) in one batch; `chosen` (attributes,
         targets), when given, replaces the classifier's reading and the policy (a video track keeps one choice)."""
-        inputs = self._inputs(crops, points)
-        crops, points, small, pts, masks = inputs
-        attrs, new_attrs = chosen if chosen is not None else self._choose(inputs, keys)
-        faces = self._draw(small, pts, masks, new_attrs, attrs)
+        faces = self.align(crops, points)
+        attrs, new_attrs = chosen if chosen is not None else self._choose(faces, keys)
+        drawn = self._draw(faces.small, faces.landmarks, faces.masks, new_attrs, attrs)
         flipped = flipped_names(attrs, new_attrs)
-        return [Redrawn(np.clip(faces[i], 0.0, 1.0), ellipse_mask((CROP, CROP), fit_face_ellipse(points[i])), flipped[i],
-                        [CELEBA_ATTRIBUTES[j] for j in np.flatnonzero(attrs[i])]) for i in range(len(crops))]
+        return [Redrawn(np.clip(drawn[i], 0.0, 1.0), ellipse_mask((CROP, CROP), fit_face_ellipse(faces.points[i])), flipped[i],
+                        [CELEBA_ATTRIBUTES[j] for j in np.flatnonzero(attrs[i])]) for i in range(len(faces.crops))]
 
     def obfuscate_crops(self, crops: Sequence[np.ndarray], points: Sequence[np.ndarray], keys: Sequence[int]) -> list[tuple[np.ndarray, list[str]]]:
         """Aligned CROP x CROP uint8 faces with each face redrawn and blended in its feathered ellipse
@@ -269,37 +300,42 @@ class Obfuscator:
         found comes back unchanged with no records (the caller decides what that means: a refusal, a miss)."""
         photos = [np.ascontiguousarray(p[..., :3]).astype(np.uint8) for p in photos]
         faces = [detect(p, self.detection) for p in photos]
-        redrawn = self.redraw_faces(photos, faces)
-        out = []
-        for photo, found, mine in zip(photos, faces, redrawn):
-            if not found:
-                out.append((photo.copy(), []))
-                continue
-            result, changed, records = self.blend(photo, found, mine)
-            out.append(self.last_check(result, changed, records))
-        return out
+        placed = self.redraw_faces(photos, faces)
+        return [self.finish(photo, found, mine) if found else (photo.copy(), [])
+                for photo, found, mine in zip(photos, faces, placed)]
 
-    def redraw_faces(self, photos: Sequence[np.ndarray], faces: Sequence[Sequence[Detection]]) -> list[dict[int, tuple[Redrawn, np.ndarray]]]:
-        """Per photo, {face index: (its redraw, its photo-to-crop matrix)} for the faces that may be redrawn; the faces
-        of all photos go through the networks in one batch."""
-        jobs = [(i, k) for i, found in enumerate(faces) for k, face in enumerate(found) if face.redrawable and face.width >= self.min_face]
-        out: list[dict] = [{} for _ in photos]
+    def redraw_faces(self, photos: Sequence[np.ndarray], faces: Sequence[Sequence[Detection]],
+                     chosen: Sequence[dict[int, tuple[np.ndarray, np.ndarray]]] | None = None) -> list[dict[int, Placed]]:
+        """Per photo, {face index: its redraw, placed} for the faces redrawn; the faces of all photos go through the
+        networks in one batch. By default every face that `may_redraw`, read by the classifier and flipped by the
+        policy; with `chosen`, per photo {face index: (attributes, targets)}, exactly those faces, drawn with those
+        (a clip's tracks, each chosen once)."""
+        if chosen is None:
+            jobs = [(i, k) for i, found in enumerate(faces) for k, face in enumerate(found) if self.may_redraw(face)]
+        else:
+            jobs = [(i, k) for i, mine in enumerate(chosen) for k in sorted(mine)]
+        out: list[dict[int, Placed]] = [{} for _ in photos]
         if not jobs:
             return out
-        matrices = [similarity_to_template(faces[i][k].landmarks) for i, k in jobs]
-        crops = [cv2.warpAffine(photos[i], m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-                 for (i, _), m in zip(jobs, matrices)]
-        points = [apply_affine(m, faces[i][k].landmarks) for (i, k), m in zip(jobs, matrices)]
+        crops, points, matrices = zip(*(aligned_crop(photos[i], faces[i][k].landmarks) for i, k in jobs))
         key_of: dict[tuple[int, int], int] = {}
-        for i in sorted({i for i, _ in jobs}):  # one hash of each photo's pixels, not one per face
+        for i in sorted({i for i, _ in jobs}):  # one hash of each photo's pixels
             mine = [k for j, k in jobs if j == i]
             key_of.update(zip([(i, k) for k in mine], photo_face_keys(photos[i], mine)))
         keys = [key_of[job] for job in jobs]
-        for (i, k), r, m in zip(jobs, self.redraw(crops, points, keys), matrices):
-            out[i][k] = (r, m)
+        given = None if chosen is None else tuple(np.stack([chosen[i][k][n] for i, k in jobs]) for n in (0, 1))
+        for (i, k), r, m, key in zip(jobs, self.redraw(list(crops), list(points), keys, given), matrices, keys):
+            out[i][k] = Placed(r, m, key)
         return out
 
-    def blend(self, photo: np.ndarray, faces: Sequence[Detection], redrawn: dict[int, tuple[Redrawn, np.ndarray]]
+    def finish(self, photo: np.ndarray, faces: Sequence[Detection], placed: dict[int, Placed]
+               ) -> tuple[np.ndarray, list[FaceRecord]]:
+        """The photo with its redraws blended in, every other face given the fallback, and the last check run on it;
+        one record per face, then one per face the last check found."""
+        result, changed, records = self.blend(photo, faces, placed)
+        return self.last_check(result, changed, records)
+
+    def blend(self, photo: np.ndarray, faces: Sequence[Detection], redrawn: dict[int, Placed]
               ) -> tuple[np.ndarray, np.ndarray, list[FaceRecord]]:
         """(photo with each redraw warped back and blended and every other face given the fallback, the mask of
         changed pixels, one record per face)."""
@@ -307,7 +343,6 @@ class Obfuscator:
         out = photo.astype(np.float32)
         changed = np.zeros((h, w), np.float32)
         records: list[FaceRecord] = []
-        grain = {k: np.random.default_rng(s) for k, s in zip(redrawn, photo_face_keys(photo, list(redrawn)))} if self.paste != "plain" else {}
         for key, face in enumerate(faces):
             if key not in redrawn:
                 region = fallback_region((h, w), face.box, face.landmarks)
@@ -316,7 +351,7 @@ class Obfuscator:
                 reason = face.reason() or f"{face.width} px wide, below --min-face {self.min_face}"
                 records.append(FaceRecord(face.box, face.scores, f"fallback:{self.fallback}", repr(self.policy), reason=reason))
                 continue
-            r, matrix = redrawn[key]
+            r, matrix = redrawn[key].redrawn, redrawn[key].matrix
             ellipse = fit_face_ellipse(face.landmarks)
             (y0, y1), (x0, x1) = _window(ellipse, (h, w))
             # the crop-to-photo warp evaluated on the face's window only: photo (x, y) = window (x, y) + (x0, y0)
@@ -329,7 +364,8 @@ class Obfuscator:
             scale = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))
             alpha = _feather_np(region, self.feather_radius * scale)[..., None]
             if self.paste != "plain":  # the photo's colour at the seam and its grain; no detail of the original face
-                back = match_photo(back, out[y0:y1, x0:x1], region, alpha, face.width, grain[key], poisson=self.paste == "poisson")
+                back = match_photo(back, out[y0:y1, x0:x1], region, alpha, face.width,
+                                   np.random.default_rng(redrawn[key].key), poisson=self.paste == "poisson")
             out[y0:y1, x0:x1] = alpha * back + (1.0 - alpha) * out[y0:y1, x0:x1]
             changed[y0:y1, x0:x1] = np.maximum(changed[y0:y1, x0:x1], region)
             records.append(FaceRecord(face.box, face.scores, "unet", repr(self.policy), r.flipped, r.predicted))

@@ -21,13 +21,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
 
-from faceobf.disentangle.align import CROP, apply_affine, similarity_to_template
 from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
 from faceobf.obfuscate.detect import Detection, detect
-from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator
+from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator, aligned_crop
 from faceobf.obfuscate.policies import flipped_names
 from faceobf.obfuscate.track import Track, link_tracks
 from faceobf.obfuscate.video_io import read_frames, rewrite_video
@@ -53,15 +51,8 @@ def clip_key(path: Path) -> bytes:
     return hashlib.sha256(head + str(path.stat().st_size).encode()).digest()
 
 
-def _crop(frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(aligned CROP x CROP face, its landmarks in the crop, the photo-to-crop matrix)."""
-    matrix = similarity_to_template(landmarks)
-    crop = cv2.warpAffine(frame, matrix, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return crop, apply_affine(matrix, landmarks), matrix
-
-
 def _may_redraw(tool: Obfuscator, detection: Detection | None) -> bool:
-    return detection is not None and detection.redrawable and detection.width >= tool.min_face
+    return detection is not None and tool.may_redraw(detection)
 
 
 def choose_for_tracks(tool: Obfuscator, tracks: list[Track], samples: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]],
@@ -81,6 +72,15 @@ def choose_for_tracks(tool: Obfuscator, tracks: list[Track], samples: dict[tuple
         _, targets = tool.choose(crops[:1], points[:1], [track_key], attributes=majority[None])
         choices[track.id] = TrackChoice(majority, targets[0], True)
     return choices
+
+
+def _frame_face(face) -> Detection:
+    """A track's face in one frame as a detection with the track's smoothed landmarks (one it predicted where no detector
+    re-found it gets a box and landmarks only)."""
+    landmarks = face.landmarks.astype(np.float32)
+    if face.detection is None:
+        return Detection(tuple(int(round(v)) for v in face.box), {NOT_REFOUND: 0.0}, landmarks)
+    return replace(face.detection, landmarks=landmarks)
 
 
 def sample_frames(frames: list[int], n: int = READINGS) -> list[int]:
@@ -110,7 +110,7 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
     if wanted:
         for index, frame in enumerate(read_frames(source)):
             for track_id, detection in wanted.get(index, []):
-                crop, points, _ = _crop(frame, np.asarray(detection.landmarks, np.float64))
+                crop, points, _ = aligned_crop(frame, detection.landmarks)
                 samples[(track_id, index)] = (crop, points)
     if not tracks and not allow_no_face:
         raise NoFaceError("no face found in any frame")
@@ -123,31 +123,16 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
     per_track = {t.id: {"redrawn": 0, "fallback": 0} for t in tracks}
 
     def process(index: int, frame: np.ndarray) -> np.ndarray:
-        faces, redrawn, jobs = [], {}, []
-        for track, f in by_frame.get(index, []):
-            face = track.faces[f]
-            landmarks = face.landmarks.astype(np.float32)
-            if face.detection is None:  # predicted by the track, not re-found in this frame
-                detection = Detection(tuple(int(round(v)) for v in face.box), {NOT_REFOUND: 0.0}, landmarks)
-            else:
-                detection = replace(face.detection, landmarks=landmarks)
-            if choices[track.id].redrawable and detection.width >= tool.min_face:  # the track's way, in every frame
-                jobs.append((len(faces), track))
-            faces.append(detection)
-        if jobs:
-            crops = [_crop(frame, faces[k].landmarks.astype(np.float64)) for k, _ in jobs]
-            chosen = (np.stack([choices[t.id].attributes for _, t in jobs]), np.stack([choices[t.id].targets for _, t in jobs]))
-            for (k, _), (crop, points, matrix), r in zip(jobs, crops, tool.redraw([c for c, _, _ in crops], [p for _, p, _ in crops],
-                                                                                   [0] * len(jobs), chosen)):
-                redrawn[k] = (r, matrix)
-        result, changed, records = tool.blend(frame, faces, redrawn)
-        for (track, _), face, record in zip(by_frame.get(index, []), faces, records):
+        here = by_frame.get(index, [])
+        faces = [_frame_face(track.faces[f]) for track, f in here]
+        chosen = {k: (choices[track.id].attributes, choices[track.id].targets) for k, ((track, _), face) in
+                  enumerate(zip(here, faces)) if choices[track.id].redrawable and face.width >= tool.min_face}
+        result, records = tool.finish(frame, faces, tool.redraw_faces([frame], [faces], [chosen])[0])
+        for (track, _), face, record in zip(here, faces, records):  # the track's way, in every frame
             if record.method != "unet" and not choices[track.id].redrawable:
                 record.reason = "its track is covered in every frame: too few of its faces could be redrawn"
             elif NOT_REFOUND in face.scores:
                 record.reason = "predicted by its track, not re-found in this frame"
-        result, records = tool.last_check(result, changed, records)
-        for (track, _), record in zip(by_frame.get(index, []), records):
             per_track[track.id]["redrawn" if record.method == "unet" else "fallback"] += 1
         totals["face_frames"] += len(faces)
         totals["fallback_frames"] += sum(r.method.startswith("fallback") for r in records[: len(faces)])
