@@ -82,6 +82,8 @@ def test_a_loss_term_no_one_registered_is_refused_before_training(registries) ->
     profile = with_loss_weights(get_profile("ci"), (("sharpness", 1.0),))
     with pytest.raises(ValueError, match="no loss term sharpness"):
         make_recon_steps(None, None, profile.recon)
+    with pytest.raises(ValueError, match="its own setting"):
+        make_recon_steps(None, None, with_loss_weights(get_profile("ci"), (("l1", 1.0),)).recon)
 
 
 def test_a_new_generator_is_one_registry_entry(registries) -> None:
@@ -93,3 +95,35 @@ def test_a_new_generator_is_one_registry_entry(registries) -> None:
     assert nnx.merge(g_def, g_state)[0].config.depth == 2 and profile.unet.depth == 3
     with pytest.raises(UsageError, match="unknown generator 'nothing'"):
         create_recon_state(profile.unet, profile.patchgan, dataclasses.replace(cfg, generator="nothing"))
+
+
+def test_a_new_detector_is_one_registration_and_the_faces_it_alone_finds_are_covered(obfuscator,
+                                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from skimage import data
+
+    from faceobf.obfuscate import detect as detect_module
+    from faceobf.obfuscate.detect import Candidate, Detector, DetectorSettings, detect, register_detector
+
+    monkeypatch.setattr(detect_module, "DETECTORS", dict(detect_module.DETECTORS))
+
+    class Corner(Detector):
+        """A stand-in detector that always reports one unsure face in the photo's top-left corner."""
+
+        name, min_score = "corner", 0.9
+
+        def find(self, rgb, settings):
+            return [Candidate((8.0, 8.0, 88.0, 98.0), 0.5)]
+
+    register_detector(Corner())
+    photo = data.astronaut()
+    assert DetectorSettings().min_score["corner"] == 0.9  # its own default, from its declaration
+    (face,) = detect(photo, DetectorSettings(detectors=("corner",)))
+    assert face.scores == {"corner": 0.5} and not face.confirmed  # alone and below its min score
+    settings = DetectorSettings(detectors=("hog", "corner"))
+    tool = dataclasses.replace(obfuscator, detection=settings)
+    out, records = tool.obfuscate_photo(photo)
+    corner = [r for r in records if "corner" in r.scores]
+    assert len(corner) == 1 and corner[0].method.startswith("fallback")  # covered, never left as it was
+    assert np.abs(out[20:80, 20:80].astype(int) - photo[20:80, 20:80]).mean() > 1.0
+    with pytest.raises(UsageError, match="unknown detector nothing"):
+        detect(photo, DetectorSettings(detectors=("nothing",)))

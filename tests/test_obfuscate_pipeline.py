@@ -318,3 +318,23 @@ def test_cli_without_an_output_folder_writes_beside_the_inputs_and_reruns_cleanl
     assert "1 skipped" in capsys.readouterr().out
     assert sorted(p.name for p in photos.iterdir()) == ["astronaut.jpg", "astronaut.obfuscated.jpg", "faceobf-report.jsonl"]
     assert len(read_report(photos / "faceobf-report.jsonl")) == 1
+
+
+def test_photos_and_clips_share_one_per_face_sequence(obfuscator: Obfuscator) -> None:
+    """The clip path gives `redraw_faces` each track's choice; given the choice the photo path makes, the pixels and
+    the records are the photo path's own."""
+    from skimage import data
+
+    from faceobf.obfuscate.pipeline import aligned_crop, photo_face_keys
+
+    photo = data.astronaut()
+    faces = detect(photo, obfuscator.detection)
+    mine = [k for k, face in enumerate(faces) if obfuscator.may_redraw(face)]
+    assert mine
+    crops, points = zip(*(aligned_crop(photo, faces[k].landmarks)[:2] for k in mine))
+    attributes, targets = obfuscator.choose(crops, points, photo_face_keys(photo, mine))
+    chosen = {k: (attributes[n], targets[n]) for n, k in enumerate(mine)}
+    (as_photo, photo_records), = obfuscator.obfuscate_photos([photo])
+    as_clip, clip_records = obfuscator.finish(photo, faces, obfuscator.redraw_faces([photo], [faces], [chosen])[0])
+    np.testing.assert_array_equal(as_clip, as_photo)
+    assert [r.as_dict() for r in clip_records] == [r.as_dict() for r in photo_records]

@@ -616,8 +616,8 @@ def test_difference_planes_are_zero_for_a_redraw_and_the_flips_for_an_edit() -> 
     targets = attrs.copy()
     targets[:, 3] = 1 - targets[:, 3]
     table = jnp.asarray(onehot_table())
-    _, _, x = _factors(images, landmarks, masks, attrs, table, cfg)
-    _, _, x_edit = _factors(images, landmarks, masks, attrs, table, cfg, targets)
+    _, _, x = _factors(FaceBatch(images, landmarks, masks, attrs), table, cfg)
+    _, _, x_edit = _factors(FaceBatch(images, landmarks, masks, attrs), table, cfg, targets)
     assert float(jnp.abs(x.planes.attributes).max()) == 0.0
     np.testing.assert_array_equal(np.asarray(x_edit.planes.attributes), (targets - attrs).astype(np.float32))
     g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)

@@ -289,7 +289,7 @@ def detect(photo: np.ndarray, settings: DetectorSettings = DetectorSettings()) -
     rgb = as_uint8_rgb(photo)
     detections = []
     for f in _candidates(rgb, settings):
-        start = f["start_box"] or hog_box_from_five(f["five"])
+        start = f["start_box"] or (hog_box_from_five(f["five"]) if f["five"] is not None else f["box"])
         rect = dlib.rectangle(*(int(round(v)) for v in start))
         points = np.array([[p.x, p.y] for p in shape_predictor_68()(rgb, rect).parts()], np.float32)
         confirmed = len(f["scores"]) > 1 or all(s >= _min_score(settings, k) for k, s in f["scores"].items())

@@ -10,6 +10,7 @@ keeps the planes factored, which the networks convolve in closed form (`faceobf.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +26,16 @@ from faceobf.disentangle.masking import ellipse_mask, fit_face_ellipse
 N_CHANNELS = 68 + 3 + 40
 
 
+class FaceBatch(NamedTuple):
+    """The factors of a batch of faces, by name, as stage 2 reads them in training and at inference: a new factor is a
+    field here, made where the faces are gathered and read where the U-Net input is assembled."""
+
+    images: np.ndarray | jax.Array  # (B, R, R, 3) uint8 (or float in [0, 1]) face crops
+    landmarks: np.ndarray | jax.Array  # (B, 68, 2) float32, crop pixels
+    masks: np.ndarray | jax.Array  # (B, R, R) uint8 (or float), 1 inside the face ellipse
+    attributes: np.ndarray | jax.Array  # (B, 40) 0/1 (int8 as stored, float when drawn with other values)
+
+
 @dataclass
 class FaceFactors:
     """Stage-1 factors of the faces HOG found among the requested rows."""
@@ -38,6 +49,10 @@ class FaceFactors:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def batch(self) -> FaceBatch:
+        """The faces' factors as one named batch."""
+        return FaceBatch(self.images, self.landmarks, self.masks, self.attributes)
 
     def take(self, index: np.ndarray) -> "FaceFactors":
         return FaceFactors(self.rows[index], self.images[index], self.landmarks[index], self.masks[index],

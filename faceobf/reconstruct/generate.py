@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from faceobf.disentangle.geometry import LandmarkMapping
 from faceobf.inference import BatchedModel, as_float_images
-from faceobf.models.unet import UNet
-from faceobf.reconstruct.factors import FaceFactors, assemble_factors
+from faceobf.reconstruct.factors import FaceBatch, FaceFactors, assemble_factors
 from faceobf.reconstruct.imageops import composite
 
 
@@ -39,20 +39,21 @@ class FlipStrength:
 class FaceGenerator:
     """Composites of the U-Net's faces for given factors (any number of faces, batched and padded)."""
 
-    def __init__(self, unet: UNet, table: np.ndarray, feather_radius: float, subset: tuple[int, ...] | None = None,
+    def __init__(self, unet: nnx.Module, table: np.ndarray, feather_radius: float, subset: tuple[int, ...] | None = None,
                  batch_size: int = 16, geometry: LandmarkMapping | None = None, strength: FlipStrength = FlipStrength(),
                  difference: bool = False):
         self.geometry, self.strength, self.difference = geometry, strength, difference
         table_device = jnp.asarray(table, jnp.float32)
 
-        def apply(g: UNet, images, landmarks, masks, attributes):
-            images, masks = as_float_images(images), masks.astype(jnp.float32)
-            x = assemble_factors(images, landmarks, masks, attributes.astype(jnp.float32), table_device, subset)
+        def apply(g, *arrays):
+            faces = FaceBatch(*arrays)
+            images, masks = as_float_images(faces.images), faces.masks.astype(jnp.float32)
+            x = assemble_factors(images, faces.landmarks, masks, faces.attributes.astype(jnp.float32), table_device, subset)
             return composite(g(x), images, masks, feather_radius)
 
         self._model = BatchedModel(unet, apply, batch_size)
 
-    def with_weights(self, unet: UNet) -> "FaceGenerator":
+    def with_weights(self, unet: nnx.Module) -> "FaceGenerator":
         """This generator with the weights of `unet` (same architecture), reusing the compiled function."""
         other = copy.copy(self)
         other._model = self._model.with_weights(unet)
@@ -85,7 +86,8 @@ class FaceGenerator:
                  source: np.ndarray | None = None) -> np.ndarray:
         """(N, R, R, 3) composites of N faces: images uint8 (or float in [0, 1]), landmarks (N, 68, 2), masks (N, R, R);
         `source` (N, 40): the faces' own attributes, from which the geometry moves the landmarks towards `attributes`."""
-        return self._model(images, self.drawn_landmarks(landmarks, attributes, source), masks, self.drawn_attributes(attributes, source))
+        return self._model(*FaceBatch(images, self.drawn_landmarks(landmarks, attributes, source), masks,
+                                      self.drawn_attributes(attributes, source)))
 
     def render(self, faces: FaceFactors, attributes: np.ndarray | None = None, source: np.ndarray | None = None) -> np.ndarray:
         """The composites of every face of `faces`, with their own attributes or with `attributes` (N, 40) (flipped from

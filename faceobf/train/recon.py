@@ -46,7 +46,7 @@ from faceobf.profiles import Profile, ReconTrainConfig
 from faceobf.networks import (MAPPING_FILE, STRENGTH_FILE, discriminator_network, face_generator,  # noqa: F401  (re-exported)
                                generator_network, landmark_indices, stored_flip_settings)
 from faceobf.models.factored import Factors
-from faceobf.reconstruct.factors import assemble_factors, face_factors
+from faceobf.reconstruct.factors import FaceBatch, assemble_factors, face_factors
 from faceobf.reconstruct.generate import FaceGenerator, FlipStrength
 from faceobf.reconstruct.imageops import composite
 from faceobf.reconstruct.planes import attribute_table
@@ -56,15 +56,6 @@ from faceobf.train.loop import fit
 from faceobf.train.parallel import DataParallel, batch_sharding
 from faceobf.train.recon_losses import (GeneratorView, attribute_bce, bce, check_loss_weights, generator_loss,
                                          identity_hinge, masked_l1)  # noqa: F401  (re-exported)
-
-
-class FaceBatch(NamedTuple):
-    """One training batch as stored: uint8 face crops, landmarks in crop pixels, uint8 ellipse masks, int8 attributes."""
-
-    images: jax.Array
-    landmarks: jax.Array
-    masks: jax.Array
-    attributes: jax.Array
 
 
 class StepAids(NamedTuple):
@@ -104,13 +95,15 @@ def create_recon_state(unet: UNetConfig, patchgan: PatchGANConfig, cfg: ReconTra
     return g_def, g_state, d_def, d_state
 
 
-def _factors(images, landmarks, masks, attributes, table, cfg: ReconTrainConfig, targets=None):
+def _factors(batch: FaceBatch, table, cfg: ReconTrainConfig, targets=None, landmarks=None):
     """(images float, masks float, the U-Net input) from a batch as stored (uint8 images and masks, int8 attributes).
 
-    The planes carry `targets` (default: the face's own `attributes`), or under condition 'difference' (STGAN)
-    targets - attributes: zero for a redraw, +-1 on the flipped attributes for an edit."""
-    images, masks = as_float_images(images), masks.astype(jnp.float32)
-    attributes = attributes.astype(jnp.float32)
+    The planes carry `targets` (default: the face's own attributes), or under condition 'difference' (STGAN)
+    targets - attributes: zero for a redraw, +-1 on the flipped attributes for an edit; the heatmaps, `landmarks`
+    (default: the batch's)."""
+    images, masks = as_float_images(batch.images), batch.masks.astype(jnp.float32)
+    attributes = batch.attributes.astype(jnp.float32)
+    landmarks = batch.landmarks if landmarks is None else landmarks
     planes = attributes if targets is None else targets.astype(jnp.float32)
     if cfg.condition == "difference":
         planes = planes - attributes
@@ -156,14 +149,14 @@ def edited_landmarks(landmarks: jax.Array, attributes: jax.Array, targets: jax.A
 
 def _inputs(batch: FaceBatch, aids: StepAids, step: jax.Array, cfg: ReconTrainConfig):
     """(images float, masks float, x, x_edit, targets, moved landmarks) of a G step: the edit drawn from the step count."""
-    images, masks, x = _factors(*batch, aids.table, cfg)
+    images, masks, x = _factors(batch, aids.table, cfg)
     attributes = batch.attributes.astype(jnp.float32)
     if cfg.edit_flips == 0:
         return images, masks, x, x, attributes, batch.landmarks
     edit_key, gain_key = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), step))
     targets = edit_targets(attributes, edit_key, cfg.edit_flips, cfg.seed_edit_share)
     moved = edited_landmarks(batch.landmarks, attributes, targets, aids.coefficients, gain_key, cfg)
-    _, _, x_edit = _factors(images, moved, masks, batch.attributes, aids.table, cfg, targets)
+    _, _, x_edit = _factors(batch, aids.table, cfg, targets, moved)
     return images, masks, x, x_edit, targets, moved
 
 
@@ -244,12 +237,13 @@ def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig, identity_def: nnx.Grap
 def make_head_warmup_step(d_def, cfg: ReconTrainConfig, table: jax.Array) -> Callable:
     """Jitted `(d_state, *batch) -> (d_state, metrics)`: the discriminator learns the attributes of real faces, nothing else."""
 
-    def step(d_state, images, landmarks, masks, attributes):
+    def step(d_state, *arrays):
         d, d_opt = nnx.merge(d_def, d_state)
-        images, _, x = _factors(images, landmarks, masks, attributes, table, cfg)
+        batch = FaceBatch(*arrays)
+        images, _, x = _factors(batch, table, cfg)
 
         def loss_fn(d):
-            return attribute_bce(_judge(d, x, images)[1], attributes.astype(jnp.float32))
+            return attribute_bce(_judge(d, x, images)[1], batch.attributes.astype(jnp.float32))
 
         loss, grads = nnx.value_and_grad(loss_fn)(d)
         d_opt.update(d, grads)
@@ -262,11 +256,11 @@ def head_accuracy(d_def, d_state, faces, table: np.ndarray, cfg: ReconTrainConfi
     """(40,) share of `faces` whose CelebA labels the discriminator's head reads right (its own strength as a critic)."""
     d, _ = nnx.merge(d_def, d_state)
 
-    def logits(d, images, landmarks, masks, attributes):
-        images, _, x = _factors(images, landmarks, masks, attributes, jnp.asarray(table), cfg)
+    def logits(d, *arrays):
+        images, _, x = _factors(FaceBatch(*arrays), jnp.asarray(table), cfg)
         return _judge(d, x, images)[1]
 
-    predicted = BatchedModel(d, logits, cfg.batch_size)(faces.images, faces.landmarks, faces.masks, faces.attributes) > 0
+    predicted = BatchedModel(d, logits, cfg.batch_size)(*faces.batch()) > 0
     return (predicted == (faces.attributes > 0)).mean(axis=0)
 
 
@@ -278,8 +272,7 @@ def warm_up_head(d_def, d_state, train, val, table: np.ndarray, cfg: ReconTrainC
     parallel = DataParallel.over(cfg.batch_size)
     d_state, history, _ = fit(
         d_state, make_head_warmup_step(d_def, cfg, jnp.asarray(table)),
-        lambda epoch: iterate_batches((train.images, train.landmarks, train.masks, train.attributes), cfg.batch_size,
-                                      seed=cfg.seed + 1, epoch=epoch, sharding=batch_sharding(parallel)),
+        lambda epoch: iterate_batches(train.batch(), cfg.batch_size, seed=cfg.seed + 1, epoch=epoch, sharding=batch_sharding(parallel)),
         cfg.head_warmup_epochs, run_dir=run_dir / "head_warmup",
         validate=lambda state: {"val_head_accuracy": float(head_accuracy(d_def, state, val, table, cfg).mean())},
         steps_per_epoch=len(train) // cfg.batch_size, desc="D head warm-up", progress=progress, log=log, parallel=parallel,
@@ -424,8 +417,7 @@ def train_recon(
     (g_state, d_state), history, best_epoch = fit(
         (g_state, d_state), make_train_step(g_def, d_def, cfg, jnp.asarray(table), None if mapping is None else mapping.coefficients,
                                             critic_state, identity),
-        lambda epoch: iterate_batches((train.images, train.landmarks, train.masks, train.attributes), cfg.batch_size,
-                                      seed=cfg.seed, epoch=epoch, sharding=batch_sharding(parallel)),
+        lambda epoch: iterate_batches(train.batch(), cfg.batch_size, seed=cfg.seed, epoch=epoch, sharding=batch_sharding(parallel)),
         cfg.epochs, run_dir=run_dir, validate=validate, best=("val_l1_mask", "min"), on_epoch_end=write_preview,
         steps_per_epoch=len(train) // cfg.batch_size, desc="U-Net", progress=progress, log=log, parallel=parallel,
     )

@@ -101,11 +101,15 @@ def register_loss(term: LossTerm) -> LossTerm:
 
 
 def check_loss_weights(cfg: ReconTrainConfig) -> None:
-    """Refuse a configuration that weighs a loss term no one registered."""
+    """Refuse a configuration that weighs a loss term no one registered, or a built-in term by name."""
     unknown = [name for name, _ in cfg.loss_weights if name not in GENERATOR_TERMS]
     if unknown:
         raise ValueError(f"no loss term {', '.join(unknown)} is registered (faceobf.train.recon_losses.register_loss); "
                          f"known: {', '.join(GENERATOR_TERMS)}")
+    own = [name for name, _ in cfg.loss_weights if GENERATOR_TERMS[name].weight is not None]
+    if own:
+        raise ValueError(f"loss term {', '.join(own)} is weighted by its own setting of the configuration "
+                         "(e.g. --l1-weight, --attr-weight), not by --loss")
 
 
 def generator_loss(view: GeneratorView) -> tuple[jax.Array, dict[str, jax.Array]]:
