@@ -3,7 +3,7 @@
 Whole photos are aligned to this template by a similarity transform, so that their faces reach the
 networks in the pose and scale the networks were trained on (the `FACE_CROP` of aligned CelebA).
 Computed once as the mean of the 68 HOG/shape-predictor landmarks of the 4,458 CelebA-mini
-training faces HOG found, divided by the crop size 178 (see `tests/test_celeba_mini.py`, which
+training faces HOG found, divided by the crop size 178 (see `tests/test_data_celeba_mini.py`, which
 recomputes it).
 """
 

@@ -12,7 +12,7 @@ where Y[i, dy, s] is the row matrix at the input row that tap dy of output row i
 the padding cuts that tap off (the border). The bracket is a small (taps x S x S x out) term per face,
 Y and X are fixed, so the planes' contribution costs a few matrix products instead of a convolution.
 The kernel keeps all its input channels (checkpoints are unchanged) and the result equals the plain
-concatenation to float rounding (tests/test_factored.py).
+concatenation to float rounding (tests/test_models_factored.py).
 """
 
 from __future__ import annotations

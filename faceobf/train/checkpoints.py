@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+from flax import nnx
 
 
 class CheckpointSlot:
@@ -72,3 +73,19 @@ def restore_finished(run_dir: Path, like: Any) -> tuple[Any, dict, dict]:
     best.close()
     last.close()
     return state, history, json.loads((Path(run_dir) / "test_metrics.json").read_text())
+
+
+def restore_run(run_dir: Path, graphdef: nnx.GraphDef, state: Any, beside: Any = None) -> tuple[Any, dict, dict]:
+    """(state, history, test metrics) of a finished run: `state` (graphdef's (network, *rest)) with the network's weights
+    where the run was installed from a shipped model, else restored from the run's checkpoints, which hold `state`
+    alone or, with `beside` (a discriminator's state), the pair."""
+    from faceobf import shipped
+
+    if shipped.is_installed(run_dir):  # the network's weights only
+        network, *rest = nnx.merge(graphdef, state)
+        history, test = shipped.load_into(run_dir, network)
+        return nnx.state((network, *rest)), history, test
+    if beside is None:
+        return restore_finished(run_dir, state)
+    (state, _), history, test = restore_finished(run_dir, (state, beside))
+    return state, history, test

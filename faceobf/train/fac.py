@@ -25,7 +25,7 @@ from faceobf.inference import as_float_images
 from faceobf.io import write_json
 from faceobf.models.resnet import ResNet, ResNetConfig
 from faceobf.profiles import FACTrainConfig, Profile
-from faceobf.train.checkpoints import restore_finished
+from faceobf.train.checkpoints import restore_run
 from faceobf.train.loop import fit
 from faceobf.train.parallel import DataParallel, batch_sharding
 from faceobf.train.losses import (batch_accuracy, majority_baseline, mean_attribute_accuracy, per_attribute_accuracy,
@@ -166,10 +166,5 @@ def load_run(run_dir: Path, profile: Profile) -> FACRun:
     """A finished run, checked against `profile`: the best checkpoint's state, the full history, the test metrics."""
     runs.check(run_dir, runs.RunSpec.fac(profile))
     graphdef, state = create_train_state(profile.fac_model, profile.fac)
-    if shipped.is_installed(run_dir):  # the network's weights only
-        model, optimizer = nnx.merge(graphdef, state)
-        history, test = shipped.load_into(run_dir, model)
-        state = nnx.state((model, optimizer))
-    else:
-        state, history, test = restore_finished(run_dir, state)
+    state, history, test = restore_run(run_dir, graphdef, state)
     return FACRun(run_dir, graphdef, state, history, test, profile.fac.resolution, profile.fac.batch_size)

@@ -51,7 +51,7 @@ from faceobf.reconstruct.generate import FaceGenerator, FlipStrength
 from faceobf.reconstruct.imageops import composite
 from faceobf.reconstruct.planes import attribute_table
 from faceobf.reconstruct.quality import evaluate_images, mean_colour_baseline, save_preview
-from faceobf.train.checkpoints import restore_finished
+from faceobf.train.checkpoints import restore_run
 from faceobf.train.loop import fit
 from faceobf.train.parallel import DataParallel, batch_sharding
 from faceobf.train.recon_losses import (GeneratorView, attribute_bce, bce, check_loss_weights, generator_loss,
@@ -458,11 +458,6 @@ def load_run(run_dir: Path, profile: Profile, encoding: str) -> ReconRun:
     runs.check(run_dir, runs.RunSpec.recon(profile, encoding))
     cfg = profile.recon
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, profile.patchgan, cfg)
-    if shipped.is_installed(run_dir):  # the U-Net's weights only
-        unet, optimizer = nnx.merge(g_def, g_state)
-        history, test = shipped.load_into(run_dir, unet)
-        g_state = nnx.state((unet, optimizer))
-    else:
-        (g_state, _), history, test = restore_finished(run_dir, (g_state, d_state))
+    g_state, history, test = restore_run(run_dir, g_def, g_state, beside=d_state)
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
     return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg, *stored_flip_settings(run_dir))

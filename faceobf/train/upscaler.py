@@ -36,7 +36,7 @@ from faceobf.models.upscaler import Upscaler, UpscalerConfig
 from faceobf.profiles import Profile, UpscalerTrainConfig
 from faceobf.train.losses import bce
 from faceobf.reconstruct.imageops import laplacian_detail
-from faceobf.train.checkpoints import restore_finished
+from faceobf.train.checkpoints import restore_run
 from faceobf.train.loop import fit
 from faceobf.train.parallel import DataParallel, batch_sharding
 
@@ -196,12 +196,7 @@ def load_run(run_dir: Path, profile: Profile) -> UpscalerRun:
     """A finished run, checked against `profile` (installed shipped weights or training checkpoints)."""
     runs.check(run_dir, runs.RunSpec.upscaler(profile))
     graphdef, state = create_train_state(profile.upscaler, profile.upscaler_train)
-    if shipped.is_installed(run_dir):  # the upscaler's weights only
-        model, *rest = nnx.merge(graphdef, state)
-        history, test = shipped.load_into(run_dir, model)
-        state = nnx.state((model, *rest))
-    else:
-        state, history, test = restore_finished(run_dir, state)
+    state, history, test = restore_run(run_dir, graphdef, state)
     return UpscalerRun(run_dir, graphdef, state, history, test, profile.upscaler_train)
 
 
