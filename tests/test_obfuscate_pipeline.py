@@ -338,3 +338,28 @@ def test_photos_and_clips_share_one_per_face_sequence(obfuscator: Obfuscator) ->
     as_clip, clip_records = obfuscator.finish(photo, faces, obfuscator.redraw_faces([photo], [faces], [chosen])[0])
     np.testing.assert_array_equal(as_clip, as_photo)
     assert [r.as_dict() for r in clip_records] == [r.as_dict() for r in photo_records]
+
+
+def test_the_shipped_cpu_models_draw_the_reference_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tool as `faceobf obfuscate photo.jpg --profile cpu` runs it, on NASA's astronaut photo (skimage), against
+    the output the code gave before its stage-2 and stage-3 refactor (tests/reference): the same pixels (here exactly;
+    two grey levels of leeway for another CPU's float rounding). Regenerate the reference only for a deliberate change of the output."""
+    import contextlib
+    import io
+
+    from skimage import data
+
+    from faceobf.cli import build_parser
+
+    reference = np.load(Path(__file__).parent / "reference" / "astronaut_obfuscated_cpu.npz")
+    photo = data.astronaut()
+    with contextlib.redirect_stdout(io.StringIO()):
+        tool = obfuscate_command.build_obfuscator(build_parser().parse_args(["obfuscate", "x.jpg", "--profile", "cpu"]))
+    out, records = tool.obfuscate_photo(photo)
+    (y0, y1, x0, x1), region = reference["box"], reference["region"]
+    outside = np.ones(photo.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    np.testing.assert_array_equal(out[outside], photo[outside])  # nothing changed outside the faces
+    difference = np.abs(out[y0:y1, x0:x1].astype(int) - region.astype(int))
+    assert difference.max() <= 2 and difference.mean() < 0.05, (difference.max(), difference.mean())  # here: 0
+    assert [r.method for r in records] == ["fallback:blur", "unet"]
