@@ -4,8 +4,8 @@ From an `Option` come the command line (`faceobf train recon`, and the options t
 U-Net in `obfuscate`, `evaluate`, `human-test make` and `models export`), the profile a command runs
 under (`apply_options`), the run's name (`run_variant`: each option's part, in declaration order) and
 its inverse, the command that trains a run (`training_command`). A new option is a field of
-`ReconTrainConfig` (`faceobf.profiles`), one `Option` here (`setting` makes the usual kind) and its
-use in the training step; an experiment outside the package calls `register_option` instead.
+`ReconTrainConfig` (`faceobf.profiles`), one `Option` here (`profiles.with_setting` is the usual way it
+changes the profile) and its use in the training step; an experiment outside the package calls `register_option` instead.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class Option:
     type: Callable[[str], Any] | None = float  # None: a switch (no value)
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
+    nargs: str | None = None  # "+": several values, given as a list
     name: Callable[[Profile], str | None] | None = None  # its part of the run name read from the profile, if any
     identity: bool = True  # changes which run it is (so it also picks the trained model in the other commands)
 
@@ -59,12 +60,6 @@ class Option:
 
 def _train(field: str) -> Callable[[dict, str], Any]:
     return lambda config, variant: config["train"].get(field)
-
-
-def setting(name: str, flag: str, help: str, tag: str, type: Callable[[str], Any] = float) -> Option:
-    """The usual option: `ReconTrainConfig.<name>` set to the value, the run tagged '<tag><value>' when it changes."""
-    return Option(flag, help, lambda profile, value: profiles.with_setting(profile, name, value, tag), _train(name), type=type,
-                  metavar=name.split("_")[0].upper())
 
 
 STAGE2_OPTIONS: list[Option] = [
@@ -93,10 +88,10 @@ STAGE2_OPTIONS: list[Option] = [
     Option("--l1-weight", "weight of the reconstruction L1", profiles.with_l1_weight, _train("l1_weight"), metavar="WEIGHT"),
     Option("--identity-weight", "weight of the identity hinge on edited redraws (a small recogniser trained in the run on "
            "the train identities), 0: off", profiles.with_identity_hinge, _train("identity_weight"), metavar="WEIGHT"),
-    Option("--loss", "loss terms registered with faceobf.train.losses.register_loss, weighted (an experiment)",
+    Option("--loss", "loss terms registered with faceobf.train.recon_losses.register_loss, weighted (an experiment)",
            lambda p, items: profiles.with_loss_weights(p, parse_weights(items)), lambda config, variant: [
                f"{name}={weight:g}" for name, weight in config["train"].get("loss_weights", [])] or None,
-           type=str, metavar="NAME=WEIGHT"),
+           type=str, metavar="NAME=WEIGHT", nargs="+"),
     Option("--short", "train under the profile's ablation budget", lambda p, on: profiles.with_ablation_budget(p) if on else p,
            lambda config, variant: "short" in variant.split("-"), type=None),
 ]
@@ -132,9 +127,8 @@ def add_options(parser: argparse.ArgumentParser, selecting: bool = False, only: 
             continue
         what = "use the U-Net trained with: " if selecting else ""
         notes = ([] if option.type is None else ["default: the profile's"]) + ([] if selecting else ["a separate run"])
-        extra = {} if option.type is None else {"type": option.type, "choices": option.choices, "metavar": option.metavar}
-        if option.flag == "--loss":
-            extra["nargs"] = "+"
+        extra = {} if option.type is None else {"type": option.type, "choices": option.choices, "metavar": option.metavar,
+                                                 "nargs": option.nargs}
         group.add_argument(option.flag, dest=option.dest, action="store_true" if option.type is None else "store",
                            help=f"{what}{option.help}" + (f" ({'; '.join(notes)})" if notes else ""), **extra)
 
@@ -143,7 +137,7 @@ def apply_options(profile: Profile, args: argparse.Namespace) -> Profile:
     """`profile` under the stage-2 options given in `args`, in declaration order."""
     for option in STAGE2_OPTIONS:
         value = getattr(args, option.dest, None)
-        if value is not None and value is not False and value != []:
+        if value is not None and value is not False:
             profile = option.apply(profile, value)
     return profile
 

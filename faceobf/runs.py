@@ -33,11 +33,6 @@ class RunConfigError(FaceobfError, ValueError):
     """A run folder holds a run made with another configuration than the one asked for."""
 
 
-def recon_variant(encoding: str, profile: Profile) -> str:
-    """How runs of the U-Net are told apart: the encoding and each stage-2 option's part (`faceobf.options`)."""
-    return options.run_variant(encoding, profile)
-
-
 def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj))
 
@@ -59,7 +54,7 @@ class RunSpec:
     @classmethod
     def recon(cls, profile: Profile, encoding: str) -> "RunSpec":
         """The U-Net of `profile` with attribute planes `encoding` (chapter 2)."""
-        return cls("recon", profile.name, recon_variant(encoding, profile), options.run_config(profile, encoding))
+        return cls("recon", profile.name, options.run_variant(encoding, profile), options.run_config(profile, encoding))
 
     @classmethod
     def recogniser(cls, profile: Profile) -> "RunSpec":
@@ -76,7 +71,7 @@ class RunSpec:
     @classmethod
     def evaluation(cls, profile: Profile, encoding: str) -> "RunSpec":
         """The stored evaluation of `profile`'s models (chapter 4)."""
-        return cls("eval", profile.name, recon_variant(encoding, profile),
+        return cls("eval", profile.name, options.run_variant(encoding, profile),
                    {"evaluation": dataclasses.asdict(profile.evaluation), "encoding": encoding})
 
     def record(self, dataset_key: str) -> dict:

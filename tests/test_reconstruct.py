@@ -223,7 +223,7 @@ def test_a_landmark_subset_feeds_only_its_heatmaps_and_names_its_own_run(celeba_
     from faceobf.disentangle.landmarks import LANDMARK_SUBSETS
     from faceobf import runs
     from faceobf.profiles import get_profile, with_landmarks
-    from faceobf.runs import recon_variant
+    from faceobf.options import run_variant as recon_variant
     from faceobf.train.recon import make_generator
 
     subset = LANDMARK_SUBSETS["outline_nose"]
@@ -632,7 +632,7 @@ def test_difference_planes_are_zero_for_a_redraw_and_the_flips_for_an_edit() -> 
 def test_the_identity_hinge_pushes_edits_past_the_margin_through_a_frozen_recogniser() -> None:
     from faceobf.models.recogniser import Recogniser, RecogniserConfig
     from faceobf.models.resnet import ResNetConfig
-    from faceobf.train.recon import identity_hinge
+    from faceobf.train.recon_losses import identity_hinge
 
     config = RecogniserConfig(trunk=ResNetConfig(stage_sizes=(1, 1), base_width=8, num_outputs=1), resolution=32)
     recogniser = Recogniser(config, 5, rngs=nnx.Rngs(0))

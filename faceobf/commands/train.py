@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Callable
 
 from faceobf.commands.common import add_profile, add_root, announce_profile
 
 
-def _cmd_train_recogniser(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace, train: Callable):
+    """The profile announced, the data set opened, and `train(profile, dataset, run_dir)` run into --run-dir."""
     from faceobf.data import CelebA
+
+    return train(announce_profile(args), CelebA.open(args.root), Path(args.run_dir) if args.run_dir else None)
+
+
+def _cmd_train_recogniser(args: argparse.Namespace) -> int:
     from faceobf.train.recogniser import train_recogniser
 
-    profile = announce_profile(args)
-    run = train_recogniser(profile, CelebA.open(args.root), Path(args.run_dir) if args.run_dir else None)
+    run = _train(args, train_recogniser)
     print(f"test (unseen people): Recall@1 {run.test['recall_at_1']:.1%} (chance {run.test['chance']:.1%}); "
           f"run: {run.run_dir}")
     return 0
 
 
 def _cmd_train_fac(args: argparse.Namespace) -> int:
-    from faceobf.data import CelebA
     from faceobf.train.fac import train_fac
 
-    profile = announce_profile(args)
-    run = train_fac(profile, CelebA.open(args.root), Path(args.run_dir) if args.run_dir else None)
+    run = _train(args, train_fac)
     print(f"test mean attribute accuracy {run.test['mean_accuracy']:.4f} "
           f"(majority baseline {run.test['mean_majority_baseline']:.4f})")
     print(f"checkpoints and history: {run.run_dir}")
@@ -32,11 +36,9 @@ def _cmd_train_fac(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_upscaler(args: argparse.Namespace) -> int:
-    from faceobf.data import CelebA
     from faceobf.train.upscaler import train_upscaler
 
-    profile = announce_profile(args)
-    run = train_upscaler(profile, CelebA.open(args.root), Path(args.run_dir) if args.run_dir else None)
+    run = _train(args, train_upscaler)
     for name in ("upscaler", "bicubic"):
         m = run.test[name]
         print(f"{name:9s} test L1 {m['l1']:.4f}  PSNR {m['psnr']:.2f} dB  detail ratio {m['detail_ratio']:.2f}")
@@ -45,11 +47,9 @@ def _cmd_train_upscaler(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_recon(args: argparse.Namespace) -> int:
-    from faceobf.data import CelebA
     from faceobf.train.recon import train_recon
 
-    profile = announce_profile(args)
-    run = train_recon(profile, CelebA.open(args.root), args.encoding, Path(args.run_dir) if args.run_dir else None)
+    run = _train(args, lambda profile, dataset, run_dir: train_recon(profile, dataset, args.encoding, run_dir))
     for name, m in (("U-Net", run.test["unet"]), ("mean-colour baseline", run.test["mean_colour_baseline"])):
         print(f"{name:20s} test SSIM {m['ssim']:.4f} (mask {m['ssim_mask']:.4f})  PSNR {m['psnr']:.2f} dB "
               f"(mask {m['psnr_mask']:.2f})  L1 {m['l1']:.4f} (mask {m['l1_mask']:.4f})")

@@ -261,17 +261,18 @@ def _done_in_own_folders(report_path: Path, outdir: Path, inputs: list[Input]) -
     """{input identity: output below OUTDIR} of the inputs whose own folder's report (not this run's) records their
     output, still there, exactly where this run would write it."""
     done: dict[str, str] = {}
-    reports: dict[Path, dict[str, dict]] = {}
+    reports: dict[Path, dict[str, dict]] = {}  # each folder's report read once (empty: none, or this run's own)
+    own = report_path.resolve()
     for item in inputs:
-        report = item.path.resolve().parent / REPORT_NAME
-        if report.resolve() == report_path.resolve() or not report.is_file():
-            continue
+        source = item.path.resolve()
+        report = source.parent / REPORT_NAME
         if report not in reports:
-            reports[report] = {_identity(r): r for r in read_report(report)}
-        record = reports[report].get(str(item.path.resolve()))
+            reports[report] = ({} if report.resolve() == own or not report.is_file()
+                               else {_identity(r): r for r in read_report(report)})
+        record = reports[report].get(str(source))
         output = recorded_output(record, report) if record and record.get("status") in WRITTEN else None
         if output is not None and output.exists() and output.resolve() == (outdir / item.relative).resolve():
-            done[str(item.path.resolve())] = str(item.relative)
+            done[str(source)] = str(item.relative)
     return done
 
 

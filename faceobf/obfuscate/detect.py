@@ -256,14 +256,6 @@ def register_detector(detector: Detector) -> Detector:
     return detector
 
 
-def centerface() -> CenterFace:
-    """The shared CenterFace network (loaded once)."""
-    detector = DETECTORS["centerface"]
-    if detector._net is None:
-        detector._net = CenterFace()
-    return detector._net
-
-
 def _candidates(rgb: np.ndarray, settings: DetectorSettings) -> list[dict]:
     """Every configured detector's faces, merged where they overlap: box, scores by detector, five points, start box."""
     unknown = [name for name in settings.detectors if name not in DETECTORS]

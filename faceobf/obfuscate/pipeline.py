@@ -323,7 +323,9 @@ class Obfuscator:
             mine = [k for j, k in jobs if j == i]
             key_of.update(zip([(i, k) for k in mine], photo_face_keys(photos[i], mine)))
         keys = [key_of[job] for job in jobs]
-        given = None if chosen is None else tuple(np.stack([chosen[i][k][n] for i, k in jobs]) for n in (0, 1))
+        given = None
+        if chosen is not None:  # (attributes, targets) of each job, stacked
+            given = (np.stack([chosen[i][k][0] for i, k in jobs]), np.stack([chosen[i][k][1] for i, k in jobs]))
         for (i, k), r, m, key in zip(jobs, self.redraw(list(crops), list(points), keys, given), matrices, keys):
             out[i][k] = Placed(r, m, key)
         return out

@@ -14,6 +14,8 @@ import jax
 import orbax.checkpoint as ocp
 from flax import nnx
 
+from faceobf import shipped
+
 
 class CheckpointSlot:
     """One named slot (e.g. 'last' or 'best') under a run directory, keeping only its newest step."""
@@ -79,8 +81,6 @@ def restore_run(run_dir: Path, graphdef: nnx.GraphDef, state: Any, beside: Any =
     """(state, history, test metrics) of a finished run: `state` (graphdef's (network, *rest)) with the network's weights
     where the run was installed from a shipped model, else restored from the run's checkpoints, which hold `state`
     alone or, with `beside` (a discriminator's state), the pair."""
-    from faceobf import shipped
-
     if shipped.is_installed(run_dir):  # the network's weights only
         network, *rest = nnx.merge(graphdef, state)
         history, test = shipped.load_into(run_dir, network)

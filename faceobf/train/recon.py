@@ -54,8 +54,7 @@ from faceobf.reconstruct.quality import evaluate_images, mean_colour_baseline, s
 from faceobf.train.checkpoints import restore_run
 from faceobf.train.loop import fit
 from faceobf.train.parallel import DataParallel, batch_sharding
-from faceobf.train.recon_losses import (GeneratorView, attribute_bce, bce, check_loss_weights, generator_loss,
-                                         identity_hinge, masked_l1)  # noqa: F401  (re-exported)
+from faceobf.train.recon_losses import GeneratorView, attribute_bce, bce, check_loss_weights, generator_loss
 
 
 class StepAids(NamedTuple):
