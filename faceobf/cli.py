@@ -35,9 +35,16 @@ def _cmd_data_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_mini(args: argparse.Namespace) -> int:
-    from faceobf.data.subset import cut_subset
+    from faceobf.data.subset import cut_subset, mini_plus_names
 
-    cut_subset(args.source, args.target)
+    cut_subset(args.source, args.target, mini_plus_names() if args.plus else None)
+    return 0
+
+
+def _cmd_data_union(args: argparse.Namespace) -> int:
+    from faceobf.data.subset import union_folders
+
+    union_folders(args.sources, args.target)
     return 0
 
 
@@ -87,7 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     mini = data.add_parser("mini", help="cut CelebA-mini (the shipped cpu models' 6,000 images) out of a full CelebA folder")
     mini.add_argument("source", help="a full CelebA folder in the official layout (see `faceobf data import`)")
     mini.add_argument("target", help="the folder to write (images hard-linked where possible, annotations cut)")
+    mini.add_argument("--plus", action="store_true", help="with CelebA-plus: 24,998 more train faces of 5,000 "
+                      "more people (30,998 images; validation and test stay CelebA-mini's)")
     mini.set_defaults(func=_cmd_data_mini)
+    union = data.add_parser("union", help="one CelebA folder from several official-layout folders (e.g. CelebA-mini "
+                            "and CelebA-plus): images linked, annotation rows merged in the official order")
+    union.add_argument("sources", nargs="+", help="official-layout CelebA folders")
+    union.add_argument("target", help="the folder to write")
+    union.set_defaults(func=_cmd_data_union)
     landmarks = data.add_parser("landmarks", help="run dlib's HOG + 68-point predictor over the data set once (cached)")
     landmarks.add_argument("root", nargs="?", help="CelebA folder (default: $FACEOBF_DATA)")
     landmarks.add_argument("--upsample", type=int, default=1, help="HOG upsampling (default 1)")

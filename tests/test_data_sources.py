@@ -237,3 +237,28 @@ def test_colab_setup_under_the_cpu_profile_points_at_the_cut(celeba_dir: Path, t
     monkeypatch.setenv("FACEOBF_PROFILE", "gpu")
     monkeypatch.setenv("FACEOBF_DATA", str(celeba_dir))
     assert colab.setup(sources=(), log=lambda s: None) == celeba_dir  # the gpu profile trains on all of it
+
+
+def test_a_union_of_two_cuts_is_the_cut_of_their_names(celeba_dir: Path, tmp_path: Path) -> None:
+    """CelebA-mini + CelebA-plus merged by `data union` is the folder `data mini --plus` cuts from full CelebA."""
+    from faceobf.cli import main
+    from faceobf.data.subset import cut_subset, mini_names, mini_plus_names, plus_names, union_folders
+
+    full = CelebA.open(celeba_dir)
+    first, second = full.names[:5], full.names[5:9]
+    cut_subset(celeba_dir, tmp_path / "a", first, log=lambda s: None)
+    cut_subset(celeba_dir, tmp_path / "b", second, log=lambda s: None)
+    key = cut_subset(celeba_dir, tmp_path / "ab", sorted(first + second), log=lambda s: None)
+    merged = tmp_path / "merged"
+    assert main(["data", "union", str(tmp_path / "b"), str(tmp_path / "a"), str(merged)]) == 0
+    assert CelebA.open(merged).key == key and CelebA.open(merged).names == sorted(first + second)
+    for name in (ATTR_FILE, IDENTITY_FILE, PARTITION_FILE):
+        assert (merged / name).read_bytes() == (tmp_path / "ab" / name).read_bytes()
+    attr = tmp_path / "b" / ATTR_FILE  # the same image with other attributes in two sources is refused
+    attr.write_bytes(attr.read_bytes().replace(b" 1", b"-1", 1))
+    cut_subset(celeba_dir, tmp_path / "c", second[:1], log=lambda s: None)
+    with pytest.raises(UnknownLayoutError, match="differ from another source"):
+        union_folders([tmp_path / "c", tmp_path / "b"], tmp_path / "bad", log=lambda s: None)
+    mini, plus = set(mini_names()), set(plus_names())
+    assert len(mini) == 6000 and len(plus) == 24998 and not mini & plus
+    assert mini_plus_names() == sorted(mini | plus)

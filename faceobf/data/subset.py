@@ -20,13 +20,28 @@ from faceobf.data.sources import MissingSourceFileError, UnknownLayoutError, fin
 from faceobf.io import atomic_path
 
 MINI_NAMES_FILE = Path(__file__).with_name("celeba_mini_images.txt")
+PLUS_NAMES_FILE = Path(__file__).with_name("celeba_plus_images.txt")
 MINI_KEY = "95e5095a50c1"  # dataset_key of CelebA-mini: the suffix of every shipped model's folder
 COUNTED_FILES = (ATTR_FILE,)  # tables that start with a count line and a header line
 
 
+def _names(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+
+
 def mini_names() -> list[str]:
     """The 6,000 image names of CelebA-mini, in the official order."""
-    return [line for line in MINI_NAMES_FILE.read_text().splitlines() if line and not line.startswith("#")]
+    return _names(MINI_NAMES_FILE)
+
+
+def plus_names() -> list[str]:
+    """The 24,998 image names of CelebA-plus (train faces of 5,000 more people), in the official order."""
+    return _names(PLUS_NAMES_FILE)
+
+
+def mini_plus_names() -> list[str]:
+    """CelebA-mini and CelebA-plus together (30,998 images; no person in both), in the official order."""
+    return sorted(mini_names() + plus_names())
 
 
 def _rows(path: Path, counted: bool) -> tuple[bytes | None, dict[str, bytes]]:
@@ -91,4 +106,44 @@ def cut_subset(source: str | os.PathLike, target: str | os.PathLike, names: Sequ
         log(f"CelebA-mini ({len(names):,d} images) in {target}: {verdict}; set FACEOBF_DATA={target}")
     else:
         log(f"{len(names):,d} images in {target} (key {key}); set FACEOBF_DATA={target}")
+    return key
+
+
+def union_folders(sources: Sequence[str | os.PathLike], target: str | os.PathLike,
+                  log: Callable[[str], None] = print) -> str:
+    """Write one official CelebA folder holding every image of the official-layout folders `sources` (e.g.
+    CelebA-mini and CelebA-plus) and their annotation rows, in the official order; returns its data-set key,
+    the same as `cut_subset` of those names from a full CelebA folder. A name in two sources must have the same
+    rows there."""
+    layouts = [find_layout(source) for source in sources]
+    target = Path(target).expanduser()
+    tables: dict[str, tuple[bytes | None, dict[str, bytes]]] = {}
+    images: dict[str, Path] = {}
+    for layout in layouts:
+        if layout.image_dir is None or target.resolve() == layout.root.resolve():
+            raise UnknownLayoutError(f"{layout.root}: needs {IMAGE_DIR}/ and must not be the target folder")
+        for name in (ATTR_FILE, IDENTITY_FILE, PARTITION_FILE):
+            path = layout.files.get(name)
+            if path is None or path.suffix != ".txt":
+                raise MissingSourceFileError(f"{layout.root}: needs {name} in the official text format")
+            header, rows = _rows(path, name in COUNTED_FILES)
+            known_header, known = tables.setdefault(name, (header, {}))
+            clash = [n for n in rows if n in known and known[n] != rows[n]]
+            if clash or header != known_header:
+                raise UnknownLayoutError(f"{path}: {len(clash)} row(s) differ from another source's "
+                                         f"(first: {', '.join(clash[:3]) or 'the header'})")
+            known.update(rows)
+        images.update({p.name: p for p in layout.image_dir.iterdir() if p.name in tables[ATTR_FILE][1]})
+    names = sorted(tables[ATTR_FILE][1])
+    absent = [n for n in names if n not in images or any(n not in rows for _, rows in tables.values())]
+    if absent:
+        raise MissingSourceFileError(f"{len(absent)} image(s) lack a file or an annotation row "
+                                     f"(first: {', '.join(absent[:3])})")
+    (target / IMAGE_DIR).mkdir(parents=True, exist_ok=True)
+    for n in names:
+        _place_image(images[n], target / IMAGE_DIR / n)
+    for name, (header, rows) in tables.items():
+        _write_table(target / name, names, header, rows)
+    key = dataset_key(names, (target / ATTR_FILE).read_bytes())
+    log(f"{len(names):,d} images of {len(layouts)} folders in {target} (key {key}); set FACEOBF_DATA={target}")
     return key
