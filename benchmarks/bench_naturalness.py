@@ -2,10 +2,12 @@
 real faces of other people, light blur (sigma 2.5 px), heavier blur (8 px), pixelation in 8 and 16 px blocks and
 black-out, all inside the template's face ellipse of held-out CelebA-mini test faces, and today's redraws (the
 tool's photo path on the aligned images, shipped `cpu` models, no flips and the seed's four), and its cost.
+The stage-2 options pick another trained U-Net (e.g. `--appearance-prior --short`: the run that
+`faceobf train recon --profile cpu --appearance-prior --short` made in $FACEOBF_RUNS).
 
 Reference and held-out faces are of different people (the test split's people in two random halves).
 
-    python benchmarks/bench_naturalness.py [--root $FACEOBF_DATA] [--faces 100]
+    python benchmarks/bench_naturalness.py [--root $FACEOBF_DATA] [--faces 100] [--profile cpu] [stage-2 options]
 """
 
 from __future__ import annotations
@@ -19,17 +21,19 @@ import pandas as pd
 from faceobf.data import CelebA
 from faceobf.evaluate.naturalness import face_region, naturalness_table, people_halves
 from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
+from faceobf.options import add_options, apply_options
+from faceobf.profiles import Profile, get_profile
 
 
-def redraws(dataset: CelebA, rows: np.ndarray) -> dict[str, list[np.ndarray]]:
+def redraws(dataset: CelebA, rows: np.ndarray, profile: Profile, encoding: str) -> dict[str, list[np.ndarray]]:
     """{name: the face crops of the aligned images redrawn by the tool's photo path}, with no flips and the seed's four;
     an image in which no face is found stays as it is (counted)."""
     from faceobf import trained
     from faceobf.data.images import FACE_CROP
     from faceobf.obfuscate.policies import FlipNamed, FlipNone
-    from faceobf.profiles import get_profile
 
-    tool, out = trained.obfuscator(get_profile("cpu")), {}
+    tool, out = trained.obfuscator(profile, encoding), {}
+    print(f"redraws by {tool.run_dir.name}")
     for name, policy in (("redrawn, no flips", FlipNone()), ("redrawn, seed's four", FlipNamed())):
         tool.policy, faces, missed = policy, [], 0
         for row in rows:
@@ -46,6 +50,9 @@ def main() -> None:
     parser.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
     parser.add_argument("--faces", type=int, default=100, help="reference and held-out faces each")
     parser.add_argument("--no-redraws", action="store_true", help="leave out the tool's redraws (no models needed)")
+    parser.add_argument("--profile", default="cpu", help="the profile of the models that redraw (default: cpu)")
+    parser.add_argument("--encoding", default="onehot", choices=("onehot", "word2vec"))
+    add_options(parser, selecting=True)
     args = parser.parse_args()
     dataset = CelebA.open(args.root)
     ref_rows, held_rows = people_halves(dataset.identities, dataset.split("test"), args.faces)
@@ -55,7 +62,7 @@ def main() -> None:
                "pixelated 8 px": [pixelate_face(f, face, 8) for f in heldout],
                "pixelated 16 px": [pixelate_face(f, face, 16) for f in heldout], "blacked out": [blackout_face(f, face) for f in heldout]}
     if not args.no_redraws:
-        methods.update(redraws(dataset, held_rows))
+        methods.update(redraws(dataset, held_rows, apply_options(get_profile(args.profile), args), args.encoding))
     start = time.perf_counter()
     table = naturalness_table(reference, heldout, {k: np.stack(v) for k, v in methods.items()})
     seconds = time.perf_counter() - start

@@ -35,10 +35,12 @@ from faceobf.profiles import Profile, ReconTrainConfig
 from faceobf.reconstruct.factors import input_channels
 from faceobf.reconstruct.generate import FaceGenerator, FlipStrength
 from faceobf.reconstruct.planes import attribute_table
+from faceobf.reconstruct.prior import PRIOR_FILE, AppearancePrior
 
 # A geometry-'follow' run's landmark mapping (fitted on its train faces) and the flip strength chosen for the run on
 # validation faces (`faceobf.reconstruct.tuning`), kept in its run folder and shipped beside its weights
-MAPPING_FILE, STRENGTH_FILE = shipped.RUN_FILES
+# and, with `appearance_prior`, its appearance prior
+MAPPING_FILE, STRENGTH_FILE, _ = shipped.RUN_FILES
 
 
 def landmark_indices(cfg: ReconTrainConfig) -> tuple[int, ...] | None:
@@ -49,7 +51,10 @@ def landmark_indices(cfg: ReconTrainConfig) -> tuple[int, ...] | None:
 def unet_config(unet: UNetConfig, cfg: ReconTrainConfig) -> UNetConfig:
     """The U-Net's configuration for a recipe: its input channels follow the recipe's landmark subset."""
     subset = landmark_indices(cfg)
-    return unet if subset is None else dataclasses.replace(unet, in_channels=input_channels(subset))
+    if subset is None and not cfg.appearance_prior:
+        return unet
+    channels = input_channels(tuple(range(68)) if subset is None else subset, appearance=cfg.appearance_prior)
+    return dataclasses.replace(unet, in_channels=channels)
 
 
 class Generator(Protocol):
@@ -102,11 +107,23 @@ def stored_flip_settings(run_dir: Path) -> tuple[LandmarkMapping | None, FlipStr
     return (LandmarkMapping.load(path) if path.exists() else None), strength
 
 
+def stored_prior(run_dir: Path, cfg: ReconTrainConfig) -> AppearancePrior | None:
+    """The run's appearance prior (`cfg.appearance_prior`), or None; a run that should have one and lacks it is refused."""
+    if not cfg.appearance_prior:
+        return None
+    path = Path(run_dir) / PRIOR_FILE
+    if not path.exists():
+        raise shipped.ShippedModelError(f"{run_dir}: trained with an appearance prior but holds no {PRIOR_FILE}")
+    return AppearancePrior.load(path)
+
+
 def face_generator(unet: Generator, table: np.ndarray, cfg: ReconTrainConfig, geometry: LandmarkMapping | None = None,
-                   strength: FlipStrength = FlipStrength()) -> FaceGenerator:
+                   strength: FlipStrength = FlipStrength(), prior: AppearancePrior | None = None) -> FaceGenerator:
     """A trained U-Net as stage 2's batched, jitted `FaceGenerator` under its recipe."""
+    if cfg.appearance_prior and prior is None:
+        raise ValueError("a U-Net trained with an appearance prior needs it (`stored_prior`)")
     return FaceGenerator(unet, table, cfg.feather_radius, landmark_indices(cfg), cfg.batch_size, geometry, strength,
-                         difference=cfg.condition == "difference")
+                         difference=cfg.condition == "difference", prior=prior)
 
 
 def upscale_function(model: Upscaler, batch_size: int) -> BatchedModel:
@@ -126,7 +143,7 @@ def generator(profile: Profile, encoding: str, run_dir: Path) -> FaceGenerator:
     cfg = profile.recon
     unet = shipped.load_network(run_dir, lambda: generator_network(profile.unet, cfg))
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
-    return face_generator(unet, table, cfg, *stored_flip_settings(run_dir))
+    return face_generator(unet, table, cfg, *stored_flip_settings(run_dir), stored_prior(run_dir, cfg))
 
 
 def upscaler(profile: Profile, run_dir: Path) -> BatchedModel:

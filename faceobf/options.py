@@ -80,6 +80,10 @@ STAGE2_OPTIONS: list[Option] = [
     Option("--critic", "the generator's attribute loss from D's head as it trains, or a frozen copy of the warmed-up head",
            profiles.with_critic, _train("critic"), type=str, choices=profiles.CRITICS,
            name=lambda p: "frozen" if p.recon.critic == "frozen" else None),
+    Option("--appearance-prior", "give the U-Net an appearance prior: a ridge map from the attributes to a face, fitted on "
+           "the train faces, drawn at the targets, warped to the landmarks, coloured like the face (3 more inputs)",
+           profiles.with_appearance_prior, _train("appearance_prior"), type=None,
+           name=lambda p: "prior" if p.recon.appearance_prior else None),
     Option("--no-inject", "attribute planes at the input only, no inject layers (an ablation)",
            lambda p, on: profiles.without_injection(p) if on else p,
            lambda config, variant: config["unet"]["inject_levels"] == 0, type=None),
@@ -92,6 +96,11 @@ STAGE2_OPTIONS: list[Option] = [
            lambda p, items: profiles.with_loss_weights(p, parse_weights(items)), lambda config, variant: [
                f"{name}={weight:g}" for name, weight in config["train"].get("loss_weights", [])] or None,
            type=str, metavar="NAME=WEIGHT", nargs="+"),
+    Option("--epochs", "epochs of the U-Net's training (--short sets its own)", profiles.with_epochs,
+           lambda config, variant: None if "short" in variant.split("-") else config["train"]["epochs"], type=int,
+           metavar="N"),
+    Option("--epoch-size", "train faces drawn afresh for each epoch, so a large data set is checkpointed often",
+           profiles.with_epoch_size, _train("epoch_size"), type=int, metavar="FACES"),
     Option("--short", "train under the profile's ablation budget", lambda p, on: profiles.with_ablation_budget(p) if on else p,
            lambda config, variant: "short" in variant.split("-"), type=None),
 ]
@@ -144,7 +153,7 @@ def apply_options(profile: Profile, args: argparse.Namespace) -> Profile:
 
 def run_variant(encoding: str, profile: Profile) -> str:
     """A U-Net run's name: the encoding, each option's part (the landmark subset, '-pix2pix', '-follow', '-seed<percent>',
-    '-diff', '-frozen'), then the profile's tags in the order they were set ('-noinject', '-attr40', '-l130', '-short')."""
+    '-diff', '-frozen', '-prior'), then the profile's tags in the order they were set ('-noinject', '-attr40', '-l130', '-short')."""
     parts = [encoding] + [part for option in STAGE2_OPTIONS if option.name and (part := option.name(profile))]
     return "-".join(parts + list(profile.tags))
 

@@ -82,6 +82,20 @@ def test_batches_cover_the_epoch_once_and_are_reproducible(prefetch: int) -> Non
     assert any(flipped) and not all(flipped)
 
 
+def test_an_epoch_limit_draws_a_fresh_share_each_epoch_with_the_same_flips_per_item() -> None:
+    images = np.arange(40 * 2 * 2 * 3, dtype=np.uint8).reshape(40, 2, 2, 3)
+    labels = np.arange(40, dtype=np.float32)[:, None]
+    epochs = [list(iterate_batches((images, labels), 4, seed=1, epoch=e, hflip=True, limit=12)) for e in (0, 1)]
+    rows = [np.concatenate([b.rows for b in batches]) for batches in epochs]
+    assert [len(r) for r in rows] == [12, 12] and set(rows[0]) != set(rows[1])
+    np.testing.assert_array_equal(rows[0], epoch_order(40, 1, 0)[:12])
+    full = {r: np.asarray(img) for b in iterate_batches((images, labels), 4, seed=1, epoch=0, hflip=True)
+            for img, r in zip(np.asarray(b.arrays[0]), b.rows)}
+    for b in epochs[0]:  # an item is flipped or not as in the unlimited epoch
+        for img, r in zip(np.asarray(b.arrays[0]), b.rows):
+            np.testing.assert_array_equal(img, full[r])
+
+
 def test_batch_errors_reach_the_consumer() -> None:
     class Exploding(np.ndarray):
         def __getitem__(self, item):

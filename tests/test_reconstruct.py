@@ -322,13 +322,13 @@ def test_the_head_warmup_teaches_the_discriminator_attributes_and_nothing_else()
     attrs = (rng.random((4, 40)) > 0.5).astype(np.int8)
     table = onehot_table()
     faces = FaceFactors(np.arange(4), images, landmarks, masks, attrs, np.zeros(0, int))
-    step = make_head_warmup_step(d_def, cfg, jnp.asarray(table))
+    step = make_head_warmup_step(d_def, cfg, StepAids(jnp.asarray(table)))
     losses = []
     for _ in range(30):
         d_state, metrics = step(d_state, images, landmarks, masks, attrs)
         losses.append(float(metrics["d_attr"]))
     assert set(metrics) == {"d_attr"} and losses[-1] < 0.5 * losses[0]  # it memorises four faces' labels
-    accuracy = head_accuracy(d_def, d_state, faces, table, cfg)
+    accuracy = head_accuracy(d_def, d_state, faces, StepAids(jnp.asarray(table)), cfg)
     assert accuracy.shape == (40,) and accuracy.mean() > 0.9
 
 
@@ -616,8 +616,8 @@ def test_difference_planes_are_zero_for_a_redraw_and_the_flips_for_an_edit() -> 
     targets = attrs.copy()
     targets[:, 3] = 1 - targets[:, 3]
     table = jnp.asarray(onehot_table())
-    _, _, x = _factors(FaceBatch(images, landmarks, masks, attrs), table, cfg)
-    _, _, x_edit = _factors(FaceBatch(images, landmarks, masks, attrs), table, cfg, targets)
+    _, _, x = _factors(FaceBatch(images, landmarks, masks, attrs), StepAids(table), cfg)
+    _, _, x_edit = _factors(FaceBatch(images, landmarks, masks, attrs), StepAids(table), cfg, targets)
     assert float(jnp.abs(x.planes.attributes).max()) == 0.0
     np.testing.assert_array_equal(np.asarray(x_edit.planes.attributes), (targets - attrs).astype(np.float32))
     g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)

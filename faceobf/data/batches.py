@@ -47,6 +47,7 @@ def iterate_batches(
     drop_last: bool = True,
     prefetch: int = 2,
     sharding: jax.sharding.Sharding | None = None,
+    limit: int | None = None,
 ) -> Iterator[Batch]:
     """Yield batches of `arrays` (equal lengths) in the order `epoch_order` gives, prepared in a thread.
 
@@ -55,14 +56,16 @@ def iterate_batches(
     mirrored for a random half of the items; the flips come from the same (seed, epoch) stream, so a
     run is reproducible batch for batch. With `sharding` (a data-parallel mesh's batch sharding), each
     array is split over the devices along its first axis; without it, it goes to the default device.
+    With `limit`, an epoch visits only the first `limit` items of its order: a fresh random draw each epoch, so a
+    large data set is seen in epochs short enough to checkpoint.
     """
     arrays = tuple(np.asarray(a) if not isinstance(a, np.ndarray) else a for a in arrays)
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         raise ValueError(f"arrays of different lengths: {[len(a) for a in arrays]}")
-    order = epoch_order(n, seed, epoch, shuffle)
+    order = epoch_order(n, seed, epoch, shuffle)[:limit]
     flips = np.random.default_rng([seed, epoch, 1]).random(n) < 0.5 if hflip else np.zeros(n, bool)
-    stops = range(0, n - batch_size + 1 if drop_last else n, batch_size)
+    stops = range(0, len(order) - batch_size + 1 if drop_last else len(order), batch_size)
 
     def make(start: int) -> Batch:
         rows = order[start : start + batch_size]

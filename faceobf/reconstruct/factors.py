@@ -71,8 +71,9 @@ def face_factors(dataset: CelebA, rows: np.ndarray, resolution: int, progress: b
 
 
 def assemble_factors(images: jax.Array, landmarks: jax.Array, masks: jax.Array, attributes: jax.Array, table: jax.Array,
-                     subset: tuple[int, ...] | None = None) -> Factors:
-    """The U-Net input as `Factors`: 68 landmark heatmaps | masked context RGB as arrays, the 40 attribute planes factored.
+                     subset: tuple[int, ...] | None = None, appearance: jax.Array | None = None) -> Factors:
+    """The U-Net input as `Factors`: 68 landmark heatmaps | masked context RGB [| the appearance prior's RGB] as
+    arrays, the 40 attribute planes factored.
 
     With `subset` (indices of a landmark subset), only those heatmaps. Images in [0, 1].
     """
@@ -80,7 +81,8 @@ def assemble_factors(images: jax.Array, landmarks: jax.Array, masks: jax.Array, 
     context = images * (1.0 - masks[..., None])
     if subset is not None:
         landmarks = landmarks[:, jnp.asarray(subset)]
-    spatial = jnp.concatenate([batch_heatmaps(landmarks, resolution), context], axis=-1)
+    spatial = [batch_heatmaps(landmarks, resolution), context] + ([] if appearance is None else [appearance])
+    spatial = jnp.concatenate(spatial, axis=-1)
     return Factors(spatial, FactoredPlanes.nearest(attributes, table, resolution))
 
 
@@ -90,6 +92,6 @@ def assemble_inputs(images: jax.Array, landmarks: jax.Array, masks: jax.Array, a
     return assemble_factors(images, landmarks, masks, attributes, table, subset).dense()
 
 
-def input_channels(subset: tuple[int, ...], n_attributes: int = 40) -> int:
-    """Channels of `assemble_inputs` for a landmark subset (indices): heatmaps + RGB context + attribute planes."""
-    return len(subset) + 3 + n_attributes
+def input_channels(subset: tuple[int, ...], n_attributes: int = 40, appearance: bool = False) -> int:
+    """Channels of `assemble_inputs` for a landmark subset (indices): heatmaps + RGB context [+ RGB prior] + planes."""
+    return len(subset) + 3 + (3 if appearance else 0) + n_attributes

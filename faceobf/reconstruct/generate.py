@@ -11,6 +11,8 @@ strength's `gain`), so that a flipped smile or nose changes the points that pin 
 keeps the landmarks (the seed's fixed geometry, an ablation). The strength's `intensity` amplifies the
 flipped attribute planes at test time (a plane of 2 instead of 1, -1 instead of 0), as Fader Networks
 and STGAN amplify their edits; both are chosen on validation faces (`faceobf.reconstruct.tuning`).
+With an appearance `prior` (`faceobf.reconstruct.prior`), it is drawn at the same amplified targets and
+from the same landmarks, and given to the U-Net as three more input channels.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from faceobf.disentangle.geometry import LandmarkMapping
 from faceobf.inference import BatchedModel, as_float_images
 from faceobf.reconstruct.factors import FaceBatch, FaceFactors, assemble_factors
 from faceobf.reconstruct.imageops import composite
+from faceobf.reconstruct.prior import AppearancePrior
 
 
 @dataclass(frozen=True)
@@ -41,14 +44,16 @@ class FaceGenerator:
 
     def __init__(self, unet: nnx.Module, table: np.ndarray, feather_radius: float, subset: tuple[int, ...] | None = None,
                  batch_size: int = 16, geometry: LandmarkMapping | None = None, strength: FlipStrength = FlipStrength(),
-                 difference: bool = False):
-        self.geometry, self.strength, self.difference = geometry, strength, difference
+                 difference: bool = False, prior: AppearancePrior | None = None):
+        self.geometry, self.strength, self.difference, self.prior = geometry, strength, difference, prior
         table_device = jnp.asarray(table, jnp.float32)
 
         def apply(g, *arrays):
-            faces = FaceBatch(*arrays)
+            faces, targets = FaceBatch(*arrays[:4]), arrays[4]
             images, masks = as_float_images(faces.images), faces.masks.astype(jnp.float32)
-            x = assemble_factors(images, faces.landmarks, masks, faces.attributes.astype(jnp.float32), table_device, subset)
+            appearance = None if prior is None else prior.draw(targets, faces.landmarks, images, masks)
+            x = assemble_factors(images, faces.landmarks, masks, faces.attributes.astype(jnp.float32), table_device, subset,
+                                 appearance)
             return composite(g(x), images, masks, feather_radius)
 
         self._model = BatchedModel(unet, apply, batch_size)
@@ -82,12 +87,20 @@ class FaceGenerator:
         change = self.strength.intensity * (attributes - source)
         return change if self.difference else source + change
 
+    def drawn_targets(self, attributes: np.ndarray, source: np.ndarray | None) -> np.ndarray:
+        """The attribute values the faces are drawn at (the flips amplified), whatever the planes carry."""
+        attributes = np.asarray(attributes, np.float32)
+        if source is None:
+            return attributes
+        source = np.asarray(source, np.float32)
+        return source + self.strength.intensity * (attributes - source)
+
     def __call__(self, images: np.ndarray, landmarks: np.ndarray, masks: np.ndarray, attributes: np.ndarray,
                  source: np.ndarray | None = None) -> np.ndarray:
         """(N, R, R, 3) composites of N faces: images uint8 (or float in [0, 1]), landmarks (N, 68, 2), masks (N, R, R);
         `source` (N, 40): the faces' own attributes, from which the geometry moves the landmarks towards `attributes`."""
         return self._model(*FaceBatch(images, self.drawn_landmarks(landmarks, attributes, source), masks,
-                                      self.drawn_attributes(attributes, source)))
+                                      self.drawn_attributes(attributes, source)), self.drawn_targets(attributes, source))
 
     def render(self, faces: FaceFactors, attributes: np.ndarray | None = None, source: np.ndarray | None = None) -> np.ndarray:
         """The composites of every face of `faces`, with their own attributes or with `attributes` (N, 40) (flipped from

@@ -44,12 +44,13 @@ from faceobf.disentangle.attributes import SEED_FLIPS, allowed_indices, attribut
 from faceobf.disentangle.geometry import LandmarkMapping, move_landmarks
 from faceobf.profiles import Profile, ReconTrainConfig
 from faceobf.networks import (MAPPING_FILE, STRENGTH_FILE, discriminator_network, face_generator,  # noqa: F401  (re-exported)
-                               generator_network, landmark_indices, stored_flip_settings)
+                               generator_network, landmark_indices, stored_flip_settings, stored_prior)
 from faceobf.models.factored import Factors
 from faceobf.reconstruct.factors import FaceBatch, assemble_factors, face_factors
 from faceobf.reconstruct.generate import FaceGenerator, FlipStrength
 from faceobf.reconstruct.imageops import composite
 from faceobf.reconstruct.planes import attribute_table
+from faceobf.reconstruct.prior import PRIOR_FILE, AppearancePrior, fit_prior
 from faceobf.reconstruct.quality import evaluate_images, mean_colour_baseline, save_preview
 from faceobf.train.checkpoints import restore_run
 from faceobf.train.loop import fit
@@ -59,12 +60,14 @@ from faceobf.train.recon_losses import GeneratorView, attribute_bce, bce, check_
 
 class StepAids(NamedTuple):
     """What a generator step reads besides the batch: the attribute table, the landmark mapping's coefficients (geometry
-    'follow'), the frozen critic's state (critic 'frozen') and the identity recogniser's state (identity_weight > 0)."""
+    'follow'), the frozen critic's state (critic 'frozen'), the identity recogniser's state (identity_weight > 0) and
+    the appearance prior (appearance_prior)."""
 
     table: jax.Array
     coefficients: jax.Array | None = None
     critic_state: nnx.State | None = None
     identity_state: nnx.State | None = None
+    prior: AppearancePrior | None = None
 
 
 @struct.dataclass
@@ -94,19 +97,20 @@ def create_recon_state(unet: UNetConfig, patchgan: PatchGANConfig, cfg: ReconTra
     return g_def, g_state, d_def, d_state
 
 
-def _factors(batch: FaceBatch, table, cfg: ReconTrainConfig, targets=None, landmarks=None):
+def _factors(batch: FaceBatch, aids: StepAids, cfg: ReconTrainConfig, targets=None, landmarks=None):
     """(images float, masks float, the U-Net input) from a batch as stored (uint8 images and masks, int8 attributes).
 
     The planes carry `targets` (default: the face's own attributes), or under condition 'difference' (STGAN)
     targets - attributes: zero for a redraw, +-1 on the flipped attributes for an edit; the heatmaps, `landmarks`
-    (default: the batch's)."""
+    (default: the batch's); the appearance prior, if any, is drawn at the targets from those landmarks."""
     images, masks = as_float_images(batch.images), batch.masks.astype(jnp.float32)
     attributes = batch.attributes.astype(jnp.float32)
     landmarks = batch.landmarks if landmarks is None else landmarks
     planes = attributes if targets is None else targets.astype(jnp.float32)
+    appearance = None if aids.prior is None else aids.prior.draw(planes, landmarks, images, masks)
     if cfg.condition == "difference":
         planes = planes - attributes
-    return images, masks, assemble_factors(images, landmarks, masks, planes, table, landmark_indices(cfg))
+    return images, masks, assemble_factors(images, landmarks, masks, planes, aids.table, landmark_indices(cfg), appearance)
 
 
 def edit_targets(attributes: jax.Array, key: jax.Array, k: int, seed_share: float = 0.0) -> jax.Array:
@@ -148,14 +152,14 @@ def edited_landmarks(landmarks: jax.Array, attributes: jax.Array, targets: jax.A
 
 def _inputs(batch: FaceBatch, aids: StepAids, step: jax.Array, cfg: ReconTrainConfig):
     """(images float, masks float, x, x_edit, targets, moved landmarks) of a G step: the edit drawn from the step count."""
-    images, masks, x = _factors(batch, aids.table, cfg)
+    images, masks, x = _factors(batch, aids, cfg)
     attributes = batch.attributes.astype(jnp.float32)
     if cfg.edit_flips == 0:
         return images, masks, x, x, attributes, batch.landmarks
     edit_key, gain_key = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), step))
     targets = edit_targets(attributes, edit_key, cfg.edit_flips, cfg.seed_edit_share)
     moved = edited_landmarks(batch.landmarks, attributes, targets, aids.coefficients, gain_key, cfg)
-    _, _, x_edit = _factors(batch, aids.table, cfg, targets, moved)
+    _, _, x_edit = _factors(batch, aids, cfg, targets, moved)
     return images, masks, x, x_edit, targets, moved
 
 
@@ -233,13 +237,13 @@ def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig, identity_def: nnx.Grap
     return jax.jit(g_step, donate_argnums=0), jax.jit(d_step, donate_argnums=0)
 
 
-def make_head_warmup_step(d_def, cfg: ReconTrainConfig, table: jax.Array) -> Callable:
+def make_head_warmup_step(d_def, cfg: ReconTrainConfig, aids: StepAids) -> Callable:
     """Jitted `(d_state, *batch) -> (d_state, metrics)`: the discriminator learns the attributes of real faces, nothing else."""
 
     def step(d_state, *arrays):
         d, d_opt = nnx.merge(d_def, d_state)
         batch = FaceBatch(*arrays)
-        images, _, x = _factors(batch, table, cfg)
+        images, _, x = _factors(batch, aids, cfg)
 
         def loss_fn(d):
             return attribute_bce(_judge(d, x, images)[1], batch.attributes.astype(jnp.float32))
@@ -251,45 +255,49 @@ def make_head_warmup_step(d_def, cfg: ReconTrainConfig, table: jax.Array) -> Cal
     return jax.jit(step, donate_argnums=0)
 
 
-def head_accuracy(d_def, d_state, faces, table: np.ndarray, cfg: ReconTrainConfig) -> np.ndarray:
+def head_accuracy(d_def, d_state, faces, aids: StepAids, cfg: ReconTrainConfig) -> np.ndarray:
     """(40,) share of `faces` whose CelebA labels the discriminator's head reads right (its own strength as a critic)."""
     d, _ = nnx.merge(d_def, d_state)
 
     def logits(d, *arrays):
-        images, _, x = _factors(FaceBatch(*arrays), jnp.asarray(table), cfg)
+        images, _, x = _factors(FaceBatch(*arrays), aids, cfg)
         return _judge(d, x, images)[1]
 
     predicted = BatchedModel(d, logits, cfg.batch_size)(*faces.batch()) > 0
     return (predicted == (faces.attributes > 0)).mean(axis=0)
 
 
-def warm_up_head(d_def, d_state, train, val, table: np.ndarray, cfg: ReconTrainConfig, run_dir: Path,
+def warm_up_head(d_def, d_state, train, val, aids: StepAids, cfg: ReconTrainConfig, run_dir: Path,
                  progress: bool, log: Callable[[str], None]) -> tuple[nnx.State, dict]:
     """`cfg.head_warmup_epochs` of `make_head_warmup_step` on the train faces (resumable under run_dir/head_warmup)."""
     if not nnx.merge(d_def, d_state)[0].config.attribute_head:
         raise ValueError("head_warmup_epochs > 0 needs a discriminator with an attribute head (PatchGANConfig.attribute_head)")
     parallel = DataParallel.over(cfg.batch_size)
     d_state, history, _ = fit(
-        d_state, make_head_warmup_step(d_def, cfg, jnp.asarray(table)),
-        lambda epoch: iterate_batches(train.batch(), cfg.batch_size, seed=cfg.seed + 1, epoch=epoch, sharding=batch_sharding(parallel)),
+        d_state, make_head_warmup_step(d_def, cfg, aids),
+        lambda epoch: iterate_batches(train.batch(), cfg.batch_size, seed=cfg.seed + 1, epoch=epoch,
+                                      sharding=batch_sharding(parallel), limit=cfg.epoch_size),
         cfg.head_warmup_epochs, run_dir=run_dir / "head_warmup",
-        validate=lambda state: {"val_head_accuracy": float(head_accuracy(d_def, state, val, table, cfg).mean())},
-        steps_per_epoch=len(train) // cfg.batch_size, desc="D head warm-up", progress=progress, log=log, parallel=parallel,
+        validate=lambda state: {"val_head_accuracy": float(head_accuracy(d_def, state, val, aids, cfg).mean())},
+        steps_per_epoch=min(len(train), cfg.epoch_size or len(train)) // cfg.batch_size, desc="D head warm-up", progress=progress, log=log, parallel=parallel,
     )
     return d_state, history
 
 
 def make_train_step(g_def, d_def, cfg: ReconTrainConfig, table: jax.Array, coefficients: jax.Array | None = None,
-                    critic_state: nnx.State | None = None, identity: tuple[nnx.GraphDef, nnx.State] | None = None) -> Callable:
+                    critic_state: nnx.State | None = None, identity: tuple[nnx.GraphDef, nnx.State] | None = None,
+                    prior: AppearancePrior | None = None) -> Callable:
     """`((g_state, d_state), *batch) -> (state, metrics)`: one G step, then one D step on its redraws.
 
     `coefficients` (40, 68, 2): the landmark mapping's, needed under geometry 'follow'; `critic_state`: the frozen
     critic's, needed under critic 'frozen' (a copy: the steps donate the live discriminator's buffers); `identity`:
-    the identity recogniser's (graph, state), needed when `identity_weight` > 0."""
+    the identity recogniser's (graph, state), needed when `identity_weight` > 0; `prior`: needed with appearance_prior."""
     identity_def, identity_state = identity if identity is not None else (None, None)
+    if cfg.appearance_prior and prior is None:
+        raise ValueError("appearance_prior: pass the run's appearance prior (`fit_appearance_prior`)")
     g_step, d_step = make_recon_steps(g_def, d_def, cfg, identity_def)
     aids = StepAids(table, None if coefficients is None else jnp.asarray(coefficients, jnp.float32), critic_state,
-                    identity_state)
+                    identity_state, prior_arrays(prior))
 
     def step(state, *arrays):
         g_state, d_state = state
@@ -312,6 +320,23 @@ def fit_mapping(train, cfg: ReconTrainConfig, run_dir: Path) -> LandmarkMapping 
     mapping = LandmarkMapping.fit(train.landmarks, train.attributes, cfg.mapping_ridge)
     mapping.save(path)
     return mapping
+
+
+def fit_appearance_prior(train, cfg: ReconTrainConfig, run_dir: Path) -> AppearancePrior | None:
+    """The run's appearance prior (appearance_prior): fitted once on its train faces and kept in the run folder."""
+    if not cfg.appearance_prior:
+        return None
+    path = Path(run_dir) / PRIOR_FILE
+    if path.exists():
+        return AppearancePrior.load(path)
+    prior = fit_prior(train.images, train.landmarks, train.attributes.astype(np.float32), cfg.prior_ridge)
+    prior.save(path)
+    return prior
+
+
+def prior_arrays(prior: AppearancePrior | None) -> AppearancePrior | None:
+    """The prior with device arrays, as a jitted step takes it."""
+    return None if prior is None else jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), prior)
 
 
 def store_flip_strength(run_dir: Path, strength: FlipStrength, how: dict) -> None:
@@ -337,10 +362,11 @@ def identity_recogniser(cfg: ReconTrainConfig, dataset: CelebA, run_dir: Path, p
 
 
 def make_generator(g_def, g_state, table: np.ndarray, cfg: ReconTrainConfig, geometry: LandmarkMapping | None = None,
-                   strength: FlipStrength = FlipStrength()) -> FaceGenerator:
-    """The generator part of a (U-Net, optimizer) state as stage 2's `FaceGenerator` (with the run's landmark mapping)."""
+                   strength: FlipStrength = FlipStrength(), prior: AppearancePrior | None = None) -> FaceGenerator:
+    """The generator part of a (U-Net, optimizer) state as stage 2's `FaceGenerator` (with the run's landmark mapping
+    and appearance prior)."""
     g, _ = nnx.merge(g_def, g_state)
-    return face_generator(g, table, cfg, geometry, strength)
+    return face_generator(g, table, cfg, geometry, strength, prior)
 
 
 @dataclass
@@ -357,6 +383,7 @@ class ReconRun:
     config: ReconTrainConfig
     geometry: LandmarkMapping | None = None  # the landmark mapping edits follow (geometry 'follow')
     strength: FlipStrength = FlipStrength()  # the test-time flip strength chosen on validation faces
+    prior: AppearancePrior | None = None  # the appearance prior (appearance_prior)
 
     def unet(self) -> UNet:
         """The trained U-Net itself (evaluation mode)."""
@@ -366,7 +393,7 @@ class ReconRun:
 
     def generator(self) -> FaceGenerator:
         """The trained U-Net as stage 2's batched, jitted generator (edits move the landmarks under geometry 'follow')."""
-        return make_generator(self.g_def, self.g_state, self.table, self.config, self.geometry, self.strength)
+        return make_generator(self.g_def, self.g_state, self.table, self.config, self.geometry, self.strength, self.prior)
 
 
 def train_recon(
@@ -387,14 +414,15 @@ def train_recon(
         log(f"{s}: {len(f)} faces, {len(f.excluded)} excluded (no face found by HOG)")
     train, val = data["train"], data["val"]
     table = attribute_table(encoding, train.attributes, run_dir)
-    mapping = fit_mapping(train, cfg, run_dir)
+    mapping, prior = fit_mapping(train, cfg, run_dir), fit_appearance_prior(train, cfg, run_dir)
+    aids = StepAids(jnp.asarray(table), prior=prior_arrays(prior))
 
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, profile.patchgan, cfg)
     warmup = {}
     if cfg.head_warmup_epochs:
-        d_state, warmup = warm_up_head(d_def, d_state, train, val, table, cfg, run_dir, progress, log)
+        d_state, warmup = warm_up_head(d_def, d_state, train, val, aids, cfg, run_dir, progress, log)
     preview = val.take(np.arange(min(8, len(val))))
-    generator = make_generator(g_def, g_state, table, cfg)  # compiled once, given each epoch's weights
+    generator = make_generator(g_def, g_state, table, cfg, prior=prior)  # compiled once, given each epoch's weights
 
     def current(state) -> FaceGenerator:
         return generator.with_weights(nnx.merge(g_def, state[0])[0])
@@ -415,19 +443,21 @@ def train_recon(
         identity = (identity[0], parallel.replicate(identity[1]))
     (g_state, d_state), history, best_epoch = fit(
         (g_state, d_state), make_train_step(g_def, d_def, cfg, jnp.asarray(table), None if mapping is None else mapping.coefficients,
-                                            critic_state, identity),
-        lambda epoch: iterate_batches(train.batch(), cfg.batch_size, seed=cfg.seed, epoch=epoch, sharding=batch_sharding(parallel)),
+                                            critic_state, identity, prior),
+        lambda epoch: iterate_batches(train.batch(), cfg.batch_size, seed=cfg.seed, epoch=epoch,
+                                      sharding=batch_sharding(parallel), limit=cfg.epoch_size),
         cfg.epochs, run_dir=run_dir, validate=validate, best=("val_l1_mask", "min"), on_epoch_end=write_preview,
-        steps_per_epoch=len(train) // cfg.batch_size, desc="U-Net", progress=progress, log=log, parallel=parallel,
+        steps_per_epoch=min(len(train), cfg.epoch_size or len(train)) // cfg.batch_size, desc="U-Net", progress=progress,
+        log=log, parallel=parallel,
     )
     test = evaluate_recon(generator.with_weights(nnx.merge(g_def, g_state)[0]), data["test"], train)
     test["best_epoch"] = best_epoch
     if profile.patchgan.attribute_head:  # how well the critic that taught the edits reads real test faces
         test["head_warmup"] = warmup
-        test["head_test_accuracy"] = head_accuracy(d_def, d_state, data["test"], table, cfg).round(4).tolist()
+        test["head_test_accuracy"] = head_accuracy(d_def, d_state, data["test"], aids, cfg).round(4).tolist()
     shipped.save_network(run_dir, nnx.merge(g_def, g_state)[0])  # what inference reads, before the run is finished
     write_json(run_dir / runs.FINISHED, test)
-    return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg, *stored_flip_settings(run_dir))
+    return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg, *stored_flip_settings(run_dir), prior)
 
 
 def evaluate_recon(generator: FaceGenerator, test, train) -> dict:
@@ -459,4 +489,5 @@ def load_run(run_dir: Path, profile: Profile, encoding: str) -> ReconRun:
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, profile.patchgan, cfg)
     g_state, history, test = restore_run(run_dir, g_def, g_state, beside=d_state)
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
-    return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg, *stored_flip_settings(run_dir))
+    return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg, *stored_flip_settings(run_dir),
+                    stored_prior(run_dir, cfg))
