@@ -101,6 +101,8 @@ STAGE2_OPTIONS: list[Option] = [
            metavar="N"),
     Option("--epoch-size", "train faces drawn afresh for each epoch, so a large data set is checkpointed often",
            profiles.with_epoch_size, _train("epoch_size"), type=int, metavar="FACES"),
+    Option("--snapshot-every", "keep the generator's weights every N epochs (run folder/snapshots), to measure "
+           "them later", profiles.with_snapshots, _train("snapshot_every"), type=int, metavar="N"),
     Option("--short", "train under the profile's ablation budget", lambda p, on: profiles.with_ablation_budget(p) if on else p,
            lambda config, variant: "short" in variant.split("-"), type=None),
 ]

@@ -62,6 +62,7 @@ class ReconTrainConfig:
     # faces drawn afresh from the train faces for each epoch (None: all of them), so that a large set (CelebA-mini +
     # CelebA-plus: 29,558 faces, ~3 h an epoch on 2 cores) is checkpointed and validated often
     epoch_size: int | None = None
+    snapshot_every: int = 0  # keep the generator's weights every N epochs (run_dir/snapshots), for curves; 0: never
     landmark_subset: str = "all"  # which landmarks the U-Net sees (faceobf.disentangle.landmarks.LANDMARK_SUBSETS)
     # AttGAN's attribute loss (He et al., 2019); edit_flips = 0 is the pix2pix recipe (L1 + adversarial only)
     edit_flips: int = 0  # allowed attributes flipped per face for the edited redraw of each G step
@@ -346,6 +347,13 @@ def with_epochs(profile: Profile, epochs: int) -> Profile:
     if epochs < 1:
         raise UsageError(f"--epochs {epochs}: train at least one epoch")
     return with_setting(profile, "epochs", int(epochs), "e")
+
+
+def with_snapshots(profile: Profile, every: int) -> Profile:
+    """The profile keeping the generator's weights every `every` epochs (tagged 'snap<every>')."""
+    if every < 0:
+        raise UsageError(f"--snapshot-every {every}: a number of epochs, 0 for none")
+    return with_setting(profile, "snapshot_every", int(every), "snap")
 
 
 def with_epoch_size(profile: Profile, size: int) -> Profile:

@@ -58,6 +58,9 @@ from faceobf.train.parallel import DataParallel, batch_sharding
 from faceobf.train.recon_losses import GeneratorView, attribute_bce, bce, check_loss_weights, generator_loss
 
 
+SNAPSHOTS = "snapshots"  # a run's generator every `snapshot_every` epochs, each a folder `load_network` reads
+
+
 class StepAids(NamedTuple):
     """What a generator step reads besides the batch: the attribute table, the landmark mapping's coefficients (geometry
     'follow'), the frozen critic's state (critic 'frozen'), the identity recogniser's state (identity_weight > 0) and
@@ -433,6 +436,8 @@ def train_recon(
 
     def write_preview(epoch: int, state) -> None:
         save_preview(run_dir / "previews" / f"epoch_{epoch:03d}.png", preview, current(state).render(preview))
+        if cfg.snapshot_every and epoch % cfg.snapshot_every == 0:
+            shipped.save_network(run_dir / SNAPSHOTS / f"epoch_{epoch:03d}", nnx.merge(g_def, state[0])[0])
 
     parallel = DataParallel.over(cfg.batch_size)  # every local device that divides the batch; None on one
     critic_state = jax.tree.map(jnp.copy, d_state) if cfg.critic == "frozen" else None  # the head as the warm-up left it

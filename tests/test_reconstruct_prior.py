@@ -110,3 +110,25 @@ def test_the_prior_option_names_its_run_and_its_command_makes_it_again() -> None
     assert (long.config["train"]["epochs"], long.config["train"]["epoch_size"]) == (40, 3000)
     again = runs.RunSpec.recon(profile(long.train_command().split()[1:]), "onehot")
     assert (again.variant, again.config) == (long.variant, long.config)
+
+
+@pytest.mark.slow
+def test_a_run_with_the_prior_keeps_it_and_snapshots_and_inference_reads_it_back(celeba_dir: Path) -> None:
+    from faceobf.data import CelebA
+    from faceobf.profiles import FACTrainConfig, Profile
+    from faceobf.train.recon import SNAPSHOTS, load_run, train_recon
+
+    recon = ReconTrainConfig(resolution=R, batch_size=2, epochs=2, appearance_prior=True, epoch_size=4, snapshot_every=2)
+    profile = Profile("test", FACTrainConfig(), None, "unit test", recon=recon, unet=UNetConfig(base_width=8, depth=2),
+                      patchgan=PatchGANConfig(base_width=8))
+    run = train_recon(profile, CelebA.open(celeba_dir), progress=False, log=lambda s: None)
+    assert run.history["epoch"] == [1, 2] and (run.run_dir / "appearance_prior.npz").exists()
+    assert sorted(p.name for p in (run.run_dir / SNAPSHOTS).iterdir()) == ["epoch_002"]
+    faces = load_run(run.run_dir, profile, "onehot")
+    np.testing.assert_array_equal(faces.prior.coefficients, run.prior.coefficients)
+    generator = networks.generator(profile, "onehot", run.run_dir)
+    images = RNG.integers(0, 255, (1, R, R, 3), dtype=np.uint8)
+    masks = np.zeros((1, R, R), np.uint8)
+    masks[:, 6:26, 8:24] = 1
+    batch = (images, _landmarks(1), masks, np.zeros((1, 40), np.float32))
+    np.testing.assert_allclose(generator(*batch), faces.generator()(*batch), atol=1e-5)  # inference reads the same
