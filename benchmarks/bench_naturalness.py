@@ -69,7 +69,8 @@ def main() -> None:
     pd.set_option("display.width", 200)
     for columns in (["dlib FD excess", "dlib KID excess x1e3", "dlib KID interval", "centerface FD excess",
                      "centerface KID excess x1e3", "centerface KID interval"],
-                    ["two-sample accuracy", "two-sample interval", "skin dE median", "skin dE p90", "blockiness median"]):
+                    ["two-sample accuracy", "two-sample interval", "skin dE median", "skin dE p90", "blockiness median",
+                     "dlib same person"]):
         print(table[columns].to_string(float_format=lambda v: f"{v:.3f}"), end="\n\n")
     faces = args.faces * (2 + len(methods))
     people = [len(np.unique(dataset.identities[r])) for r in (ref_rows, held_rows)]

@@ -123,7 +123,7 @@ def face_generator(unet: Generator, table: np.ndarray, cfg: ReconTrainConfig, ge
     if cfg.appearance_prior and prior is None:
         raise ValueError("a U-Net trained with an appearance prior needs it (`stored_prior`)")
     return FaceGenerator(unet, table, cfg.feather_radius, landmark_indices(cfg), cfg.batch_size, geometry, strength,
-                         difference=cfg.condition == "difference", prior=prior)
+                         difference=cfg.condition == "difference", prior=prior, colour_match=cfg.colour_match)
 
 
 def upscale_function(model: Upscaler, batch_size: int) -> BatchedModel:

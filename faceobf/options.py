@@ -84,6 +84,9 @@ STAGE2_OPTIONS: list[Option] = [
            "the train faces, drawn at the targets, warped to the landmarks, coloured like the face (3 more inputs)",
            profiles.with_appearance_prior, _train("appearance_prior"), type=None,
            name=lambda p: "prior" if p.recon.appearance_prior else None),
+    Option("--colour-match", "set the generated face's colour mean and spread inside the ellipse to the face's own, "
+           "in training and at inference (skin tone and light carried over)", profiles.with_colour_match,
+           _train("colour_match"), type=None, name=lambda p: "colour" if p.recon.colour_match else None),
     Option("--no-inject", "attribute planes at the input only, no inject layers (an ablation)",
            lambda p, on: profiles.without_injection(p) if on else p,
            lambda config, variant: config["unet"]["inject_levels"] == 0, type=None),
@@ -155,7 +158,7 @@ def apply_options(profile: Profile, args: argparse.Namespace) -> Profile:
 
 def run_variant(encoding: str, profile: Profile) -> str:
     """A U-Net run's name: the encoding, each option's part (the landmark subset, '-pix2pix', '-follow', '-seed<percent>',
-    '-diff', '-frozen', '-prior'), then the profile's tags in the order they were set ('-noinject', '-attr40', '-l130', '-short')."""
+    '-diff', '-frozen', '-prior', '-colour'), then the profile's tags in the order they were set ('-noinject', '-attr40', '-l130', '-short')."""
     parts = [encoding] + [part for option in STAGE2_OPTIONS if option.name and (part := option.name(profile))]
     return "-".join(parts + list(profile.tags))
 

@@ -90,6 +90,9 @@ class ReconTrainConfig:
     # coloured like the face's own pixels
     appearance_prior: bool = False
     prior_ridge: float = 10.0
+    # The generated face's colour statistics inside the ellipse set to the face's own before compositing, in training
+    # and at inference (faceobf.reconstruct.imageops.match_colour): skin tone and light carried over, not learned
+    colour_match: bool = False
     generator: str = "unet"  # the generator and discriminator, by name (faceobf.models.registry)
     discriminator: str = "patchgan"
     seed: int = 0
@@ -361,6 +364,11 @@ def with_epoch_size(profile: Profile, size: int) -> Profile:
     if size < profile.recon.batch_size:
         raise UsageError(f"--epoch-size {size}: at least one batch ({profile.recon.batch_size} faces) per epoch")
     return with_setting(profile, "epoch_size", int(size), "ep")
+
+
+def with_colour_match(profile: Profile, on: bool = True) -> Profile:
+    """The profile with (or without) the generated face's colour matched to the face's own (a separate run)."""
+    return replace(profile, recon=replace(profile.recon, colour_match=bool(on)))
 
 
 def with_ablation_budget(profile: Profile) -> Profile:

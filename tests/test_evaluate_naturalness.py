@@ -76,3 +76,4 @@ def test_it_ranks_real_faces_blur_pixelation_and_black_out_as_a_person_would(rea
     assert real["two-sample accuracy"] < 0.65 < blur["two-sample accuracy"] and black["two-sample accuracy"] > 0.9
     assert mosaic["blockiness median"] > 1.5 * real["blockiness median"] and blur["blockiness median"] < 1.2 * real["blockiness median"]
     assert black["skin dE median"] > 20 > 5 > blur["skin dE median"]
+    assert np.isnan(real["dlib same person"]) and blur["dlib same person"] > 0.5 > black["dlib same person"]

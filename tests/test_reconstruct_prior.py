@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from faceobf.commands.common import announce_profile
 from faceobf.models.unet import PatchGANConfig, UNetConfig
 from faceobf.profiles import ReconTrainConfig
 from faceobf.reconstruct.planes import onehot_table
-from faceobf.reconstruct.prior import AppearancePrior, fit_prior, match_colour, warp_to
+from faceobf.reconstruct.imageops import match_colour
+from faceobf.reconstruct.prior import AppearancePrior, fit_prior, warp_to
 from faceobf.train.recon import FaceBatch, StepAids, create_recon_state, make_generator, make_recon_steps, prior_arrays
 
 RNG = np.random.default_rng(0)
@@ -46,6 +48,21 @@ def test_the_colour_match_gives_the_prior_the_faces_mean_and_spread_inside_the_m
     inside = np.asarray(faces)[:, 8:24, 6:26]
     np.testing.assert_allclose(matched.mean(axis=(1, 2)), inside.mean(axis=(1, 2)), atol=2e-3)
     np.testing.assert_allclose(matched.std(axis=(1, 2)), inside.std(axis=(1, 2)), rtol=0.02)
+
+
+def test_a_generator_with_colour_match_draws_the_faces_own_colour_inside_the_ellipse() -> None:
+    cfg = ReconTrainConfig(resolution=R, batch_size=2, colour_match=True)
+    g_def, g_state, _, _ = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)
+    images = np.clip(RNG.normal([150, 100, 80], 20, (2, R, R, 3)), 0, 255).astype(np.uint8)
+    masks = np.zeros((2, R, R), np.uint8)
+    masks[:, 4:28, 6:26] = 1
+    batch = (images, _landmarks(2), masks, np.zeros((2, 40), np.float32))
+    inside = (slice(None), slice(4, 28), slice(6, 26))  # the ellipse (here a box) and its feathered edge
+    drawn = make_generator(g_def, g_state, onehot_table(), cfg)(*batch)[inside]
+    plain = make_generator(g_def, g_state, onehot_table(), dataclasses.replace(cfg, colour_match=False))(*batch)[inside]
+    own = images[inside] / 255.0
+    assert np.abs(drawn.mean(axis=(1, 2)) - own.mean(axis=(1, 2))).max() < 0.02
+    assert np.abs(plain.mean(axis=(1, 2)) - own.mean(axis=(1, 2))).max() > 0.05  # an untrained U-Net's own colour
 
 
 def test_the_fit_recovers_a_linear_map_from_attributes_to_faces() -> None:
@@ -99,9 +116,10 @@ def test_the_prior_option_names_its_run_and_its_command_makes_it_again() -> None
         with contextlib.redirect_stdout(io.StringIO()):
             return announce_profile(build_parser().parse_args(argv))
 
-    spec = runs.RunSpec.recon(profile(["train", "recon", "--profile", "ci", "--appearance-prior", "--short"]), "onehot")
-    assert spec.variant == "onehot-follow-seed50-prior-short" and spec.config["train"]["appearance_prior"]
-    assert "--appearance-prior" in spec.train_command()
+    spec = runs.RunSpec.recon(profile(["train", "recon", "--profile", "ci", "--appearance-prior", "--colour-match",
+                                       "--short"]), "onehot")
+    assert spec.variant == "onehot-follow-seed50-prior-colour-short" and spec.config["train"]["colour_match"]
+    assert "--appearance-prior --colour-match" in spec.train_command()
     again = runs.RunSpec.recon(profile(spec.train_command().split()[1:]), "onehot")
     assert (again.variant, again.config) == (spec.variant, spec.config)
     long = runs.RunSpec.recon(profile(["train", "recon", "--profile", "cpu", "--appearance-prior", "--epochs", "40",

@@ -20,6 +20,9 @@ over that control, never as a ratio, with an interval:
   colours of the inner face (cheeks, forehead, nose; the template's face ellipse at 60%);
 * **periodic block artifacts**: how much stronger the grey-level steps are on one grid of 4, 8 or 16 px
   (the best phase, either axis) than between its lines; about 1.3 for a real face, far more for a mosaic.
+
+Beside them, not a naturalness measure but its price: the share of a method's faces that dlib still calls
+the person they were made from (descriptors closer than 0.6).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from scipy import linalg
 from faceobf.disentangle.masking import Ellipse, ellipse_mask, fit_face_ellipse
 from faceobf.disentangle.template import MEAN_LANDMARKS
 from faceobf.evaluate.metrics import binomial_interval, polynomial_mmd2_unbiased
-from faceobf.recognition import face_descriptor
+from faceobf.recognition import SAME_PERSON_THRESHOLD, face_descriptor
 
 NETWORKS = ("dlib", "centerface")
 CENTERFACE_FEATURES = "506"  # the backbone's last 960-channel map (ReLU), before the neck and the detection heads
@@ -176,6 +179,12 @@ def blockiness(face: np.ndarray, sizes: tuple[int, ...] = BLOCK_SIZES) -> float:
     return float(best)
 
 
+def same_person_share(faces: np.ndarray, originals: np.ndarray) -> float:
+    """The share of faces whose dlib descriptor is within dlib's same-person threshold of their own original's: the
+    privacy cost beside the naturalness (not a naturalness measure; the control, the originals themselves, has none)."""
+    return float((np.linalg.norm(faces - originals, axis=1) < SAME_PERSON_THRESHOLD).mean())
+
+
 def _two_sample(faces: dict[str, np.ndarray], control: dict[str, np.ndarray], config: NaturalnessConfig) -> tuple[float, float, float]:
     """The two-sample test of a method's faces against the held-out faces they were made from (both networks'
     features side by side); for the control itself, two random halves of the held-out faces."""
@@ -205,6 +214,7 @@ def naturalness_table(reference: np.ndarray, heldout: np.ndarray, methods: Mappi
         row.update({"two-sample accuracy": accuracy, "two-sample interval": (round(low, 3), round(high, 3))})
         skin = skin_tone_difference(faces, heldout, config.skin_scale)
         row.update({"skin dE median": float(np.median(skin)), "skin dE p90": float(np.percentile(skin, 90)),
-                    "blockiness median": float(np.median([blockiness(f) for f in faces]))})
+                    "blockiness median": float(np.median([blockiness(f) for f in faces])),
+                    "dlib same person": np.nan if faces is heldout else same_person_share(mine["dlib"], control["dlib"])})
         table.append(row)
     return pd.DataFrame(table).set_index("method")

@@ -12,7 +12,8 @@ keeps the landmarks (the seed's fixed geometry, an ablation). The strength's `in
 flipped attribute planes at test time (a plane of 2 instead of 1, -1 instead of 0), as Fader Networks
 and STGAN amplify their edits; both are chosen on validation faces (`faceobf.reconstruct.tuning`).
 With an appearance `prior` (`faceobf.reconstruct.prior`), it is drawn at the same amplified targets and
-from the same landmarks, and given to the U-Net as three more input channels.
+from the same landmarks, and given to the U-Net as three more input channels. With `colour_match`, the
+drawn face's colour statistics inside the ellipse are set to the face's own before compositing.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from flax import nnx
 from faceobf.disentangle.geometry import LandmarkMapping
 from faceobf.inference import BatchedModel, as_float_images
 from faceobf.reconstruct.factors import FaceBatch, FaceFactors, assemble_factors
-from faceobf.reconstruct.imageops import composite
+from faceobf.reconstruct.imageops import composite_face
 from faceobf.reconstruct.prior import AppearancePrior
 
 
@@ -44,7 +45,7 @@ class FaceGenerator:
 
     def __init__(self, unet: nnx.Module, table: np.ndarray, feather_radius: float, subset: tuple[int, ...] | None = None,
                  batch_size: int = 16, geometry: LandmarkMapping | None = None, strength: FlipStrength = FlipStrength(),
-                 difference: bool = False, prior: AppearancePrior | None = None):
+                 difference: bool = False, prior: AppearancePrior | None = None, colour_match: bool = False):
         self.geometry, self.strength, self.difference, self.prior = geometry, strength, difference, prior
         table_device = jnp.asarray(table, jnp.float32)
 
@@ -54,7 +55,7 @@ class FaceGenerator:
             appearance = None if prior is None else prior.draw(targets, faces.landmarks, images, masks)
             x = assemble_factors(images, faces.landmarks, masks, faces.attributes.astype(jnp.float32), table_device, subset,
                                  appearance)
-            return composite(g(x), images, masks, feather_radius)
+            return composite_face(g(x), images, masks, feather_radius, colour_match)
 
         self._model = BatchedModel(unet, apply, batch_size)
 

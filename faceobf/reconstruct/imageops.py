@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+COLOUR_GAIN_RANGE = (0.5, 2.0)  # how far `match_colour` may stretch a face's contrast
+
 
 def batch_heatmaps(points: jax.Array, resolution: int, sigma: float | None = None) -> jax.Array:
     """(B, 68, 2) points (x, y) in pixels -> (B, R, R, 68) Gaussian heatmaps, peak 1 (jitted version of
@@ -51,6 +53,29 @@ def composite(generated: jax.Array, original: jax.Array, mask: jax.Array, radius
     """The generated face inside the feathered mask, the untouched original outside it."""
     alpha = feather(mask, radius)
     return alpha * generated + (1.0 - alpha) * original
+
+
+def match_colour(drawn: jax.Array, faces: jax.Array, masks: jax.Array) -> jax.Array:
+    """`drawn` (B, R, R, 3) with each channel's mean and spread inside `masks` (B, R, R) set to those of `faces`."""
+    m = masks[..., None]
+    count = m.sum(axis=(1, 2), keepdims=True) + 1e-6
+
+    def stats(x):
+        mean = (x * m).sum(axis=(1, 2), keepdims=True) / count
+        return mean, jnp.sqrt(((x - mean) ** 2 * m).sum(axis=(1, 2), keepdims=True) / count + 1e-6)
+
+    (mean_d, std_d), (mean_f, std_f) = stats(drawn), stats(faces)
+    gain = jnp.clip(std_f / std_d, *COLOUR_GAIN_RANGE)
+    return jnp.clip((drawn - mean_d) * gain + mean_f, 0.0, 1.0)
+
+
+def composite_face(generated: jax.Array, original: jax.Array, mask: jax.Array, radius: float = 2.0,
+                   colour_match: bool = False) -> jax.Array:
+    """`composite` of a generator's face; with `colour_match`, the face first given the original's colour statistics
+    inside the mask (`match_colour`): skin tone and light as the person's own, whatever the generator drew."""
+    if colour_match:
+        generated = match_colour(generated, original, mask)
+    return composite(generated, original, mask, radius)
 
 
 def ssim_map(a: jax.Array, b: jax.Array, size: int = 11, sigma: float = 1.5) -> jax.Array:

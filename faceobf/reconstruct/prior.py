@@ -23,10 +23,10 @@ import numpy as np
 from flax import struct
 
 from faceobf.io import save_npz
+from faceobf.reconstruct.imageops import match_colour
 
 PRIOR_FILE = "appearance_prior.npz"  # in the run folder beside the landmark mapping (`faceobf.shipped.RUN_FILES`)
 WARP_SIGMA = 0.08  # width of the landmarks' influence on the warp, in units of the crop's side
-GAIN_RANGE = (0.5, 2.0)  # how far the colour match may stretch the prior's contrast
 
 
 def warp_to(images: jax.Array, source: jax.Array, target: jax.Array) -> jax.Array:
@@ -46,20 +46,6 @@ def warp_to(images: jax.Array, source: jax.Array, target: jax.Array) -> jax.Arra
                           for c in range(image.shape[-1])], -1)
 
     return jax.vmap(sample)(images, where).reshape(images.shape)
-
-
-def match_colour(drawn: jax.Array, faces: jax.Array, masks: jax.Array) -> jax.Array:
-    """`drawn` (B, R, R, 3) with each channel's mean and spread inside `masks` (B, R, R) set to those of `faces`."""
-    m = masks[..., None]
-    count = m.sum(axis=(1, 2), keepdims=True) + 1e-6
-
-    def stats(x):
-        mean = (x * m).sum(axis=(1, 2), keepdims=True) / count
-        return mean, jnp.sqrt(((x - mean) ** 2 * m).sum(axis=(1, 2), keepdims=True) / count + 1e-6)
-
-    (mean_d, std_d), (mean_f, std_f) = stats(drawn), stats(faces)
-    gain = jnp.clip(std_f / std_d, *GAIN_RANGE)
-    return jnp.clip((drawn - mean_d) * gain + mean_f, 0.0, 1.0)
 
 
 @struct.dataclass

@@ -48,7 +48,7 @@ from faceobf.networks import (MAPPING_FILE, STRENGTH_FILE, discriminator_network
 from faceobf.models.factored import Factors
 from faceobf.reconstruct.factors import FaceBatch, assemble_factors, face_factors
 from faceobf.reconstruct.generate import FaceGenerator, FlipStrength
-from faceobf.reconstruct.imageops import composite
+from faceobf.reconstruct.imageops import composite_face
 from faceobf.reconstruct.planes import attribute_table
 from faceobf.reconstruct.prior import PRIOR_FILE, AppearancePrior, fit_prior
 from faceobf.reconstruct.quality import evaluate_images, mean_colour_baseline, save_preview
@@ -203,8 +203,8 @@ def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig, identity_def: nnx.Grap
         images, masks, x, x_edit, targets, moved = _inputs(batch, aids, g_opt.step[...], cfg)
 
         def loss_fn(g):
-            fake = composite(g(x), images, masks, cfg.feather_radius)
-            fake_edit = composite(g(x_edit), images, masks, cfg.feather_radius) if editing else fake
+            fake = composite_face(g(x), images, masks, cfg.feather_radius, cfg.colour_match)
+            fake_edit = composite_face(g(x_edit), images, masks, cfg.feather_radius, cfg.colour_match) if editing else fake
             patches_edit, read = _judge(d, x_edit, fake_edit) if editing else (None, None)
             if editing and critic is not None:  # the frozen head reads the attributes; the live D judges realism
                 read = _judge(critic, x_edit, fake_edit)[1]
