@@ -35,12 +35,12 @@ from faceobf.profiles import Profile, ReconTrainConfig
 from faceobf.reconstruct.factors import input_channels
 from faceobf.reconstruct.generate import FaceGenerator, FlipStrength
 from faceobf.reconstruct.planes import attribute_table
-from faceobf.reconstruct.prior import PRIOR_FILE, AppearancePrior
+from faceobf.reconstruct.prior import AppearancePrior
 
 # A geometry-'follow' run's landmark mapping (fitted on its train faces) and the flip strength chosen for the run on
 # validation faces (`faceobf.reconstruct.tuning`), kept in its run folder and shipped beside its weights
 # and, with `appearance_prior`, its appearance prior
-MAPPING_FILE, STRENGTH_FILE, _ = shipped.RUN_FILES
+MAPPING_FILE, STRENGTH_FILE, PRIOR_FILE = shipped.RUN_FILES
 
 
 def landmark_indices(cfg: ReconTrainConfig) -> tuple[int, ...] | None:

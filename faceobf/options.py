@@ -82,10 +82,11 @@ STAGE2_OPTIONS: list[Option] = [
            name=lambda p: "frozen" if p.recon.critic == "frozen" else None),
     Option("--appearance-prior", "give the U-Net an appearance prior: a ridge map from the attributes to a face, fitted on "
            "the train faces, drawn at the targets, warped to the landmarks, coloured like the face (3 more inputs)",
-           profiles.with_appearance_prior, _train("appearance_prior"), type=None,
+           lambda p, on: profiles.with_switch(p, "appearance_prior", on), _train("appearance_prior"), type=None,
            name=lambda p: "prior" if p.recon.appearance_prior else None),
     Option("--colour-match", "set the generated face's colour mean and spread inside the ellipse to the face's own, "
-           "in training and at inference (skin tone and light carried over)", profiles.with_colour_match,
+           "in training and at inference (skin tone and light carried over)",
+           lambda p, on: profiles.with_switch(p, "colour_match", on),
            _train("colour_match"), type=None, name=lambda p: "colour" if p.recon.colour_match else None),
     Option("--no-inject", "attribute planes at the input only, no inject layers (an ablation)",
            lambda p, on: profiles.without_injection(p) if on else p,

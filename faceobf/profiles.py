@@ -340,9 +340,9 @@ def with_upscaler_adversary(profile: Profile, weight: float) -> Profile:
     return replace(profile, upscaler_train=replace(profile.upscaler_train, adv_weight=float(weight)))
 
 
-def with_appearance_prior(profile: Profile, on: bool = True) -> Profile:
-    """The profile with (or without) the appearance prior among the U-Net's inputs (a separate run)."""
-    return replace(profile, recon=replace(profile.recon, appearance_prior=bool(on)))
+def with_switch(profile: Profile, name: str, on: bool = True) -> Profile:
+    """The profile with the switch `ReconTrainConfig.<name>` on or off (a separate run, named by its option)."""
+    return replace(profile, recon=replace(profile.recon, **{name: bool(on)}))
 
 
 def with_epochs(profile: Profile, epochs: int) -> Profile:
@@ -364,11 +364,6 @@ def with_epoch_size(profile: Profile, size: int) -> Profile:
     if size < profile.recon.batch_size:
         raise UsageError(f"--epoch-size {size}: at least one batch ({profile.recon.batch_size} faces) per epoch")
     return with_setting(profile, "epoch_size", int(size), "ep")
-
-
-def with_colour_match(profile: Profile, on: bool = True) -> Profile:
-    """The profile with (or without) the generated face's colour matched to the face's own (a separate run)."""
-    return replace(profile, recon=replace(profile.recon, colour_match=bool(on)))
 
 
 def with_ablation_budget(profile: Profile) -> Profile:

@@ -35,7 +35,7 @@ HISTORY = "history.json"
 MODEL_CARD = "MODEL_CARD.md"
 # Files of a run that ship beside its weights when present: the landmark mapping of a geometry-'follow' U-Net and the
 # flip strength chosen for it on validation faces (`faceobf.train.recon.MAPPING_FILE`, `STRENGTH_FILE`) and the
-# appearance prior of a U-Net trained with one (`faceobf.reconstruct.prior.PRIOR_FILE`), checked by checksum like the
+# appearance prior of a U-Net trained with one (`PRIOR_FILE`), checked by checksum like the
 # weights.
 RUN_FILES = ("landmark_mapping.npz", "flip_strength.json", "appearance_prior.npz")
 KEYS = "network"  # cards say how their weights are keyed: by the paths inside the network (`nnx.state(model)`)

@@ -81,12 +81,10 @@ class FaceGenerator:
     def drawn_attributes(self, attributes: np.ndarray, source: np.ndarray | None) -> np.ndarray:
         """The values the planes are drawn with: the flips from `source` amplified by the strength's intensity; for a
         model conditioned on differences (STGAN), the amplified difference (zero where nothing is flipped)."""
-        attributes = np.asarray(attributes, np.float32)
-        if source is None:
-            return np.zeros_like(attributes) if self.difference else attributes
-        source = np.asarray(source, np.float32)
-        change = self.strength.intensity * (attributes - source)
-        return change if self.difference else source + change
+        targets = self.drawn_targets(attributes, source)
+        if not self.difference:
+            return targets
+        return np.zeros_like(targets) if source is None else targets - np.asarray(source, np.float32)
 
     def drawn_targets(self, attributes: np.ndarray, source: np.ndarray | None) -> np.ndarray:
         """The attribute values the faces are drawn at (the flips amplified), whatever the planes carry."""

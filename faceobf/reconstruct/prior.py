@@ -25,7 +25,6 @@ from flax import struct
 from faceobf.io import save_npz
 from faceobf.reconstruct.imageops import match_colour
 
-PRIOR_FILE = "appearance_prior.npz"  # in the run folder beside the landmark mapping (`faceobf.shipped.RUN_FILES`)
 WARP_SIGMA = 0.08  # width of the landmarks' influence on the warp, in units of the crop's side
 
 

@@ -43,14 +43,14 @@ from faceobf.models.unet import PatchGAN, PatchGANConfig, UNet, UNetConfig
 from faceobf.disentangle.attributes import SEED_FLIPS, allowed_indices, attribute_index
 from faceobf.disentangle.geometry import LandmarkMapping, move_landmarks
 from faceobf.profiles import Profile, ReconTrainConfig
-from faceobf.networks import (MAPPING_FILE, STRENGTH_FILE, discriminator_network, face_generator,  # noqa: F401  (re-exported)
-                               generator_network, landmark_indices, stored_flip_settings, stored_prior)
+from faceobf.networks import (MAPPING_FILE, PRIOR_FILE, STRENGTH_FILE, discriminator_network,  # noqa: F401  (re-exported)
+                               face_generator, generator_network, landmark_indices, stored_flip_settings, stored_prior)
 from faceobf.models.factored import Factors
 from faceobf.reconstruct.factors import FaceBatch, assemble_factors, face_factors
 from faceobf.reconstruct.generate import FaceGenerator, FlipStrength
 from faceobf.reconstruct.imageops import composite_face
 from faceobf.reconstruct.planes import attribute_table
-from faceobf.reconstruct.prior import PRIOR_FILE, AppearancePrior, fit_prior
+from faceobf.reconstruct.prior import AppearancePrior, fit_prior
 from faceobf.reconstruct.quality import evaluate_images, mean_colour_baseline, save_preview
 from faceobf.train.checkpoints import restore_run
 from faceobf.train.loop import fit
@@ -270,6 +270,17 @@ def head_accuracy(d_def, d_state, faces, aids: StepAids, cfg: ReconTrainConfig) 
     return (predicted == (faces.attributes > 0)).mean(axis=0)
 
 
+def epoch_batches(train, cfg: ReconTrainConfig, seed: int, parallel: DataParallel | None) -> Callable:
+    """`epoch -> batches` of the train faces (`cfg.epoch_size` of them drawn afresh each epoch, if set)."""
+    return lambda epoch: iterate_batches(train.batch(), cfg.batch_size, seed=seed, epoch=epoch,
+                                         sharding=batch_sharding(parallel), limit=cfg.epoch_size)
+
+
+def steps_per_epoch(train, cfg: ReconTrainConfig) -> int:
+    """The number of batches `epoch_batches` yields in an epoch."""
+    return min(len(train), cfg.epoch_size or len(train)) // cfg.batch_size
+
+
 def warm_up_head(d_def, d_state, train, val, aids: StepAids, cfg: ReconTrainConfig, run_dir: Path,
                  progress: bool, log: Callable[[str], None]) -> tuple[nnx.State, dict]:
     """`cfg.head_warmup_epochs` of `make_head_warmup_step` on the train faces (resumable under run_dir/head_warmup)."""
@@ -277,12 +288,10 @@ def warm_up_head(d_def, d_state, train, val, aids: StepAids, cfg: ReconTrainConf
         raise ValueError("head_warmup_epochs > 0 needs a discriminator with an attribute head (PatchGANConfig.attribute_head)")
     parallel = DataParallel.over(cfg.batch_size)
     d_state, history, _ = fit(
-        d_state, make_head_warmup_step(d_def, cfg, aids),
-        lambda epoch: iterate_batches(train.batch(), cfg.batch_size, seed=cfg.seed + 1, epoch=epoch,
-                                      sharding=batch_sharding(parallel), limit=cfg.epoch_size),
+        d_state, make_head_warmup_step(d_def, cfg, aids), epoch_batches(train, cfg, cfg.seed + 1, parallel),
         cfg.head_warmup_epochs, run_dir=run_dir / "head_warmup",
         validate=lambda state: {"val_head_accuracy": float(head_accuracy(d_def, state, val, aids, cfg).mean())},
-        steps_per_epoch=min(len(train), cfg.epoch_size or len(train)) // cfg.batch_size, desc="D head warm-up", progress=progress, log=log, parallel=parallel,
+        steps_per_epoch=steps_per_epoch(train, cfg), desc="D head warm-up", progress=progress, log=log, parallel=parallel,
     )
     return d_state, history
 
@@ -449,11 +458,9 @@ def train_recon(
     (g_state, d_state), history, best_epoch = fit(
         (g_state, d_state), make_train_step(g_def, d_def, cfg, jnp.asarray(table), None if mapping is None else mapping.coefficients,
                                             critic_state, identity, prior),
-        lambda epoch: iterate_batches(train.batch(), cfg.batch_size, seed=cfg.seed, epoch=epoch,
-                                      sharding=batch_sharding(parallel), limit=cfg.epoch_size),
-        cfg.epochs, run_dir=run_dir, validate=validate, best=("val_l1_mask", "min"), on_epoch_end=write_preview,
-        steps_per_epoch=min(len(train), cfg.epoch_size or len(train)) // cfg.batch_size, desc="U-Net", progress=progress,
-        log=log, parallel=parallel,
+        epoch_batches(train, cfg, cfg.seed, parallel), cfg.epochs, run_dir=run_dir, validate=validate,
+        best=("val_l1_mask", "min"), on_epoch_end=write_preview, steps_per_epoch=steps_per_epoch(train, cfg), desc="U-Net",
+        progress=progress, log=log, parallel=parallel,
     )
     test = evaluate_recon(generator.with_weights(nnx.merge(g_def, g_state)[0]), data["test"], train)
     test["best_epoch"] = best_epoch
