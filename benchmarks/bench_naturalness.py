@@ -4,7 +4,8 @@ black-out, all inside the template's face ellipse of held-out CelebA-mini test f
 tool's photo path on the aligned images, shipped `cpu` models, no flips and the seed's four), and its cost.
 The stage-2 options pick another trained U-Net (e.g. `--appearance-prior --short`: the run that
 `faceobf train recon --profile cpu --appearance-prior --short` made in $FACEOBF_RUNS), and `--snapshot N`
-its weights after epoch N (a run trained with `--snapshot-every`; a curve over a long run, one call per epoch).
+its weights after epoch N (a run trained with `--snapshot-every`; a curve over a long run, one call per epoch);
+`--run-dir DIR` judges that run folder, finished or still training (the same stage-2 options as it was trained with).
 
 Reference and held-out faces are of different people (the test split's people in two random halves).
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,21 +28,20 @@ from faceobf.options import add_options, apply_options
 from faceobf.profiles import Profile, get_profile
 
 
-def redraws(dataset: CelebA, rows: np.ndarray, profile: Profile, encoding: str,
-            snapshot: int | None = None) -> dict[str, list[np.ndarray]]:
+def redraws(dataset: CelebA, rows: np.ndarray, profile: Profile, encoding: str, snapshot: int | None = None,
+            run_dir: Path | None = None) -> dict[str, list[np.ndarray]]:
     """{name: the face crops of the aligned images redrawn by the tool's photo path}, with no flips and the seed's four;
     an image in which no face is found stays as it is (counted)."""
-    from faceobf import networks, shipped, trained
+    from faceobf import runs, trained
     from faceobf.data.images import FACE_CROP
     from faceobf.obfuscate.policies import FlipNamed, FlipNone
     from faceobf.train.recon import SNAPSHOTS
 
-    tool, out = trained.obfuscator(profile, encoding), {}
+    if run_dir is None and snapshot is not None:
+        run_dir = runs.find(runs.RunSpec.recon(profile, encoding))
+    weights = None if snapshot is None else run_dir / SNAPSHOTS / f"epoch_{snapshot:03d}"
+    tool, out = trained.obfuscator(profile, encoding, unet_dir=run_dir, unet_weights=weights), {}
     print(f"redraws by {tool.run_dir.name}" + ("" if snapshot is None else f" after epoch {snapshot}"))
-    if snapshot is not None:
-        weights = shipped.load_network(tool.run_dir / SNAPSHOTS / f"epoch_{snapshot:03d}",
-                                       lambda: networks.generator_network(profile.unet, profile.recon))
-        tool.generator = tool.generator.with_weights(weights)
     for name, policy in (("redrawn, no flips", FlipNone()), ("redrawn, seed's four", FlipNamed())):
         tool.policy, faces, missed = policy, [], 0
         for row in rows:
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--profile", default="cpu", help="the profile of the models that redraw (default: cpu)")
     parser.add_argument("--encoding", default="onehot", choices=("onehot", "word2vec"))
     parser.add_argument("--snapshot", type=int, metavar="EPOCH", help="the picked run's weights after this epoch")
+    parser.add_argument("--run-dir", type=Path, help="judge this U-Net run folder (finished or still training)")
     add_options(parser, selecting=True)
     args = parser.parse_args()
     dataset = CelebA.open(args.root)
@@ -71,7 +73,7 @@ def main() -> None:
                "pixelated 16 px": [pixelate_face(f, face, 16) for f in heldout], "blacked out": [blackout_face(f, face) for f in heldout]}
     if not args.no_redraws:
         profile = apply_options(get_profile(args.profile), args)
-        methods.update(redraws(dataset, held_rows, profile, args.encoding, args.snapshot))
+        methods.update(redraws(dataset, held_rows, profile, args.encoding, args.snapshot, args.run_dir))
     start = time.perf_counter()
     table = naturalness_table(reference, heldout, {k: np.stack(v) for k, v in methods.items()})
     seconds = time.perf_counter() - start

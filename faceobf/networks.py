@@ -137,11 +137,11 @@ def classifier(profile: Profile, run_dir: Path) -> AttributeClassifier:
     return AttributeClassifier(model, profile.fac.resolution, profile.fac.batch_size)
 
 
-def generator(profile: Profile, encoding: str, run_dir: Path) -> FaceGenerator:
-    """The U-Net of a finished run of (`profile`, `encoding`) as stage 2's generator, with the run's landmark mapping
-    and flip strength."""
+def generator(profile: Profile, encoding: str, run_dir: Path, weights_dir: Path | None = None) -> FaceGenerator:
+    """The U-Net of a run of (`profile`, `encoding`) as stage 2's generator, with the run's landmark mapping, flip
+    strength and prior; its weights from `weights_dir` when given (a snapshot of a run still training)."""
     cfg = profile.recon
-    unet = shipped.load_network(run_dir, lambda: generator_network(profile.unet, cfg))
+    unet = shipped.load_network(weights_dir or run_dir, lambda: generator_network(profile.unet, cfg))
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
     return face_generator(unet, table, cfg, *stored_flip_settings(run_dir), stored_prior(run_dir, cfg))
 

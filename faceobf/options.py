@@ -88,6 +88,13 @@ STAGE2_OPTIONS: list[Option] = [
            "in training and at inference (skin tone and light carried over)",
            lambda p, on: profiles.with_switch(p, "colour_match", on),
            _train("colour_match"), type=None, name=lambda p: "colour" if p.recon.colour_match else None),
+    Option("--diffaugment", "show the discriminator every pair (factors, image), real or drawn, translated and cut out "
+           "(DiffAugment), so it overfits less on few faces", lambda p, on: profiles.with_switch(p, "diffaugment", on),
+           _train("diffaugment"), type=None, name=lambda p: "daug" if p.recon.diffaugment else None),
+    Option("--r1", "lazy R1 penalty on real faces, its gamma (StyleGAN2's, every 16 D steps)", profiles.with_r1,
+           _train("r1_gamma"), metavar="GAMMA"),
+    Option("--ema", "keep a moving average of the generator (half-life in images) for validation, snapshots and "
+           "inference", profiles.with_average, _train("ema_half_life"), type=int, metavar="IMAGES"),
     Option("--no-inject", "attribute planes at the input only, no inject layers (an ablation)",
            lambda p, on: profiles.without_injection(p) if on else p,
            lambda config, variant: config["unet"]["inject_levels"] == 0, type=None),
@@ -159,7 +166,7 @@ def apply_options(profile: Profile, args: argparse.Namespace) -> Profile:
 
 def run_variant(encoding: str, profile: Profile) -> str:
     """A U-Net run's name: the encoding, each option's part (the landmark subset, '-pix2pix', '-follow', '-seed<percent>',
-    '-diff', '-frozen', '-prior', '-colour'), then the profile's tags in the order they were set ('-noinject', '-attr40', '-l130', '-short')."""
+    '-diff', '-frozen', '-prior', '-colour', '-daug'), then the profile's tags in the order they were set ('-noinject', '-attr40', '-l130', '-short')."""
     parts = [encoding] + [part for option in STAGE2_OPTIONS if option.name and (part := option.name(profile))]
     return "-".join(parts + list(profile.tags))
 

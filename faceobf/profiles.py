@@ -93,6 +93,11 @@ class ReconTrainConfig:
     # The generated face's colour statistics inside the ellipse set to the face's own before compositing, in training
     # and at inference (faceobf.reconstruct.imageops.match_colour): skin tone and light carried over, not learned
     colour_match: bool = False
+    # A small-data GAN kit (faceobf.train.gan_kit): DiffAugment's translation and cutout on every pair the discriminator
+    # sees; lazy R1 on real faces (its gamma; 0: off); the generator's moving average (its half-life in images; 0: none)
+    diffaugment: bool = False
+    r1_gamma: float = 0.0
+    ema_half_life: int = 0
     generator: str = "unet"  # the generator and discriminator, by name (faceobf.models.registry)
     discriminator: str = "patchgan"
     seed: int = 0
@@ -343,6 +348,20 @@ def with_upscaler_adversary(profile: Profile, weight: float) -> Profile:
 def with_switch(profile: Profile, name: str, on: bool = True) -> Profile:
     """The profile with the switch `ReconTrainConfig.<name>` on or off (a separate run, named by its option)."""
     return replace(profile, recon=replace(profile.recon, **{name: bool(on)}))
+
+
+def with_r1(profile: Profile, gamma: float) -> Profile:
+    """The profile with lazy R1 of weight `gamma` on real faces (tagged 'r1<gamma>')."""
+    if gamma < 0:
+        raise UsageError(f"--r1 {gamma}: a weight >= 0 (0: off)")
+    return with_setting(profile, "r1_gamma", float(gamma), "r1")
+
+
+def with_average(profile: Profile, half_life: int) -> Profile:
+    """The profile keeping a moving average of the generator, half-life `half_life` images (tagged 'ema<half_life>')."""
+    if half_life < 0:
+        raise UsageError(f"--ema {half_life}: a half-life in images >= 0 (0: none)")
+    return with_setting(profile, "ema_half_life", int(half_life), "ema")
 
 
 def with_epochs(profile: Profile, epochs: int) -> Profile:

@@ -99,17 +99,23 @@ def _classifier(profile: Profile, run_dir: Path) -> AttributeClassifier:
 
 
 def obfuscator(profile: Profile, encoding: str = "onehot", policy: Policy | None = None, upscale: bool | None = None,
-               **options) -> Obfuscator:
+               unet_dir: Path | None = None, unet_weights: Path | None = None, **options) -> Obfuscator:
     """The stage-3 `Obfuscator` from the finished attribute classifier, U-Net and upscaler of `profile` (no data set).
 
     `upscale`: None uses the upscaler when one is trained or shipped (else resampling), True requires it, False
     never uses it. Missing models raise `faceobf.runs.MissingCheckpointError` naming the commands that train them,
-    instead of starting hours of training unasked; runs of another configuration are refused.
+    instead of starting hours of training unasked; runs of another configuration are refused. `unet_dir` (with
+    `unet_weights`, e.g. a snapshot folder) judges a given U-Net run, finished or still training, checked against
+    the profile.
     """
     classifier_dir = _finished(runs.RunSpec.fac(profile))
-    unet_dir = _finished(runs.RunSpec.recon(profile, encoding))
-    generator = _for_inference(unet_dir, lambda d: networks.generator(profile, encoding, d),
-                               lambda: recon_run(profile, encoding).unet())
+    if unet_dir is None:
+        unet_dir = _finished(runs.RunSpec.recon(profile, encoding))
+        generator = _for_inference(unet_dir, lambda d: networks.generator(profile, encoding, d),
+                                   lambda: recon_run(profile, encoding).unet())
+    else:
+        runs.check(unet_dir, runs.RunSpec.recon(profile, encoding))
+        generator = networks.generator(profile, encoding, unet_dir, unet_weights)
     upscale_faces = None
     if upscale is not False:
         try:

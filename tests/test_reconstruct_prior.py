@@ -150,3 +150,5 @@ def test_a_run_with_the_prior_keeps_it_and_snapshots_and_inference_reads_it_back
     masks[:, 6:26, 8:24] = 1
     batch = (images, _landmarks(1), masks, np.zeros((1, 40), np.float32))
     np.testing.assert_allclose(generator(*batch), faces.generator()(*batch), atol=1e-5)  # inference reads the same
+    snapshot = networks.generator(profile, "onehot", run.run_dir, run.run_dir / SNAPSHOTS / "epoch_002")
+    np.testing.assert_allclose(snapshot(*batch), generator(*batch), atol=1e-5)  # the last epoch's snapshot is the run's

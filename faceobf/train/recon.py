@@ -52,9 +52,10 @@ from faceobf.reconstruct.imageops import composite_face
 from faceobf.reconstruct.planes import attribute_table
 from faceobf.reconstruct.prior import AppearancePrior, fit_prior
 from faceobf.reconstruct.quality import evaluate_images, mean_colour_baseline, save_preview
-from faceobf.train.checkpoints import restore_run
+from faceobf.train.checkpoints import restore_finished, restore_run
 from faceobf.train.loop import fit
 from faceobf.train.parallel import DataParallel, batch_sharding
+from faceobf.train.gan_kit import diff_augment, ema_decay, generator_weights, lazy_r1, update_average
 from faceobf.train.recon_losses import GeneratorView, attribute_bce, bce, check_loss_weights, generator_loss
 
 
@@ -191,25 +192,35 @@ def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig, identity_def: nnx.Grap
     loss on both; the attribute loss of D's head, or under critic 'frozen' of the head as its warm-up left
     it, on the edited one; the identity hinge); the D step sees real faces (and trains its head on their
     labels, weight `d_attr_weight`) against both redraws. Under condition 'difference' the planes carry
-    target - own attributes (`_factors`).
+    target - own attributes (`_factors`). The small-data kit (`faceobf.train.gan_kit`): under `diffaugment` the
+    live discriminator sees every pair augmented, in both steps; `r1_gamma` > 0 adds lazy R1 on real faces.
     """
     check_loss_weights(cfg)
     editing = cfg.edit_flips > 0
+
+    def seen(x, image, key):
+        """What the discriminator is shown of (factors, image): under `cfg.diffaugment` the image and the spatial factors
+        augmented together (the attribute planes as they are), else both as they are."""
+        if not cfg.diffaugment:
+            return x, image
+        spatial, image = diff_augment(key, x.spatial, image)
+        return x.replace(spatial=spatial), image
 
     def g_step(g_state, d_state, batch: FaceBatch, aids: StepAids):
         g, g_opt = nnx.merge(g_def, g_state)
         d, _ = nnx.merge(d_def, d_state)
         critic, recogniser = _critics(d_def, aids, cfg, identity_def)
         images, masks, x, x_edit, targets, moved = _inputs(batch, aids, g_opt.step[...], cfg)
+        plain_key, edit_key = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed + 2), g_opt.step[...]))
 
         def loss_fn(g):
             fake = composite_face(g(x), images, masks, cfg.feather_radius, cfg.colour_match)
             fake_edit = composite_face(g(x_edit), images, masks, cfg.feather_radius, cfg.colour_match) if editing else fake
-            patches_edit, read = _judge(d, x_edit, fake_edit) if editing else (None, None)
+            patches_edit, read = _judge(d, *seen(x_edit, fake_edit, edit_key)) if editing else (None, None)
             if editing and critic is not None:  # the frozen head reads the attributes; the live D judges realism
                 read = _judge(critic, x_edit, fake_edit)[1]
-            view = GeneratorView(cfg, images, masks, fake, fake_edit, targets, _judge(d, x, fake)[0], patches_edit, read,
-                                 recogniser)
+            view = GeneratorView(cfg, images, masks, fake, fake_edit, targets, _judge(d, *seen(x, fake, plain_key))[0],
+                                 patches_edit, read, recogniser)
             loss, terms = generator_loss(view)
             return loss, (fake, fake_edit, terms)
 
@@ -221,20 +232,26 @@ def make_recon_steps(g_def, d_def, cfg: ReconTrainConfig, identity_def: nnx.Grap
         d, d_opt = nnx.merge(d_def, d_state)
         labels, images = batch.attributes.astype(jnp.float32), as_float_images(batch.images)
         drawn = jax.lax.stop_gradient(redraws)
+        step = d_opt.step[...]
+        real_key, fake_key, edit_key = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed + 3), step), 3)
+        x_real, real = seen(drawn.x, images, real_key)
 
         def loss_fn(d):
-            real_patches, real_attrs = _judge(d, drawn.x, images)
-            fake_loss = bce(_judge(d, drawn.x, drawn.fake)[0], 0.0)
+            real_patches, real_attrs = _judge(d, x_real, real)
+            fake_loss = bce(_judge(d, *seen(drawn.x, drawn.fake, fake_key))[0], 0.0)
             if editing:
-                fake_loss = 0.5 * (fake_loss + bce(_judge(d, drawn.x_edit, drawn.fake_edit)[0], 0.0))
+                fake_loss = 0.5 * (fake_loss + bce(_judge(d, *seen(drawn.x_edit, drawn.fake_edit, edit_key))[0], 0.0))
             d_attr = attribute_bce(real_attrs, labels) if real_attrs is not None else jnp.float32(0.0)
-            return 0.5 * (bce(real_patches, 1.0) + fake_loss) + cfg.d_attr_weight * d_attr, d_attr
+            r1 = lazy_r1(step, cfg.r1_gamma, lambda im: _judge(d, x_real, im)[0], real) if cfg.r1_gamma else 0.0
+            return 0.5 * (bce(real_patches, 1.0) + fake_loss) + cfg.d_attr_weight * d_attr + r1, (d_attr, r1)
 
-        (loss, d_attr), grads = nnx.value_and_grad(loss_fn, has_aux=True)(d)
+        (loss, (d_attr, r1)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(d)
         d_opt.update(d, grads)
         metrics = {"d_loss": loss}
         if d.config.attribute_head:
             metrics["d_attr"] = d_attr
+        if cfg.r1_gamma:
+            metrics["d_r1"] = r1
         return nnx.state((d, d_opt)), metrics
 
     return jax.jit(g_step, donate_argnums=0), jax.jit(d_step, donate_argnums=0)
@@ -311,14 +328,43 @@ def make_train_step(g_def, d_def, cfg: ReconTrainConfig, table: jax.Array, coeff
     aids = StepAids(table, None if coefficients is None else jnp.asarray(coefficients, jnp.float32), critic_state,
                     identity_state, prior_arrays(prior))
 
+    average_step = make_average_step(g_def, cfg) if cfg.ema_half_life else None
+
     def step(state, *arrays):
-        g_state, d_state = state
+        g_state, d_state = state[:2]
         batch = FaceBatch(*arrays)
         g_state, redraws, gm = g_step(g_state, d_state, batch, aids)
         d_state, dm = d_step(d_state, batch, redraws)
-        return (g_state, d_state), {**{k: v for k, v in gm.items() if k != "g_loss"}, **dm}
+        averaged = (average_step(state[2], g_state),) if average_step else ()
+        return (g_state, d_state, *averaged), {**{k: v for k, v in gm.items() if k != "g_loss"}, **dm}
 
     return step
+
+
+def make_average_step(g_def, cfg: ReconTrainConfig) -> Callable:
+    """Jitted `(average, g_state) -> average`: the generator's moving average after a G step (`cfg.ema_half_life`)."""
+
+    def step(average, g_state):
+        g, g_opt = nnx.merge(g_def, g_state)
+        decay = ema_decay(g_opt.step[...] * cfg.batch_size, cfg.batch_size, cfg.ema_half_life)
+        return update_average(average, generator_weights(g), decay)
+
+    return jax.jit(step, donate_argnums=0)
+
+
+def training_state(g_def, g_state, d_state, cfg: ReconTrainConfig) -> tuple:
+    """What a U-Net run trains and checkpoints: (G, D) and, under `cfg.ema_half_life`, G's moving average (a copy)."""
+    if not cfg.ema_half_life:
+        return g_state, d_state
+    return g_state, d_state, jax.tree.map(jnp.copy, generator_weights(nnx.merge(g_def, g_state)[0]))
+
+
+def inference_unet(g_def, state: tuple) -> UNet:
+    """The U-Net a training state stands for: G's weights, or their moving average where the run keeps one."""
+    unet, _ = nnx.merge(g_def, state[0])
+    if len(state) > 2:
+        nnx.update(unet, state[2])
+    return unet
 
 
 def fit_mapping(train, cfg: ReconTrainConfig, run_dir: Path) -> LandmarkMapping | None:
@@ -437,7 +483,7 @@ def train_recon(
     generator = make_generator(g_def, g_state, table, cfg, prior=prior)  # compiled once, given each epoch's weights
 
     def current(state) -> FaceGenerator:
-        return generator.with_weights(nnx.merge(g_def, state[0])[0])
+        return generator.with_weights(inference_unet(g_def, state))
 
     def validate(state) -> dict[str, float]:
         m = evaluate_images(current(state).render(val), val)
@@ -446,7 +492,7 @@ def train_recon(
     def write_preview(epoch: int, state) -> None:
         save_preview(run_dir / "previews" / f"epoch_{epoch:03d}.png", preview, current(state).render(preview))
         if cfg.snapshot_every and epoch % cfg.snapshot_every == 0:
-            shipped.save_network(run_dir / SNAPSHOTS / f"epoch_{epoch:03d}", nnx.merge(g_def, state[0])[0])
+            shipped.save_network(run_dir / SNAPSHOTS / f"epoch_{epoch:03d}", inference_unet(g_def, state))
 
     parallel = DataParallel.over(cfg.batch_size)  # every local device that divides the batch; None on one
     critic_state = jax.tree.map(jnp.copy, d_state) if cfg.critic == "frozen" else None  # the head as the warm-up left it
@@ -455,19 +501,21 @@ def train_recon(
     identity = identity_recogniser(cfg, dataset, run_dir, progress, log)
     if identity is not None and parallel is not None:
         identity = (identity[0], parallel.replicate(identity[1]))
-    (g_state, d_state), history, best_epoch = fit(
-        (g_state, d_state), make_train_step(g_def, d_def, cfg, jnp.asarray(table), None if mapping is None else mapping.coefficients,
+    state, history, best_epoch = fit(
+        training_state(g_def, g_state, d_state, cfg), make_train_step(g_def, d_def, cfg, jnp.asarray(table), None if mapping is None else mapping.coefficients,
                                             critic_state, identity, prior),
         epoch_batches(train, cfg, cfg.seed, parallel), cfg.epochs, run_dir=run_dir, validate=validate,
         best=("val_l1_mask", "min"), on_epoch_end=write_preview, steps_per_epoch=steps_per_epoch(train, cfg), desc="U-Net",
         progress=progress, log=log, parallel=parallel,
     )
-    test = evaluate_recon(generator.with_weights(nnx.merge(g_def, g_state)[0]), data["test"], train)
+    unet, d_state = inference_unet(g_def, state), state[1]
+    g_state = nnx.state((unet, nnx.merge(g_def, state[0])[1]))
+    test = evaluate_recon(generator.with_weights(unet), data["test"], train)
     test["best_epoch"] = best_epoch
     if profile.patchgan.attribute_head:  # how well the critic that taught the edits reads real test faces
         test["head_warmup"] = warmup
         test["head_test_accuracy"] = head_accuracy(d_def, d_state, data["test"], aids, cfg).round(4).tolist()
-    shipped.save_network(run_dir, nnx.merge(g_def, g_state)[0])  # what inference reads, before the run is finished
+    shipped.save_network(run_dir, unet)  # what inference reads, before the run is finished
     write_json(run_dir / runs.FINISHED, test)
     return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg, *stored_flip_settings(run_dir), prior)
 
@@ -499,7 +547,11 @@ def load_run(run_dir: Path, profile: Profile, encoding: str) -> ReconRun:
     runs.check(run_dir, runs.RunSpec.recon(profile, encoding))
     cfg = profile.recon
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, profile.patchgan, cfg)
-    g_state, history, test = restore_run(run_dir, g_def, g_state, beside=d_state)
+    if cfg.ema_half_life and not shipped.is_installed(run_dir):  # checkpoints hold (G, D, G's average)
+        state, history, test = restore_finished(run_dir, training_state(g_def, g_state, d_state, cfg))
+        g_state = nnx.state((inference_unet(g_def, state), nnx.merge(g_def, state[0])[1]))
+    else:
+        g_state, history, test = restore_run(run_dir, g_def, g_state, beside=d_state)
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
     return ReconRun(run_dir, encoding, g_def, g_state, table, history, test, cfg, *stored_flip_settings(run_dir),
                     stored_prior(run_dir, cfg))
