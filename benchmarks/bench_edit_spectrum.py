@@ -3,7 +3,8 @@ a trained U-Net and of the same U-Net untrained, on held-out CelebA-mini test fa
 pixelation and light blur (each minus the face) as references: the edits' size, their spectrum's axis ratio
 (`faceobf.evaluate.edit_spectrum`: ~1 for structure with no direction, 2.8 for a random 8 px mosaic) and the
 blockiness of the edited faces (`faceobf.evaluate.naturalness.blockiness`, ~1.3 for a real face).
-The stage-2 options pick the trained U-Net (default: the shipped one), e.g. `--attr-weight 0 --short`.
+The stage-2 options pick the trained U-Net (default: the shipped one), e.g. `--attr-weight 0 --short`;
+`--run-dir DIR [--snapshot N]` a run still training, or its weights after epoch N.
 For a local run (its checkpoints hold the discriminator), also what each of the generator's adversarial losses
 asks it to paint: the gradient, with respect to the edited face, of the attribute loss (the discriminator's head
 reading the flipped targets) and of the realism loss (its patches), with the same spectrum measures.
@@ -62,7 +63,7 @@ def figure(rows: dict[str, tuple[np.ndarray, ...]], path: Path) -> None:
 AUGMENTED_DRAWS = 16  # DiffAugment draws a gradient is averaged over, for a run trained with --diffaugment
 
 
-def loss_gradients(profile, encoding: str, faces: FaceFactors) -> dict[str, tuple[np.ndarray, float]]:
+def loss_gradients(profile, encoding: str, faces: FaceFactors, run_dir: Path) -> dict[str, tuple[np.ndarray, float]]:
     """{loss: ((N, R, R) grey gradient of that generator loss with respect to a face, inside the mask}: the picked local
     run's trained discriminator judging the real test faces as if asked for the seed's four flipped (what the loss
     would have the generator change, pixel by pixel; averaged over `AUGMENTED_DRAWS` DiffAugment draws for a run
@@ -72,7 +73,6 @@ def loss_gradients(profile, encoding: str, faces: FaceFactors) -> dict[str, tupl
     import jax.numpy as jnp
     from flax import nnx
 
-    from faceobf import runs
     from faceobf.train.checkpoints import restore_finished
     from faceobf.train.gan_kit import diff_augment
     from faceobf.train.losses import bce
@@ -81,7 +81,6 @@ def loss_gradients(profile, encoding: str, faces: FaceFactors) -> dict[str, tupl
                                      prior_arrays, training_state)
     from faceobf.reconstruct.planes import attribute_table
 
-    run_dir = runs.find(runs.RunSpec.recon(profile, encoding))
     cfg = profile.recon
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, profile.patchgan, cfg)
     state, _, _ = restore_finished(run_dir, training_state(g_def, g_state, d_state, cfg))
@@ -119,16 +118,23 @@ def main() -> None:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--encoding", default="onehot", choices=("onehot", "word2vec"))
     parser.add_argument("--figure", type=Path, help="write the faces, edits and spectra here (PNG)")
+    parser.add_argument("--run-dir", type=Path, help="this U-Net run folder (finished or still training)")
+    parser.add_argument("--snapshot", type=int, metavar="EPOCH", help="the run's weights after this epoch")
     add_options(parser, selecting=True)
     args = parser.parse_args()
-    from faceobf import networks, shipped, trained
+    from faceobf import networks, runs, shipped, trained
 
     dataset = CelebA.open(args.root)
     profile = apply_options(get_profile(args.profile), args)
     faces = face_factors(dataset, dataset.split("test")[: args.faces], profile.recon.resolution, progress=False)
-    generator = trained.obfuscator(profile, args.encoding).generator
+    from faceobf.train.recon import SNAPSHOTS
+
+    run_dir = args.run_dir or shipped.find_or_install(runs.RunSpec.recon(profile, args.encoding))
+    weights = None if args.snapshot is None else run_dir / SNAPSHOTS / f"epoch_{args.snapshot:03d}"
+    generator = trained.obfuscator(profile, args.encoding, unet_dir=run_dir, unet_weights=weights).generator
     untrained = generator.with_weights(networks.generator_network(profile.unet, profile.recon, seed=0))
-    print(f"{len(faces)} test faces at {profile.recon.resolution} px; U-Net: {run_name(profile, args.encoding)}")
+    print(f"{len(faces)} test faces at {profile.recon.resolution} px; U-Net: {run_dir.name}"
+          + ("" if weights is None else f" after epoch {args.snapshot}"))
     rows = {}
     for name, g in (("trained", generator), ("untrained", untrained)):
         redrawn, edited = g.render(faces), g.render(faces, flipped(faces.attributes))
@@ -138,8 +144,8 @@ def main() -> None:
         summary["blockiness edited"] = float(np.median([blockiness(to_uint8(f)) for f in edited]))
         print(name, "  ".join(f"{k} {v:.2f}" for k, v in summary.items()))
         rows[f"{name}: redrawn / seed's four flipped / edit - redraw"] = (redrawn, edited, differences)
-    if not shipped.is_installed(trained.obfuscator(profile, args.encoding).run_dir):
-        for name, (gradient, size) in loss_gradients(profile, args.encoding, faces).items():
+    if runs.is_finished(run_dir) and not shipped.is_installed(run_dir) and weights is None:  # its discriminator
+        for name, (gradient, size) in loss_gradients(profile, args.encoding, faces, run_dir).items():
             print(f"gradient of the {name} w.r.t. the face: axis ratio {spectrum_summary(gradient)['axis ratio']:.2f}, "
                   f"mean size x its weight {size:.2e}")
             rows[f"gradient of the {name}"] = (faces.images / 255.0, gradient)
@@ -152,12 +158,6 @@ def main() -> None:
 
 def to_uint8(face: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(face * 255.0), 0, 255).astype(np.uint8)
-
-
-def run_name(profile, encoding: str) -> str:
-    from faceobf.options import run_variant
-
-    return f"{profile.name} {run_variant(encoding, profile)}"
 
 
 if __name__ == "__main__":
