@@ -1,8 +1,8 @@
 """Which part of stage 2 draws the mosaic and bands: the edits (the seed's four flipped, minus the plain redraw) of
 a trained U-Net and of the same U-Net untrained, on held-out CelebA-mini test faces at the U-Net's size, with
-pixelation and light blur (each minus the face) as references: the edits' size, their spectrum's axis ratio
-(`faceobf.evaluate.edit_spectrum`: ~1 for structure with no direction, 2.8 for a random 8 px mosaic) and the
-blockiness of the edited faces (`faceobf.evaluate.naturalness.blockiness`, ~1.3 for a real face).
+smooth noise, a light blur and pixelation (each minus the face) as references: the edits' size, their
+spectrum's axis ratio (`faceobf.evaluate.edit_spectrum`: ~1 for structure with no direction, more for
+blocks and bands) and the blockiness of the edited faces (`faceobf.evaluate.naturalness.blockiness`, ~1.3 for a real face).
 The stage-2 options pick the trained U-Net (default: the shipped one), e.g. `--attr-weight 0 --short`;
 `--run-dir DIR [--snapshot N]` a run still training, or its weights after epoch N.
 For a local run (its checkpoints hold the discriminator), also what each of the generator's adversarial losses
@@ -28,9 +28,15 @@ from faceobf.profiles import get_profile
 from faceobf.reconstruct.factors import FaceFactors, face_factors
 
 
-def reference_differences(faces: FaceFactors) -> dict[str, np.ndarray]:
-    """{name: (N, R, R) grey difference of a baseline minus the face, inside the mask} for light blur and pixelation."""
-    out = {}
+def reference_differences(faces: FaceFactors, seed: int = 0) -> dict[str, np.ndarray]:
+    """{name: (N, R, R) grey difference inside the faces' masks}: a change with no direction (noise smoothed over 2 px,
+    10 grey levels, in the feathered mask) and a light blur and pixelation, each minus the face."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    feathered = [cv2.GaussianBlur(m.astype(np.float64), (0, 0), 1.5) for m in faces.masks]
+    smooth = [cv2.GaussianBlur(rng.normal(size=m.shape), (0, 0), 2.0) for m in feathered]
+    out = {"smooth noise": np.stack([n / n.std() * 10 / 255 * m for n, m in zip(smooth, feathered)])}
     for name, apply in (("blur 1.5 px", lambda f, m: blur_face(f, m, 1.5)),
                         ("pixelated 4 px", lambda f, m: pixelate_face(f, m, 4))):
         out[name] = np.stack([(apply(f, m.astype(np.float64)).astype(np.float64) - f).mean(-1) / 255.0 * m
@@ -139,18 +145,21 @@ def main() -> None:
     for name, g in (("trained", generator), ("untrained", untrained)):
         redrawn, edited = g.render(faces), g.render(faces, flipped(faces.attributes))
         differences = edit_differences(g, faces)
-        summary = spectrum_summary(differences)
+        summary = spectrum_summary(differences, faces.masks)
         summary["blockiness redrawn"] = float(np.median([blockiness(to_uint8(f)) for f in redrawn]))
         summary["blockiness edited"] = float(np.median([blockiness(to_uint8(f)) for f in edited]))
         print(name, "  ".join(f"{k} {v:.2f}" for k, v in summary.items()))
         rows[f"{name}: redrawn / seed's four flipped / edit - redraw"] = (redrawn, edited, differences)
-    if runs.is_finished(run_dir) and not shipped.is_installed(run_dir) and weights is None:  # its discriminator
+    own_critic = profile.recon.critic != "frozen"  # under 'frozen' the attribute loss came from another head
+    if runs.is_finished(run_dir) and not shipped.is_installed(run_dir) and weights is None and own_critic:
         for name, (gradient, size) in loss_gradients(profile, args.encoding, faces, run_dir).items():
-            print(f"gradient of the {name} w.r.t. the face: axis ratio {spectrum_summary(gradient)['axis ratio']:.2f}, "
+            ratio = spectrum_summary(gradient, faces.masks)["axis ratio"]
+            print(f"gradient of the {name} w.r.t. the face: axis ratio {ratio:.2f}, "
                   f"mean size x its weight {size:.2e}")
             rows[f"gradient of the {name}"] = (faces.images / 255.0, gradient)
     for name, differences in reference_differences(faces).items():
-        print(name, "minus the face:", "  ".join(f"{k} {v:.2f}" for k, v in spectrum_summary(differences).items()))
+        summary = spectrum_summary(differences, faces.masks)
+        print(f"{name}:", "  ".join(f"{k} {v:.2f}" for k, v in summary.items()))
     print("blockiness of the real faces:", f"{np.median([blockiness(f) for f in faces.images]):.2f}")
     if args.figure:
         figure(rows, args.figure)

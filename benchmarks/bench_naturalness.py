@@ -5,7 +5,8 @@ tool's photo path on the aligned images, shipped `cpu` models, no flips and the 
 The stage-2 options pick another trained U-Net (e.g. `--appearance-prior --short`: the run that
 `faceobf train recon --profile cpu --appearance-prior --short` made in $FACEOBF_RUNS), and `--snapshot N`
 its weights after epoch N (a run trained with `--snapshot-every`; a curve over a long run, one call per epoch);
-`--run-dir DIR` judges that run folder, finished or still training (the same stage-2 options as it was trained with).
+`--run-dir DIR` judges that run folder (the same stage-2 options as it was trained with; one still training by its
+snapshots).
 
 Reference and held-out faces are of different people (the test split's people in two random halves).
 

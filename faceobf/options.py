@@ -91,8 +91,8 @@ STAGE2_OPTIONS: list[Option] = [
     Option("--diffaugment", "show the discriminator every pair (factors, image), real or drawn, translated and cut out "
            "(DiffAugment), so it overfits less on few faces", lambda p, on: profiles.with_switch(p, "diffaugment", on),
            _train("diffaugment"), type=None, name=lambda p: "daug" if p.recon.diffaugment else None),
-    Option("--r1", "lazy R1 penalty on real faces, its gamma (StyleGAN2's, every 16 D steps)", profiles.with_r1,
-           _train("r1_gamma"), metavar="GAMMA"),
+    Option("--r1", "lazy R1 penalty on real faces (their summed patch logits), its gamma; every 16 D steps",
+           profiles.with_r1, _train("r1_gamma"), metavar="GAMMA"),
     Option("--ema", "keep a moving average of the generator (half-life in images) for validation, snapshots and "
            "inference", profiles.with_average, _train("ema_half_life"), type=int, metavar="IMAGES"),
     Option("--no-inject", "attribute planes at the input only, no inject layers (an ablation)",

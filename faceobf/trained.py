@@ -115,6 +115,9 @@ def obfuscator(profile: Profile, encoding: str = "onehot", policy: Policy | None
                                    lambda: recon_run(profile, encoding).unet())
     else:
         runs.check(unet_dir, runs.RunSpec.recon(profile, encoding))
+        if unet_weights is None and not runs.is_finished(unet_dir):
+            raise runs.MissingCheckpointError(f"{unet_dir.name} is still training: judge one of its snapshots "
+                                              "(trained with --snapshot-every; e.g. --snapshot 5)")
         generator = networks.generator(profile, encoding, unet_dir, unet_weights)
     upscale_faces = None
     if upscale is not False:

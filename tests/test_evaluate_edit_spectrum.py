@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -21,10 +22,11 @@ def test_noise_has_no_preferred_direction_and_blocks_and_bands_do() -> None:
     assert ratios["blocks"] > 2 and ratios["bands"] > 10
 
 
-def test_the_summary_sizes_the_edits_in_grey_levels() -> None:
-    differences = np.zeros((4, 64, 64))
+def test_the_summary_sizes_the_differences_in_grey_levels_inside_the_masks() -> None:
+    differences, masks = np.zeros((4, 64, 64)), np.zeros((4, 64, 64))
     differences[:, 16:48, 16:48] = 10 / 255
-    assert spectrum_summary(differences)["mean |edit - redraw| (grey levels)"] == pytest.approx(10.0)
+    masks[:, 16:48, 8:56] = 1  # a third of the mask unchanged: counted, as zero
+    assert spectrum_summary(differences, masks)["mean |difference| (grey levels)"] == pytest.approx(20 / 3)
 
 
 def test_flipped_flips_the_named_attributes_only() -> None:

@@ -6,8 +6,10 @@
   context) move with the image, so the pair stays aligned (the attribute planes are left as they are:
   they say what the face should be, not where). DiffAugment's colour jitter is left out: the discriminator's
   attribute head reads colour attributes (hair colours, Pale_Skin) from the same images.
-* Lazy R1 (Mescheder et al., 2018; StyleGAN2): gamma/2 times the squared gradient of the real patch logits
-  with respect to the real image, every `R1_INTERVAL` D steps and scaled by it.
+* Lazy R1 (Mescheder et al., 2018; StyleGAN2): gamma/2 times the squared gradient of the real faces'
+  patch logits, summed over the patches (so gamma is on another scale than StyleGAN2's single logit),
+  with respect to the real image as the discriminator is shown it (augmented, under DiffAugment), every
+  `R1_INTERVAL` D steps and scaled by it.
 * An exponential moving average of the generator's weights (StyleGAN2-ADA's schedule: a half-life in
   images, ramped up over the first images seen), the weights validation, snapshots and inference use
   (its parameters: the U-Net's group norm keeps no batch statistics).
@@ -15,7 +17,7 @@
 Why translation matters here (`benchmarks/bench_edit_spectrum.py`): the gradient a strided discriminator
 sends the generator, from its patches and from its attribute head alike, is a lattice on its stride grid;
 a generator that follows it step after step paints that lattice (the mosaic). Shifted afresh each step,
-the lattice's phase is different every time, and what the steps add up to is smooth.
+the lattice's phase differs every time, and what the steps add up to is a weaker lattice.
 """
 
 from __future__ import annotations

@@ -316,7 +316,8 @@ def warm_up_head(d_def, d_state, train, val, aids: StepAids, cfg: ReconTrainConf
 def make_train_step(g_def, d_def, cfg: ReconTrainConfig, table: jax.Array, coefficients: jax.Array | None = None,
                     critic_state: nnx.State | None = None, identity: tuple[nnx.GraphDef, nnx.State] | None = None,
                     prior: AppearancePrior | None = None) -> Callable:
-    """`((g_state, d_state), *batch) -> (state, metrics)`: one G step, then one D step on its redraws.
+    """`(state, *batch) -> (state, metrics)`: one G step, then one D step on its redraws (and, under
+    `ema_half_life`, the average's step); the state is `training_state`'s (G, D[, G's average]).
 
     `coefficients` (40, 68, 2): the landmark mapping's, needed under geometry 'follow'; `critic_state`: the frozen
     critic's, needed under critic 'frozen' (a copy: the steps donate the live discriminator's buffers); `identity`:
@@ -331,6 +332,8 @@ def make_train_step(g_def, d_def, cfg: ReconTrainConfig, table: jax.Array, coeff
     average_step = make_average_step(g_def, cfg) if cfg.ema_half_life else None
 
     def step(state, *arrays):
+        if len(state) != 2 + bool(average_step):
+            raise ValueError("the training state is (G, D) and, under ema_half_life, G's average: `training_state`")
         g_state, d_state = state[:2]
         batch = FaceBatch(*arrays)
         g_state, redraws, gm = g_step(g_state, d_state, batch, aids)
