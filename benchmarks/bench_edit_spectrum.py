@@ -25,6 +25,7 @@ from faceobf.evaluate.naturalness import blockiness
 from faceobf.obfuscate.baselines import blur_face, pixelate_face
 from faceobf.options import add_options, apply_options
 from faceobf.profiles import get_profile
+from faceobf.reconstruct.editing import as_uint8
 from faceobf.reconstruct.factors import FaceFactors, face_factors
 
 
@@ -146,8 +147,8 @@ def main() -> None:
         redrawn, edited = g.render(faces), g.render(faces, flipped(faces.attributes))
         differences = edit_differences(g, faces)
         summary = spectrum_summary(differences, faces.masks)
-        summary["blockiness redrawn"] = float(np.median([blockiness(to_uint8(f)) for f in redrawn]))
-        summary["blockiness edited"] = float(np.median([blockiness(to_uint8(f)) for f in edited]))
+        summary["blockiness redrawn"] = float(np.median([blockiness(as_uint8(f)) for f in redrawn]))
+        summary["blockiness edited"] = float(np.median([blockiness(as_uint8(f)) for f in edited]))
         print(name, "  ".join(f"{k} {v:.2f}" for k, v in summary.items()))
         rows[f"{name}: redrawn / seed's four flipped / edit - redraw"] = (redrawn, edited, differences)
     own_critic = profile.recon.critic != "frozen"  # under 'frozen' the attribute loss came from another head
@@ -163,10 +164,6 @@ def main() -> None:
     print("blockiness of the real faces:", f"{np.median([blockiness(f) for f in faces.images]):.2f}")
     if args.figure:
         figure(rows, args.figure)
-
-
-def to_uint8(face: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(face * 255.0), 0, 255).astype(np.uint8)
 
 
 if __name__ == "__main__":

@@ -350,39 +350,40 @@ def with_switch(profile: Profile, name: str, on: bool = True) -> Profile:
     return replace(profile, recon=replace(profile.recon, **{name: bool(on)}))
 
 
+def with_at_least(profile: Profile, name: str, value: float | int, tag: str, minimum: float, refusal: str) -> Profile:
+    """`with_setting` for a value that must be at least `minimum` (below it, a UsageError saying `refusal`)."""
+    if value < minimum:
+        raise UsageError(refusal)
+    return with_setting(profile, name, value, tag)
+
+
 def with_r1(profile: Profile, gamma: float) -> Profile:
     """The profile with lazy R1 of weight `gamma` on real faces (tagged 'r1<gamma>')."""
-    if gamma < 0:
-        raise UsageError(f"--r1 {gamma}: a weight >= 0 (0: off)")
-    return with_setting(profile, "r1_gamma", float(gamma), "r1")
+    return with_at_least(profile, "r1_gamma", float(gamma), "r1", 0, f"--r1 {gamma}: a weight >= 0 (0: off)")
 
 
 def with_average(profile: Profile, half_life: int) -> Profile:
     """The profile keeping a moving average of the generator, half-life `half_life` images (tagged 'ema<half_life>')."""
-    if half_life < 0:
-        raise UsageError(f"--ema {half_life}: a half-life in images >= 0 (0: none)")
-    return with_setting(profile, "ema_half_life", int(half_life), "ema")
+    return with_at_least(profile, "ema_half_life", int(half_life), "ema", 0,
+                         f"--ema {half_life}: a half-life in images >= 0 (0: none)")
 
 
 def with_epochs(profile: Profile, epochs: int) -> Profile:
     """The profile with the U-Net trained for `epochs` (tagged 'e<epochs>')."""
-    if epochs < 1:
-        raise UsageError(f"--epochs {epochs}: train at least one epoch")
-    return with_setting(profile, "epochs", int(epochs), "e")
+    return with_at_least(profile, "epochs", int(epochs), "e", 1, f"--epochs {epochs}: train at least one epoch")
 
 
 def with_snapshots(profile: Profile, every: int) -> Profile:
     """The profile keeping the generator's weights every `every` epochs (tagged 'snap<every>')."""
-    if every < 0:
-        raise UsageError(f"--snapshot-every {every}: a number of epochs, 0 for none")
-    return with_setting(profile, "snapshot_every", int(every), "snap")
+    return with_at_least(profile, "snapshot_every", int(every), "snap", 0,
+                         f"--snapshot-every {every}: a number of epochs, 0 for none")
 
 
 def with_epoch_size(profile: Profile, size: int) -> Profile:
     """The profile with each epoch drawing `size` train faces afresh (tagged 'ep<size>')."""
-    if size < profile.recon.batch_size:
-        raise UsageError(f"--epoch-size {size}: at least one batch ({profile.recon.batch_size} faces) per epoch")
-    return with_setting(profile, "epoch_size", int(size), "ep")
+    batch = profile.recon.batch_size
+    return with_at_least(profile, "epoch_size", int(size), "ep", batch,
+                         f"--epoch-size {size}: at least one batch ({batch} faces) per epoch")
 
 
 def with_ablation_budget(profile: Profile) -> Profile:

@@ -362,6 +362,11 @@ def training_state(g_def, g_state, d_state, cfg: ReconTrainConfig) -> tuple:
     return g_state, d_state, jax.tree.map(jnp.copy, generator_weights(nnx.merge(g_def, g_state)[0]))
 
 
+def inference_state(g_def, state: tuple) -> nnx.State:
+    """The (U-Net, optimizer) state a training state stands for, its weights `inference_unet`'s."""
+    return nnx.state((inference_unet(g_def, state), nnx.merge(g_def, state[0])[1]))
+
+
 def inference_unet(g_def, state: tuple) -> UNet:
     """The U-Net a training state stands for: G's weights, or their moving average where the run keeps one."""
     unet, _ = nnx.merge(g_def, state[0])
@@ -511,8 +516,8 @@ def train_recon(
         best=("val_l1_mask", "min"), on_epoch_end=write_preview, steps_per_epoch=steps_per_epoch(train, cfg), desc="U-Net",
         progress=progress, log=log, parallel=parallel,
     )
-    unet, d_state = inference_unet(g_def, state), state[1]
-    g_state = nnx.state((unet, nnx.merge(g_def, state[0])[1]))
+    g_state, d_state = inference_state(g_def, state), state[1]
+    unet = nnx.merge(g_def, g_state)[0]
     test = evaluate_recon(generator.with_weights(unet), data["test"], train)
     test["best_epoch"] = best_epoch
     if profile.patchgan.attribute_head:  # how well the critic that taught the edits reads real test faces
@@ -552,7 +557,7 @@ def load_run(run_dir: Path, profile: Profile, encoding: str) -> ReconRun:
     g_def, g_state, d_def, d_state = create_recon_state(profile.unet, profile.patchgan, cfg)
     if cfg.ema_half_life and not shipped.is_installed(run_dir):  # checkpoints hold (G, D, G's average)
         state, history, test = restore_finished(run_dir, training_state(g_def, g_state, d_state, cfg))
-        g_state = nnx.state((inference_unet(g_def, state), nnx.merge(g_def, state[0])[1]))
+        g_state = inference_state(g_def, state)
     else:
         g_state, history, test = restore_run(run_dir, g_def, g_state, beside=d_state)
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
