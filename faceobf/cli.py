@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
-
 from faceobf.commands import evaluate, models, obfuscate, train
 
 
@@ -49,6 +47,8 @@ def _cmd_data_union(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_landmarks(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from faceobf.data import CelebA
     from faceobf.disentangle.landmarks import landmark_cache
 
@@ -70,7 +70,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from faceobf.data.download import CELEBA_FILES
+    from faceobf.data.celeba_files import CELEBA_FILES
 
     parser = argparse.ArgumentParser(prog="faceobf", description="Identity obfuscation in face images.")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -133,7 +133,8 @@ def upscale_function(model: Upscaler, batch_size: int) -> BatchedModel:
 
 def classifier(profile: Profile, run_dir: Path) -> AttributeClassifier:
     """The attribute classifier of a finished run of `profile`."""
-    model = shipped.load_network(run_dir, lambda: ResNet(profile.fac_model, rngs=nnx.Rngs(0)))
+    model = shipped.load_network(run_dir, lambda: ResNet(profile.fac_model, rngs=nnx.Rngs(0)),
+                                 f"ResNet {profile.fac_model!r}")
     return AttributeClassifier(model, profile.fac.resolution, profile.fac.batch_size)
 
 
@@ -141,12 +142,14 @@ def generator(profile: Profile, encoding: str, run_dir: Path, weights_dir: Path 
     """The U-Net of a run of (`profile`, `encoding`) as stage 2's generator, with the run's landmark mapping, flip
     strength and prior; its weights from `weights_dir` when given (a snapshot of a run still training)."""
     cfg = profile.recon
-    unet = shipped.load_network(weights_dir or run_dir, lambda: generator_network(profile.unet, cfg))
+    unet = shipped.load_network(weights_dir or run_dir, lambda: generator_network(profile.unet, cfg),
+                                f"generator {profile.unet!r} {cfg!r}")
     table = attribute_table(encoding, np.zeros((0, 40)), run_dir)
     return face_generator(unet, table, cfg, *stored_flip_settings(run_dir), stored_prior(run_dir, cfg))
 
 
 def upscaler(profile: Profile, run_dir: Path) -> BatchedModel:
     """The upscaler of a finished run of `profile`, as a batched function of faces."""
-    model = shipped.load_network(run_dir, lambda: Upscaler(profile.upscaler, rngs=nnx.Rngs(0)))
+    model = shipped.load_network(run_dir, lambda: Upscaler(profile.upscaler, rngs=nnx.Rngs(0)),
+                                 f"Upscaler {profile.upscaler!r}")
     return upscale_function(model, profile.upscaler_train.batch_size)

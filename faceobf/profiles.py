@@ -10,11 +10,9 @@ import platform
 from dataclasses import dataclass, field, replace
 
 from faceobf.errors import UsageError
-from faceobf.models.identity_cnn import IdentityCNNConfig
-from faceobf.models.recogniser import RecogniserConfig
-from faceobf.models.resnet import ResNetConfig
-from faceobf.models.unet import PatchGANConfig, UNetConfig
-from faceobf.models.upscaler import UpscalerConfig
+from faceobf.models.configs import (
+    IdentityCNNConfig, PatchGANConfig, RecogniserConfig, ResNetConfig, UNetConfig, UpscalerConfig,
+)
 
 PROFILE_ENV = "FACEOBF_PROFILE"
 

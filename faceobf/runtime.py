@@ -11,8 +11,10 @@ the trainers and the evaluation all get them:
   `FACEOBF_XLA_FLAGS=0` leaves `XLA_FLAGS` untouched. GPUs and TPUs ignore it.
 * **A warm start.** JAX's persistent compilation cache under `$FACEOBF_CACHE/jax-compilation`
   (default `~/.cache/faceobf/jax-compilation`): a second `faceobf obfuscate`, chapter run or training
-  resumes with the compiled programs of the first instead of compiling again. `FACEOBF_COMPILATION_CACHE=0`
-  switches it off; `FACEOBF_COMPILATION_CACHE=/some/dir` puts it elsewhere.
+  resumes with the compiled programs of the first instead of compiling again, and finished networks'
+  layouts are kept under `$FACEOBF_CACHE/network-layouts` (`faceobf.layouts`), so a model loads without
+  tracing its constructor. `FACEOBF_COMPILATION_CACHE=0` switches both off;
+  `FACEOBF_COMPILATION_CACHE=/some/dir` puts the compiled programs elsewhere.
 """
 
 from __future__ import annotations
@@ -73,6 +75,15 @@ def compilation_cache_dir() -> Path | None:
         return Path(value).expanduser()
     cache = os.environ.get("FACEOBF_CACHE") or Path.home() / ".cache" / "faceobf"
     return Path(cache).expanduser() / "jax-compilation"
+
+
+def layout_cache_dir() -> Path | None:
+    """Where finished networks' layouts are kept across processes (`faceobf.layouts`), or None when the warm
+    start is switched off."""
+    if os.environ.get(COMPILATION_CACHE_ENV, "").lower() in OFF:
+        return None
+    cache = os.environ.get("FACEOBF_CACHE") or Path.home() / ".cache" / "faceobf"
+    return Path(cache).expanduser() / "network-layouts"
 
 
 def configure_compilation_cache() -> Path | None:

@@ -25,6 +25,7 @@ from flax import nnx
 from faceobf import runs
 from faceobf.errors import FaceobfError, OutputExistsError
 from faceobf.io import save_npz, write_json
+from faceobf.layouts import network_layout
 from faceobf.paths import runs_root
 
 SHIPPED_ROOT = Path(__file__).parent / "shipped"
@@ -87,8 +88,9 @@ def with_arrays(like: Any, arrays: dict[str, np.ndarray]) -> Any:
         shape, dtype = (leaf.shape, leaf.dtype) if hasattr(leaf, "dtype") else (np.shape(leaf), np.asarray(leaf).dtype)
         if value.shape != tuple(shape):
             raise ShippedModelError(f"{key}: shipped shape {value.shape}, the network wants {tuple(shape)}")
-        out.append(jax.numpy.asarray(value.astype(dtype)))
-    return jax.tree_util.tree_unflatten(treedef, out)
+        out.append(value.astype(dtype))
+    # one transfer of every array (jnp.asarray of a numpy array would stage and compile a copy per distinct shape)
+    return jax.tree_util.tree_unflatten(treedef, jax.device_put(out))
 
 
 def cards(root: Path | None = None) -> list[dict]:
@@ -181,10 +183,10 @@ def save_network(run_dir: Path, network: nnx.Module) -> Path:
     return path
 
 
-def load_network(run_dir: Path, build: Callable[[], nnx.Module]) -> nnx.Module:
+def load_network(run_dir: Path, build: Callable[[], nnx.Module], layout_key: str) -> nnx.Module:
     """The trained network of a finished run: laid out by `build` under `nnx.eval_shape` (shapes only: no random
-    initialisation runs) and filled from the run's shipped `weights.npz` or its `network.npz`. A run that has
-    neither raises `NoNetworkFileError`."""
+    initialisation runs; kept per `layout_key`, the configuration's description, by `faceobf.layouts`) and filled
+    from the run's shipped `weights.npz` or its `network.npz`. A run that has neither raises `NoNetworkFileError`."""
     run_dir = Path(run_dir)
     if is_installed(run_dir):
         arrays = _installed_arrays(run_dir)
@@ -193,7 +195,7 @@ def load_network(run_dir: Path, build: Callable[[], nnx.Module]) -> nnx.Module:
             arrays = {key: npz[key] for key in npz.files}
     else:
         raise NoNetworkFileError(f"{run_dir}: no {WEIGHTS} or {NETWORK}")
-    graphdef, abstract = nnx.split(nnx.eval_shape(build))
+    graphdef, abstract = network_layout(build, layout_key)
     return nnx.merge(graphdef, with_arrays(abstract, arrays))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
+from faceobf.obfuscate.baselines import EXACT_BLUR_SIGMA, blackout_face, blur_face, gaussian_blur, pixelate_face
 from faceobf.evaluate.methods import FALLBACK, METHODS, UNTOUCHED, face_mask, get_method, process_crops
 from faceobf.disentangle.template import MEAN_LANDMARKS
 
@@ -48,6 +48,22 @@ def test_baseline_strengths() -> None:
         pixelate_face(image, mask, 1)
     with pytest.raises(ValueError, match="does not match"):
         blackout_face(image, np.ones((8, 8)))
+
+
+@pytest.mark.parametrize("sigma", [EXACT_BLUR_SIGMA + 0.5, 20.0, 70.0])
+def test_a_wide_blur_on_a_shrunk_copy_matches_the_exact_blur(sigma: float) -> None:
+    """A photo-sized face's fallback blur (sigma = width / 9) runs on a shrunk copy: within 2 grey levels of
+    OpenCV's exact Gaussian blur away from the border, and no sharper (mean horizontal gradient)."""
+    import cv2
+    from skimage import data
+
+    image = cv2.resize(data.astronaut(), (1200, 1000)).astype(np.float32)
+    k = int(2 * np.ceil(3 * sigma) + 1)
+    exact, fast = cv2.GaussianBlur(image, (k, k), sigma), gaussian_blur(image, sigma)
+    inner = slice(int(3 * sigma), -int(3 * sigma))
+    assert np.abs(exact - fast)[inner, inner].max() < 2.0
+    assert np.abs(np.diff(fast, axis=1)).mean() <= np.abs(np.diff(exact, axis=1)).mean() * 1.001
+    np.testing.assert_array_equal(gaussian_blur(image, 3.0), cv2.GaussianBlur(image, (19, 19), 3.0))
 
 
 def test_unknown_method_and_unet_method_without_models(crop: np.ndarray) -> None:

@@ -16,7 +16,9 @@ from faceobf.disentangle.landmarks import detect_faces
 from faceobf.disentangle.align import CROP, similarity_to_template
 from faceobf.obfuscate.batch import read_report
 from faceobf.obfuscate.detect import DetectorSettings, detect
-from faceobf.obfuscate.pipeline import MissedFaceError, NoFaceError, Obfuscator, fallback_region
+from faceobf.obfuscate.detect import Detection
+from faceobf.obfuscate.pipeline import (MissedFaceError, NoFaceError, Obfuscator, apply_fallback, fallback_area,
+                                        fallback_in_place, fallback_region)
 from faceobf.obfuscate.policies import FlipNamed
 from faceobf.disentangle.template import MEAN_LANDMARKS
 
@@ -117,6 +119,27 @@ def test_small_faces_get_the_fallback(obfuscator: Obfuscator) -> None:
     assert not np.array_equal(out, photo)
     with pytest.raises(ValueError, match="unknown fallback 'smudge'"):
         replace(obfuscator, fallback="smudge")
+
+
+@pytest.mark.parametrize("how", ["blur", "pixelate", "blackout"])
+def test_a_fallback_worked_on_its_window_equals_the_whole_photo_one(how: str) -> None:
+    """The tool gives a fallback on the face's window only (`fallback_in_place`, no photo-sized mask or float
+    copy): the same pixels as the whole-photo fallback, for faces inside the photo, at its edges and over its corner."""
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    template = MEAN_LANDMARKS * 0.5
+    for left, top in ((150, 100), (-20, 80), (330, 240), (-30, -25)):
+        points = template + np.array([left, top]) + rng.normal(0, 1.0, template.shape)
+        box = (left + 10, top + 5, left + 80, top + 90)
+        (y0, x0), region = fallback_area(photo.shape[:2], box, points)
+        whole = fallback_region(photo.shape[:2], box, points)
+        assert whole[:y0].sum() == whole[:, :x0].sum() == 0
+        assert whole[y0 + region.shape[0]:].sum() == whole[:, x0 + region.shape[1]:].sum() == 0
+        np.testing.assert_array_equal(region, whole[y0 : y0 + region.shape[0], x0 : x0 + region.shape[1]])
+        out, changed = photo.copy(), np.zeros(photo.shape[:2], np.uint8)
+        fallback_in_place(out, changed, Detection(box, {"hog": 1.0}, points), how)
+        np.testing.assert_array_equal(out, apply_fallback(photo, whole, how, 70))  # the box is 70 px wide
+        np.testing.assert_array_equal(changed, whole > 0)
 
 
 def test_a_photo_without_a_face_fails_closed(obfuscator: Obfuscator) -> None:

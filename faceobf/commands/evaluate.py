@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from faceobf.commands.common import add_model_choice, add_profile, add_root, announce_profile
+from faceobf.commands.common import LazyChoices, add_model_choice, add_profile, add_root, announce_profile
 from faceobf.errors import OutputExistsError
 
 
@@ -14,8 +14,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from faceobf.evaluate.report import markdown_table
     from faceobf.evaluate.study import run_study, write_study
 
+    from faceobf.evaluate.methods import DEFAULT_METHODS
+
     profile = announce_profile(args)
-    study = run_study(profile, CelebA.open(args.root), args.encoding, args.methods)
+    study = run_study(profile, CelebA.open(args.root), args.encoding, args.methods or DEFAULT_METHODS)
     json_path, md_path = write_study(study, Path(args.out))
     print(markdown_table(study.table))
     print(f"reports: {json_path} and {md_path}")
@@ -55,14 +57,18 @@ def _cmd_human_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _method_names() -> list[str]:
+    """The registry's method names (imported when an option is checked or its help printed)."""
+    from faceobf.evaluate.methods import METHODS
+
+    return list(METHODS)
+
+
 def add_parsers(commands) -> None:
     """`faceobf evaluate` and `faceobf human-test make | score`."""
-    from faceobf.evaluate.methods import METHODS
-    from faceobf.evaluate.protocol import DEFAULT_METHODS
-
     ev = commands.add_parser("evaluate", help="machine assessor, landmark attacker and the seed's protocol over obfuscation methods")
-    ev.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(DEFAULT_METHODS), metavar="METHOD",
-                    help=f"methods to compare (default all: {', '.join(METHODS)})")
+    ev.add_argument("--methods", nargs="+", choices=LazyChoices(_method_names), metavar="METHOD",
+                    help="methods to compare (default all: %(choices)s)")
     add_profile(ev, "whose models and evaluation size (default: the active profile)")
     add_model_choice(ev)
     add_root(ev)
@@ -73,8 +79,9 @@ def add_parsers(commands) -> None:
     human_commands = human.add_subparsers(dest="human_command", required=True)
     make = human_commands.add_parser("make", help="write index.html (self-contained, offline), key.json and the machine's answers")
     make.add_argument("--out", required=True, help="new folder for the test")
-    make.add_argument("--method", required=True, choices=[m for m in METHODS if m != "original"], metavar="METHOD",
-                      help=f"how the matching face is processed: {', '.join(m for m in METHODS if m != 'original')}")
+    make.add_argument("--method", required=True, metavar="METHOD",
+                      choices=LazyChoices(lambda: [m for m in _method_names() if m != "original"]),
+                      help="how the matching face is processed: %(choices)s")
     make.add_argument("--trials", type=int, default=20, help="number of sheets (default 20)")
     make.add_argument("--form", choices=["query", "pairs"], default="query",
                       help="query: the processed face above 9 originals, pick its match (default); pairs: the seed's 10 faces, "

@@ -9,26 +9,30 @@ from typing import Callable
 from faceobf.commands.common import add_profile, add_root, announce_profile
 
 
-def _train(args: argparse.Namespace, train: Callable):
-    """The profile announced, the data set opened, and `train(profile, dataset, run_dir)` run into --run-dir."""
+def _train(args: argparse.Namespace, trainer: str, train: Callable | None = None):
+    """The profile announced, the data set opened, and `train(profile, dataset, run_dir)` run into --run-dir; the
+    trainer's module (`trainer`, "module:function") is imported last, so a bad option or folder is refused at once."""
+    import importlib
+
     from faceobf.data import CelebA
 
-    return train(announce_profile(args), CelebA.open(args.root), Path(args.run_dir) if args.run_dir else None)
+    dataset = CelebA.open(args.root)  # a wrong folder is refused before JAX starts
+    profile = announce_profile(args)
+    module, _, name = trainer.partition(":")
+    function = getattr(importlib.import_module(module), name)
+    run_dir = Path(args.run_dir) if args.run_dir else None
+    return train(function, profile, dataset, run_dir) if train else function(profile, dataset, run_dir)
 
 
 def _cmd_train_recogniser(args: argparse.Namespace) -> int:
-    from faceobf.train.recogniser import train_recogniser
-
-    run = _train(args, train_recogniser)
+    run = _train(args, "faceobf.train.recogniser:train_recogniser")
     print(f"test (unseen people): Recall@1 {run.test['recall_at_1']:.1%} (chance {run.test['chance']:.1%}); "
           f"run: {run.run_dir}")
     return 0
 
 
 def _cmd_train_fac(args: argparse.Namespace) -> int:
-    from faceobf.train.fac import train_fac
-
-    run = _train(args, train_fac)
+    run = _train(args, "faceobf.train.fac:train_fac")
     print(f"test mean attribute accuracy {run.test['mean_accuracy']:.4f} "
           f"(majority baseline {run.test['mean_majority_baseline']:.4f})")
     print(f"checkpoints and history: {run.run_dir}")
@@ -36,9 +40,7 @@ def _cmd_train_fac(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_upscaler(args: argparse.Namespace) -> int:
-    from faceobf.train.upscaler import train_upscaler
-
-    run = _train(args, train_upscaler)
+    run = _train(args, "faceobf.train.upscaler:train_upscaler")
     for name in ("upscaler", "bicubic"):
         m = run.test[name]
         print(f"{name:9s} test L1 {m['l1']:.4f}  PSNR {m['psnr']:.2f} dB  detail ratio {m['detail_ratio']:.2f}")
@@ -47,9 +49,8 @@ def _cmd_train_upscaler(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_recon(args: argparse.Namespace) -> int:
-    from faceobf.train.recon import train_recon
-
-    run = _train(args, lambda profile, dataset, run_dir: train_recon(profile, dataset, args.encoding, run_dir))
+    run = _train(args, "faceobf.train.recon:train_recon",
+                 lambda train_recon, profile, dataset, run_dir: train_recon(profile, dataset, args.encoding, run_dir))
     for name, m in (("U-Net", run.test["unet"]), ("mean-colour baseline", run.test["mean_colour_baseline"])):
         print(f"{name:20s} test SSIM {m['ssim']:.4f} (mask {m['ssim_mask']:.4f})  PSNR {m['psnr']:.2f} dB "
               f"(mask {m['psnr_mask']:.2f})  L1 {m['l1']:.4f} (mask {m['l1_mask']:.4f})")

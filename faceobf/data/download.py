@@ -13,7 +13,6 @@ import shutil
 import tempfile
 import urllib.request
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -21,25 +20,8 @@ from tqdm.auto import tqdm
 
 from faceobf.errors import FaceobfError
 from faceobf.data.annotations import IMAGE_DIR
+from faceobf.data.celeba_files import CELEBA_FILES, RemoteFile  # noqa: F401 (re-exported)
 from faceobf.io import atomic_path
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One official CelebA file: Google Drive id, MD5 (as in torchvision.datasets.CelebA), name."""
-
-    drive_id: str
-    md5: str
-    filename: str
-
-
-CELEBA_FILES: tuple[RemoteFile, ...] = (
-    RemoteFile("0B7EVK8r0v71pZjFTYXZWM3FlRnM", "00d2c5bc6d35e252742224ab0c1e8fcb", "img_align_celeba.zip"),
-    RemoteFile("0B7EVK8r0v71pblRyaVFSWGxPY0U", "75e246fa4810816ffd6ee81facbd244c", "list_attr_celeba.txt"),
-    RemoteFile("1_ee_0u7vcNLOfNLegJRHmolfH5ICW-XS", "32bd1bd63d3c78cd57e08160ec5ed1e2", "identity_CelebA.txt"),
-    RemoteFile("0B7EVK8r0v71pd0FJY3Blby1HUTQ", "cc24ecafdb5b50baae59b03474781f8c", "list_landmarks_align_celeba.txt"),
-    RemoteFile("0B7EVK8r0v71pY0NSMzRuSXJEVkk", "d32c9cbf5e040fd4025c592c306e6668", "list_eval_partition.txt"),
-)
 
 
 HTML_HINT = ("Google Drive saves such a page in place of the file when its quota is exceeded ('Too many users have "

@@ -62,6 +62,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("pixelate_16", "pixelation, 16 px blocks", "baseline", baseline=lambda c, m: pixelate_face(c, m, 16)),
     Method("blackout", "black-out", "baseline", baseline=blackout_face),
 )}
+DEFAULT_METHODS: tuple[str, ...] = tuple(METHODS)  # what `faceobf evaluate` compares unless told
 
 
 def get_method(name: str) -> Method:

@@ -25,7 +25,7 @@ from faceobf.evaluate import metrics
 from faceobf.evaluate.assess import paste_crop, read_faces
 from faceobf.evaluate.faces import EvalFaces, select_faces
 from faceobf.evaluate.landmark_attack import landmark_recall
-from faceobf.evaluate.methods import METHODS, Method, face_mask, get_method, process_crops
+from faceobf.evaluate.methods import DEFAULT_METHODS, Method, face_mask, get_method, process_crops
 from faceobf.io import save_npz
 from faceobf.obfuscate.pipeline import Obfuscator
 from faceobf.data.images import FACE_CROP, crop_and_resize
@@ -34,7 +34,6 @@ from faceobf.profiles import Profile
 from faceobf.recognition import SAME_PERSON_THRESHOLD
 
 FARS = (0.01, 0.001)
-DEFAULT_METHODS: tuple[str, ...] = tuple(METHODS)
 
 
 @dataclass

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jax
 from flax import nnx
 
+from faceobf.models.configs import IdentityCNNConfig  # noqa: F401 (re-exported)
 from faceobf.models.layers import Conv
-
-
-@dataclass(frozen=True)
-class IdentityCNNConfig:
-    """The small classifier and how it is trained (whole 178x178 crop resized to `resolution`)."""
-
-    resolution: int = 64
-    widths: tuple[int, ...] = (32, 64, 128, 256)
-    epochs: int = 40
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    train_fraction: float = 2 / 3  # of each identity's images; the rest are held out for testing
-    seed: int = 0
 
 
 class IdentityCNN(nnx.Module):

@@ -12,30 +12,12 @@ compared by cosine distance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from faceobf.models.resnet import ResNet, ResNetConfig
-
-
-@dataclass(frozen=True)
-class RecogniserConfig:
-    """Architecture and training of the second recogniser."""
-
-    trunk: ResNetConfig = field(default_factory=lambda: ResNetConfig(num_outputs=1))  # ResNet-50; its 1-unit head is unused
-    resolution: int = 96  # the 178x178 face crop resized, as the attribute classifier sees it
-    embedding: int = 128
-    margin: float = 0.5  # ArcFace's m (radians)
-    scale: float = 30.0  # ArcFace's s
-    epochs: int = 10
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    hflip: bool = True
-    train_limit: int | None = None  # first N train images (shuffled); None = all
-    seed: int = 0
+from faceobf.models.configs import RecogniserConfig  # noqa: F401 (re-exported)
+from faceobf.models.resnet import ResNet
 
 
 def _normalise(x: jax.Array) -> jax.Array:

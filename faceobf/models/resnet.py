@@ -7,24 +7,13 @@ images in [0, 1]; `predict_proba` applies the sigmoid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from faceobf.models.configs import ResNetConfig  # noqa: F401 (re-exported)
 from faceobf.models.layers import Conv
 from faceobf.models.norm import BatchNorm
-
-
-@dataclass(frozen=True)
-class ResNetConfig:
-    """Architecture of the face attribute classifier."""
-
-    stage_sizes: tuple[int, ...] = (3, 4, 6, 3)  # ResNet-50
-    base_width: int = 64
-    num_outputs: int = 40
-    bn_momentum: float = 0.9
 
 
 def _bn(features: int, config: ResNetConfig, rngs: nnx.Rngs, zero_init: bool = False) -> BatchNorm:

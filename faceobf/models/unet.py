@@ -19,55 +19,13 @@ heatmaps (a smile is in the mouth's landmarks), which the generator cannot chang
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from faceobf.models.configs import PATCHGAN_CONDITIONS, PatchGANConfig, UNetConfig  # noqa: F401 (re-exported)
 from faceobf.models.factored import FactoredPlanes, Factors
 from faceobf.models.layers import Conv
-
-
-@dataclass(frozen=True)
-class UNetConfig:
-    """Architecture of the reconstruction U-Net."""
-
-    in_channels: int = 111  # 68 landmark heatmaps + 3 masked context + 40 attribute planes
-    out_channels: int = 3
-    base_width: int = 32
-    depth: int = 4
-    groups: int = 8
-    inject_levels: int = 0  # decoder blocks, from the coarsest up, that also get the attribute planes
-    n_attributes: int = 40  # the input's last channels are the attribute planes
-
-
-@dataclass(frozen=True)
-class PatchGANConfig:
-    """Architecture of the conditional PatchGAN discriminator."""
-
-    in_channels: int = 111 + 3  # factors + image (set from the U-Net's input by the trainer)
-    base_width: int = 64
-    n_layers: int = 3
-    attribute_head: bool = False  # also predict the 40 attributes (AttGAN's auxiliary classifier)
-    condition: str = "factors"  # what it sees beside the image: "factors", "factors_without_attributes" or "none"
-    n_attributes: int = 40
-
-    def __post_init__(self) -> None:
-        if self.condition not in PATCHGAN_CONDITIONS:
-            raise ValueError(f"PatchGAN condition {self.condition!r}: choose one of {', '.join(PATCHGAN_CONDITIONS)}")
-
-    def factor_channels(self, factor_channels: int) -> int:
-        """How many of the U-Net's `factor_channels` input channels the discriminator sees."""
-        return {"factors": factor_channels, "factors_without_attributes": factor_channels - self.n_attributes,
-                "none": 0}[self.condition]
-
-    def factor_parts(self) -> int:
-        """How many of the parts of `Factors` (spatial, planes) the discriminator sees."""
-        return {"factors": 2, "factors_without_attributes": 1, "none": 0}[self.condition]
-
-
-PATCHGAN_CONDITIONS = ("factors", "factors_without_attributes", "none")
 
 
 def _groups(width: int, groups: int) -> int:

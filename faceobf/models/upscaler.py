@@ -8,22 +8,11 @@ only learns the detail that resampling cannot give. It sees the redraw only, nev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jax
 from flax import nnx
 
+from faceobf.models.configs import UpscalerConfig  # noqa: F401 (re-exported)
 from faceobf.models.layers import Conv
-
-
-@dataclass(frozen=True)
-class UpscalerConfig:
-    """Architecture of the upscaler."""
-
-    factor: int = 2  # 64 -> 128
-    width: int = 32
-    blocks: int = 4
-    residual_scale: float = 0.2  # EDSR's scaling of each block's residual: stable training without normalisation
 
 
 def pixel_shuffle(x: jax.Array, factor: int) -> jax.Array:

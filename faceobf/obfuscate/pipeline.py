@@ -20,22 +20,24 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import cv2
 import numpy as np
 
 from faceobf.errors import FaceobfError, UsageError
 from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
-from faceobf.disentangle.classifier import AttributeClassifier
 from faceobf.disentangle.masking import Ellipse, ellipse_mask, fit_face_ellipse
 from faceobf.disentangle.align import CROP, apply_affine, similarity_to_template
 from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
 from faceobf.obfuscate.detect import Detection, DetectorSettings, detect
 from faceobf.obfuscate.pasteback import PASTES, match_photo
 from faceobf.obfuscate.policies import Policy, Scorer, flipped_names
-from faceobf.reconstruct.generate import FaceGenerator
 from faceobf.recognition import face_descriptor
+
+if TYPE_CHECKING:  # the models arrive built; a refusal or a folder's listing never imports JAX
+    from faceobf.disentangle.classifier import AttributeClassifier
+    from faceobf.reconstruct.generate import FaceGenerator
 
 FALLBACKS = ("blur", "pixelate", "blackout")
 
@@ -79,25 +81,48 @@ def _feather_np(mask: np.ndarray, radius: float) -> np.ndarray:
 def apply_fallback(photo: np.ndarray, mask: np.ndarray, how: str, face_size: float) -> np.ndarray:
     """Blur, pixelate or black out the region inside `mask`, with strengths scaled to the face size
     (blur sigma = size / 9, pixel blocks = size / 8); the rest of the photo is untouched."""
+    extent = _extent(mask)
+    if extent is None:
+        _check_fallback(how)
+        return photo
+    out = photo.copy()
+    _fallback_inside(out, mask, extent, how, face_size)
+    return out
+
+
+def _extent(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) bounds of a mask's non-zero pixels (OpenCV's bounding box), or None when empty."""
+    x, y, w, h = cv2.boundingRect((np.asarray(mask) > 0).astype(np.uint8))
+    return None if w == 0 or h == 0 else (y, y + h, x, x + w)
+
+
+def _check_fallback(how: str) -> None:
     if how not in FALLBACKS:
         raise UsageError(f"unknown fallback {how!r}; choose one of {FALLBACKS}")
-    rows, cols = np.nonzero(mask)
-    if rows.size == 0:
-        return photo
+
+
+def _fallback_inside(photo: np.ndarray, mask: np.ndarray, extent: tuple[int, int, int, int], how: str,
+                     face_size: float, origin: tuple[int, int] = (0, 0)) -> None:
+    """`apply_fallback` in place, reading only a window around `extent` (top, bottom, left, right of the mask's
+    pixels, in the mask's frame); `mask` covers `photo` from `origin` (row, column)."""
+    _check_fallback(how)
     sigma, block = max(1.0, face_size / 9), max(2, int(face_size // 8))
     margin = int(np.ceil(3 * sigma)) + block  # the blur kernel's reach: the window's result inside the mask is exact
-    y0, y1 = max(0, rows.min() - margin), min(mask.shape[0], rows.max() + 1 + margin)
-    x0, x1 = max(0, cols.min() - margin), min(mask.shape[1], cols.max() + 1 + margin)
-    window, inside = photo[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+    top, bottom, left, right = extent
+    oy, ox = origin
+    y0, y1 = max(0, oy + top - margin), min(photo.shape[0], oy + bottom + margin)
+    x0, x1 = max(0, ox + left - margin), min(photo.shape[1], ox + right + margin)
+    window = photo[y0:y1, x0:x1]
+    inside = np.zeros(window.shape[:2], np.float32)
+    my0, my1, mx0, mx1 = max(0, y0 - oy), min(mask.shape[0], y1 - oy), max(0, x0 - ox), min(mask.shape[1], x1 - ox)
+    inside[my0 + oy - y0 : my1 + oy - y0, mx0 + ox - x0 : mx1 + ox - x0] = mask[my0:my1, mx0:mx1]
     if how == "blackout":
         changed = blackout_face(window, inside)
     elif how == "blur":
         changed = blur_face(window, inside, sigma)
     else:
         changed = pixelate_face(window, inside, block)
-    out = photo.copy()
-    out[y0:y1, x0:x1] = changed
-    return out
+    window[...] = changed
 
 
 @dataclass
@@ -167,6 +192,36 @@ def fallback_region(shape: tuple[int, int], box: Sequence[float], landmarks: np.
     if landmarks is not None:
         region = np.maximum(region, ellipse_mask(shape, fit_face_ellipse(landmarks)))
     return region
+
+
+def fallback_area(shape: tuple[int, int], box: Sequence[float], landmarks: np.ndarray | None
+                  ) -> tuple[tuple[int, int], np.ndarray]:
+    """(origin (row, column), the fallback region on the window of `shape` it can touch): `fallback_region`
+    without a photo-sized mask."""
+    left, top, right, bottom = box
+    cx, cy, rx, ry = (left + right) / 2, (top + bottom) / 2, 0.6 * (right - left) + 2, 0.6 * (bottom - top) + 2
+    y0, y1, x0, x1 = cy - ry, cy + ry, cx - rx, cx + rx
+    if landmarks is not None:  # the landmark ellipse's reach, as in `_window`
+        ellipse = fit_face_ellipse(landmarks)
+        (ex, ey), reach = ellipse.center, max(ellipse.axes) / 2 + 2
+        y0, y1, x0, x1 = min(y0, ey - reach), max(y1, ey + reach), min(x0, ex - reach), max(x1, ex + reach)
+    y0, x0 = max(0, int(np.floor(y0))), max(0, int(np.floor(x0)))
+    y1, x1 = min(shape[0], int(np.ceil(y1)) + 1), min(shape[1], int(np.ceil(x1)) + 1)
+    y1, x1 = max(y1, y0), max(x1, x0)
+    shifted = (left - x0, top - y0, right - x0, bottom - y0)
+    points = None if landmarks is None else np.asarray(landmarks, np.float64) - np.array([x0, y0])
+    return (y0, x0), fallback_region((y1 - y0, x1 - x0), shifted, points)
+
+
+def fallback_in_place(photo: np.ndarray, changed: np.ndarray, face: Detection, how: str) -> None:
+    """The fallback `how` on `face`'s region of `photo` (uint8, changed in place) and marked in `changed` (uint8):
+    the same pixels as `apply_fallback` with `fallback_region`, reading only the face's window (a 16-megapixel
+    photo gets no photo-sized mask or float copy per face)."""
+    (y0, x0), region = fallback_area(photo.shape[:2], face.box, face.landmarks)
+    extent = _extent(region)
+    if extent is not None:
+        _fallback_inside(photo, region, extent, how, face.width, (y0, x0))
+        changed[y0 : y0 + region.shape[0], x0 : x0 + region.shape[1]] |= region > 0
 
 
 def _window(ellipse, shape: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -342,14 +397,12 @@ class Obfuscator:
         """(photo with each redraw warped back and blended and every other face given the fallback, the mask of
         changed pixels, one record per face)."""
         h, w = photo.shape[:2]
-        out = photo.astype(np.float32)
-        changed = np.zeros((h, w), np.float32)
+        out = photo.copy()  # each face's window is worked in floats; the rest of the photo is never converted
+        changed = np.zeros((h, w), np.uint8)
         records: list[FaceRecord] = []
         for key, face in enumerate(faces):
             if key not in redrawn:
-                region = fallback_region((h, w), face.box, face.landmarks)
-                out = apply_fallback(out, region, self.fallback, face.width)
-                changed = np.maximum(changed, region)
+                fallback_in_place(out, changed, face, self.fallback)
                 reason = face.reason() or f"{face.width} px wide, below --min-face {self.min_face}"
                 records.append(FaceRecord(face.box, face.scores, f"fallback:{self.fallback}", repr(self.policy), reason=reason))
                 continue
@@ -365,13 +418,14 @@ class Obfuscator:
             region = region * ellipse_mask((y1 - y0, x1 - x0), inside)  # never outside the ellipse fitted in the photo
             scale = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))
             alpha = _feather_np(region, self.feather_radius * scale)[..., None]
+            window = out[y0:y1, x0:x1].astype(np.float32)
             if self.paste != "plain":  # the photo's colour at the seam and its grain; no detail of the original face
-                back = match_photo(back, out[y0:y1, x0:x1], region, alpha, face.width,
+                back = match_photo(back, window, region, alpha, face.width,
                                    np.random.default_rng(redrawn[key].key), poisson=self.paste == "poisson")
-            out[y0:y1, x0:x1] = alpha * back + (1.0 - alpha) * out[y0:y1, x0:x1]
-            changed[y0:y1, x0:x1] = np.maximum(changed[y0:y1, x0:x1], region)
+            out[y0:y1, x0:x1] = np.clip(np.rint(alpha * back + (1.0 - alpha) * window), 0, 255).astype(np.uint8)
+            changed[y0:y1, x0:x1] |= region > 0
             records.append(FaceRecord(face.box, face.scores, "unet", repr(self.policy), r.flipped, r.predicted))
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8), changed, records
+        return out, changed, records
 
     def last_check(self, result: np.ndarray, changed: np.ndarray, records: list[FaceRecord]) -> tuple[np.ndarray, list[FaceRecord]]:
         """Run the detectors on the result; a face where nothing changed is a miss: fallback, or refuse the photo."""
@@ -379,9 +433,9 @@ class Obfuscator:
         if misses and self.on_miss == "refuse":
             raise MissedFaceError(f"the last check found {len(misses)} face(s) the tool left untouched "
                                   f"(boxes {[m.box for m in misses]}); refusing the photo (--on-miss refuse)")
-        out = result.astype(np.float32)
+        out = result.copy() if misses else result
         for miss in misses:
-            out = apply_fallback(out, fallback_region(result.shape[:2], miss.box, miss.landmarks), self.fallback, miss.width)
+            fallback_in_place(out, changed, miss, self.fallback)
             records.append(FaceRecord(miss.box, {"final check": max(miss.scores.values())}, f"fallback:{self.fallback}",
                                       repr(self.policy), reason="missed by the first pass, found by the last check"))
-        return (np.clip(np.rint(out), 0, 255).astype(np.uint8) if misses else result), records
+        return out, records
