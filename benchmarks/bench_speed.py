@@ -4,7 +4,8 @@ Rows: `faceobf --help` and `faceobf obfuscate one.jpg -o OUT` (a 910x1137 JPEG w
 and the second, wall seconds of the whole command in a fresh process); a 1080x1080 and a 4000x4000 photo
 through a warm tool, by stage; a folder of aligned 178x218 CelebA-mini test faces (`obfuscate_files`, as
 `faceobf obfuscate FOLDER` runs it, photos/s after the models load); a 720p clip with two faces (frames/s of
-the whole command), beside deface 1.5.0 on the same clip when `--deface PYTHON` names a Python that has
+the whole command, with key frames every 8 frames and with the full detectors on every frame, and the HOG faces
+each left uncovered), beside deface 1.5.0 on the same clip when `--deface PYTHON` names a Python that has
 it (deface pins the GUI OpenCV, which clashes with faceobf's, so it lives in its own environment:
 `python -m venv /tmp/deface && /tmp/deface/bin/pip install deface==1.5.0`); and the peak memory of
 `faceobf obfuscate` on a 16-megapixel photo (the child's own ru_maxrss). The photos are NASA's astronaut
@@ -135,10 +136,18 @@ def main() -> None:
         rows.append((f"folder of {len(inputs)} aligned 178x218 faces", f"{len(inputs) / seconds:.1f} photos/s "
                      f"({summary.line()})"))
 
+        from faceobf.evaluate.video_quality import clip_identity
+
         clip = two_face_clip(folder, args.frames)
-        seconds = wall(TOOL + ["obfuscate", str(clip), "-o", str(folder / "clip_out")], env)
-        rows.append((f"720p clip, 2 faces, {args.frames} frames: faceobf (whole command)",
-                     f"{args.frames / seconds:.2f} frames/s ({seconds:.1f} s)"))
+        for key_every in (8, 1):  # key frames (the default) and the full detectors on every frame
+            out = folder / f"clip_out_{key_every}"
+            seconds = wall(TOOL + ["obfuscate", str(clip), "-o", str(out), "--key-every", str(key_every)], env)
+            judged = clip_identity(clip, out / clip.name)
+            step = judged["median_consecutive"]
+            rows.append((f"720p clip, 2 faces, {args.frames} frames: faceobf --key-every {key_every} (whole command)",
+                         f"{args.frames / seconds:.2f} frames/s ({seconds:.1f} s; HOG faces left uncovered "
+                         f"{judged['uncovered_faces']}, dlib step along a track "
+                         f"{'-' if step is None else f'{step:.2f}'})"))
         if args.deface:
             seconds = wall([args.deface, "-m", "deface.deface", str(clip), "-o", str(folder / "deface.mp4")])
             rows.append((f"720p clip, 2 faces, {args.frames} frames: deface 1.5.0 (whole command)",

@@ -186,6 +186,11 @@ def _astronaut_clip(path: Path, n: int = 10) -> Path:
 @pytest.mark.slow
 def test_a_clip_gets_one_identity_per_track_every_frame_covered_and_a_report_per_track(obfuscator, tmp_path: Path,
                                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from faceobf.obfuscate import follow as follow_module
+    from faceobf.obfuscate.follow import FollowSettings
+
     clip = _astronaut_clip(tmp_path / "in" / "walk.mp4")
     real_detect = detect_module.detect
     calls = {"n": 0}
@@ -194,11 +199,10 @@ def test_a_clip_gets_one_identity_per_track_every_frame_covered_and_a_report_per
         calls["n"] += 1
         return [] if calls["n"] == 5 else real_detect(photo, settings)
 
-    from faceobf.obfuscate import video as video_module
-
-    monkeypatch.setattr(video_module, "detect", blinking)
+    monkeypatch.setattr(follow_module, "detect", blinking)
+    every_frame = replace(obfuscator, follow=FollowSettings(key_every=1))  # the full detectors on every frame
     out_dir = tmp_path / "out"
-    summary, report = obfuscate_files(obfuscator, collect_inputs([tmp_path / "in"]), out_dir, progress=False)
+    summary, report = obfuscate_files(every_frame, collect_inputs([tmp_path / "in"]), out_dir, progress=False)
     assert summary.done == 1 and not summary.refused
     (entry,) = [e for e in report if e.get("input")]
     assert entry["frames"] == 10
@@ -286,7 +290,8 @@ def test_a_track_is_redrawn_or_covered_the_same_way_in_every_frame(obfuscator, t
                                                                     redrawable_share: float) -> None:
     from dataclasses import replace
 
-    from faceobf.obfuscate import video as video_module
+    from faceobf.obfuscate import follow as follow_module
+    from faceobf.obfuscate.follow import FollowSettings
 
     clip = _astronaut_clip(tmp_path / "in" / "walk.mp4")
     real_detect, calls = detect_module.detect, {"n": 0}
@@ -297,8 +302,9 @@ def test_a_track_is_redrawn_or_covered_the_same_way_in_every_frame(obfuscator, t
         confirmed = calls["n"] <= 10 and (calls["n"] % 10) < 10 * redrawable_share
         return found if confirmed or calls["n"] > 10 else [replace(d, confirmed=False) for d in found]
 
-    monkeypatch.setattr(video_module, "detect", some_unconfirmed)
-    summary, report = obfuscate_files(obfuscator, collect_inputs([clip]), tmp_path / "out", progress=False)
+    monkeypatch.setattr(follow_module, "detect", some_unconfirmed)
+    every_frame = replace(obfuscator, follow=FollowSettings(key_every=1))  # the first pass's calls are its frames
+    summary, report = obfuscate_files(every_frame, collect_inputs([clip]), tmp_path / "out", progress=False)
     (entry,) = [e for e in report if e.get("input")]
     track = max(entry["tracks"], key=lambda t: t["detected"])
     if redrawable_share > 0.5:

@@ -30,6 +30,7 @@ def build_obfuscator(args: argparse.Namespace):
         "identity": lambda: IdentityAware(args.k, respect_protected=not args.unprotect),
     }[args.policy]()
     from faceobf.obfuscate.detect import DETECTORS, DetectorSettings
+    from faceobf.obfuscate.follow import FollowSettings
 
     unknown = [name for name in args.detectors if name not in DETECTORS]
     if unknown:
@@ -46,6 +47,9 @@ def build_obfuscator(args: argparse.Namespace):
             raise UsageError(f"--min-score {item!r}: write DETECTOR=VALUE with DETECTOR one of {', '.join(min_score)} and VALUE a number")
         min_score[name] = score
     detection = DetectorSettings(detectors=tuple(args.detectors), min_score=min_score)
+    if args.key_every < 1:
+        raise UsageError(f"--key-every {args.key_every}: give 1 (detect on every frame) or more")
+    follow = FollowSettings(key_every=args.key_every)
     profile = announce_profile(args)
     obfuscator = trained.obfuscator(profile, args.encoding, policy, upscale=False if args.no_upscale else None)
     generator = obfuscator.generator
@@ -55,7 +59,7 @@ def build_obfuscator(args: argparse.Namespace):
         raise UsageError("--geometry follow: this U-Net was trained with fixed landmarks and has no landmark mapping; "
                          "train one with `faceobf train recon --geometry follow`")
     return replace(obfuscator, generator=generator, detection=detection, fallback=args.fallback, min_face=args.min_face,
-                   on_miss=args.on_miss, paste=args.paste)
+                   on_miss=args.on_miss, paste=args.paste, follow=follow)
 
 
 def _obfuscate_jobs(args: argparse.Namespace) -> list[tuple[Path, Path, list]]:
@@ -158,6 +162,9 @@ def add_parser(commands) -> None:
     obf.add_argument("--min-score", nargs="+", metavar="DETECTOR=VALUE",
                      help="score a face found by one detector alone needs to be redrawn rather than blurred "
                           "(default hog=0.5 centerface=0.8)")
+    obf.add_argument("--key-every", type=int, default=8, metavar="K",
+                     help="videos: the full detectors at least every K frames, each face followed in a window around it "
+                          "between them and a quick look for new ones (default 8; 1: the full detectors on every frame)")
     obf.add_argument("--on-miss", choices=["fallback", "refuse"], default="fallback",
                      help="a face the last check finds untouched: give it the fallback (default) or refuse the photo")
     obf.add_argument("--fallback", choices=["blur", "pixelate", "blackout"], default="blur", help="for faces too small for the model")

@@ -31,6 +31,7 @@ from faceobf.disentangle.masking import Ellipse, ellipse_mask, fit_face_ellipse
 from faceobf.disentangle.align import CROP, apply_affine, similarity_to_template
 from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
 from faceobf.obfuscate.detect import Detection, DetectorSettings, detect
+from faceobf.obfuscate.follow import FollowSettings
 from faceobf.obfuscate.pasteback import PASTES, match_photo
 from faceobf.obfuscate.policies import Policy, Scorer, flipped_names
 from faceobf.recognition import face_descriptor
@@ -262,6 +263,7 @@ class Obfuscator:
     # stage 3's upscaler: float (N, r, r, 3) redraws in [0, 1] -> (N, f·r, f·r, 3); None: resampling only
     upscaler: Callable[[np.ndarray], np.ndarray] | None = None
     paste: str = "match"  # how a redraw goes into a photo: "plain" (feathered), "match" (+ colour and grain), "poisson"
+    follow: FollowSettings = field(default_factory=FollowSettings)  # a clip's key frames and what happens between
 
     def __post_init__(self) -> None:
         if self.paste not in PASTES:
@@ -385,12 +387,13 @@ class Obfuscator:
             out[i][k] = Placed(r, m, key)
         return out
 
-    def finish(self, photo: np.ndarray, faces: Sequence[Detection], placed: dict[int, Placed]
-               ) -> tuple[np.ndarray, list[FaceRecord]]:
-        """The photo with its redraws blended in, every other face given the fallback, and the last check run on it;
-        one record per face, then one per face the last check found."""
+    def finish(self, photo: np.ndarray, faces: Sequence[Detection], placed: dict[int, Placed],
+               check: DetectorSettings | None = None) -> tuple[np.ndarray, list[FaceRecord]]:
+        """The photo with its redraws blended in, every other face given the fallback, and the last check run on it
+        (with `check`'s detectors, default `detection.last_check()`); one record per face, then one per face the
+        last check found."""
         result, changed, records = self.blend(photo, faces, placed)
-        return self.last_check(result, changed, records)
+        return self.last_check(result, changed, records, check)
 
     def blend(self, photo: np.ndarray, faces: Sequence[Detection], redrawn: dict[int, Placed]
               ) -> tuple[np.ndarray, np.ndarray, list[FaceRecord]]:
@@ -427,9 +430,11 @@ class Obfuscator:
             records.append(FaceRecord(face.box, face.scores, "unet", repr(self.policy), r.flipped, r.predicted))
         return out, changed, records
 
-    def last_check(self, result: np.ndarray, changed: np.ndarray, records: list[FaceRecord]) -> tuple[np.ndarray, list[FaceRecord]]:
-        """Run the detectors on the result; a face where nothing changed is a miss: fallback, or refuse the photo."""
-        misses = uncovered(detect(result, self.detection.last_check()), changed, result.shape[:2])
+    def last_check(self, result: np.ndarray, changed: np.ndarray, records: list[FaceRecord],
+                   check: DetectorSettings | None = None) -> tuple[np.ndarray, list[FaceRecord]]:
+        """Run the detectors on the result (`check`, default `detection.last_check()`); a face where nothing changed
+        is a miss: fallback, or refuse the photo."""
+        misses = uncovered(detect(result, check or self.detection.last_check()), changed, result.shape[:2])
         if misses and self.on_miss == "refuse":
             raise MissedFaceError(f"the last check found {len(misses)} face(s) the tool left untouched "
                                   f"(boxes {[m.box for m in misses]}); refusing the photo (--on-miss refuse)")

@@ -1,6 +1,7 @@
 """Video through stage 3: every person one new identity for the whole clip, and no frame with a face left as it was.
 
-Two passes over the clip. The first detects the faces of every frame (`faceobf.obfuscate.detect`) and
+Two passes over the clip. The first finds the faces of every frame (`faceobf.obfuscate.follow`: the full
+detectors of `faceobf.obfuscate.detect` on key frames, each face followed in a window between them) and
 links them into tracks (`faceobf.obfuscate.track`); for each track the attribute classifier reads up to
 `READINGS` of its faces spread over the clip, their majority is the track's attributes, and the policy
 chooses its flips once (keyed by the clip and the track, so a random policy is reproducible). Each track
@@ -8,8 +9,8 @@ is then treated one way in all its frames, so no frame flashes another face: a t
 are mostly redrawable (`REDRAW_SHARE`) is redrawn in every frame with the track's attributes, flips and
 smoothed landmarks (interpolated where the detectors blinked), and any other track gets the fallback (blur)
 in every frame; only a frame where the face is narrower than `min_face` falls back alone. The second pass
-does that to every frame; then the detectors run on the result, and any face found where nothing changed
-gets the fallback too (or fails the clip with `on_miss="refuse"`). All of it runs on the frames as
+does that to every frame; then the detectors run on the result (in full on key frames, the quick look over
+the whole frame between them), and any face found where nothing changed gets the fallback too (or fails the clip with `on_miss="refuse"`). All of it runs on the frames as
 displayed (`faceobf.obfuscate.video_io`), so a phone's portrait clip is seen upright. The report has one
 entry per track.
 """
@@ -24,7 +25,8 @@ from typing import Callable
 import numpy as np
 
 from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
-from faceobf.obfuscate.detect import Detection, detect
+from faceobf.obfuscate.detect import Detection
+from faceobf.obfuscate.follow import find_faces, quick_settings
 from faceobf.obfuscate.pipeline import NoFaceError, Obfuscator, aligned_crop
 from faceobf.obfuscate.policies import flipped_names
 from faceobf.obfuscate.track import Track, link_tracks
@@ -96,12 +98,10 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
     takes its name. `progress(pass, frames done)`. Raises `NoFaceError` for a clip without a face unless
     `allow_no_face`."""
     source, target = Path(source), Path(target)
-    found: list[list[Detection]] = []
     wanted: dict[int, list[tuple[int, Detection]]] = {}
-    for frame in read_frames(source):
-        found.append(detect(frame, tool.detection))
-        if progress is not None:
-            progress("detecting", len(found))
+    found, keys = find_faces(read_frames(source), tool.detection, tool.follow,
+                             None if progress is None else lambda done: progress("detecting", done))
+    key_frames, quick = set(keys), quick_settings(tool.detection, tool.follow.gate_side)
     tracks = link_tracks(found)
     for track in tracks:  # the faces each track's attributes are read from: some of those it may redraw
         for f in sample_frames([f for f in track.detected if _may_redraw(tool, track.faces[f].detection)]):
@@ -127,7 +127,9 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
         faces = [_frame_face(track.faces[f]) for track, f in here]
         chosen = {k: (choices[track.id].attributes, choices[track.id].targets) for k, ((track, _), face) in
                   enumerate(zip(here, faces)) if choices[track.id].redrawable and face.width >= tool.min_face}
-        result, records = tool.finish(frame, faces, tool.redraw_faces([frame], [faces], [chosen])[0])
+        # the full last check on key frames, the quick look between them (the followed faces are all redrawn or covered)
+        result, records = tool.finish(frame, faces, tool.redraw_faces([frame], [faces], [chosen])[0],
+                                      None if index in key_frames else quick)
         for (track, _), face, record in zip(here, faces, records):  # the track's way, in every frame
             if record.method != "unet" and not choices[track.id].redrawable:
                 record.reason = "its track is covered in every frame: too few of its faces could be redrawn"
