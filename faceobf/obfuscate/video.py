@@ -35,6 +35,7 @@ from faceobf.obfuscate.video_io import read_frames, rewrite_video
 NOT_REFOUND = "not re-found"  # the score key of a face a track predicts in a frame where no detector found it
 READINGS = 8  # faces per track the attribute classifier reads (spread over the track); their majority is the track's
 REDRAW_SHARE = 0.5  # a track is redrawn when at least this share of its detections may be redrawn, else covered
+FRAME_BATCH = 8  # consecutive frames whose faces go through the networks in one batch
 
 
 @dataclass
@@ -122,27 +123,33 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
     totals = {"frames": 0, "face_frames": 0, "fallback_frames": 0, "missed_then_covered": 0}
     per_track = {t.id: {"redrawn": 0, "fallback": 0} for t in tracks}
 
-    def process(index: int, frame: np.ndarray) -> np.ndarray:
-        here = by_frame.get(index, [])
-        faces = [_frame_face(track.faces[f]) for track, f in here]
-        chosen = {k: (choices[track.id].attributes, choices[track.id].targets) for k, ((track, _), face) in
-                  enumerate(zip(here, faces)) if choices[track.id].redrawable and face.width >= tool.min_face}
-        # the full last check on key frames, the quick look between them (the followed faces are all redrawn or covered)
-        result, records = tool.finish(frame, faces, tool.redraw_faces([frame], [faces], [chosen])[0],
-                                      None if index in key_frames else quick)
-        for (track, _), face, record in zip(here, faces, records):  # the track's way, in every frame
-            if record.method != "unet" and not choices[track.id].redrawable:
-                record.reason = "its track is covered in every frame: too few of its faces could be redrawn"
-            elif NOT_REFOUND in face.scores:
-                record.reason = "predicted by its track, not re-found in this frame"
-            per_track[track.id]["redrawn" if record.method == "unet" else "fallback"] += 1
-        totals["face_frames"] += len(faces)
-        totals["fallback_frames"] += sum(r.method.startswith("fallback") for r in records[: len(faces)])
-        totals["missed_then_covered"] += len(records) - len(faces)
-        totals["frames"] = index + 1
-        if progress is not None:
-            progress("redrawing", index + 1)
-        return result
+    def process(indices: list[int], frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Several consecutive frames: their faces redrawn in one batch, then each finished and checked."""
+        here = [by_frame.get(index, []) for index in indices]
+        faces = [[_frame_face(track.faces[f]) for track, f in mine] for mine in here]
+        chosen = [{k: (choices[track.id].attributes, choices[track.id].targets) for k, ((track, _), face) in
+                   enumerate(zip(mine, found_here)) if choices[track.id].redrawable and face.width >= tool.min_face}
+                  for mine, found_here in zip(here, faces)]
+        placed = tool.redraw_faces(frames, faces, chosen)
+        results = []
+        for index, frame, mine, found_here, drawn in zip(indices, frames, here, faces, placed):
+            # the full last check on key frames, the quick look between them (the followed faces are all redrawn or
+            # covered)
+            result, records = tool.finish(frame, found_here, drawn, None if index in key_frames else quick)
+            for (track, _), face, record in zip(mine, found_here, records):  # the track's way, in every frame
+                if record.method != "unet" and not choices[track.id].redrawable:
+                    record.reason = "its track is covered in every frame: too few of its faces could be redrawn"
+                elif NOT_REFOUND in face.scores:
+                    record.reason = "predicted by its track, not re-found in this frame"
+                per_track[track.id]["redrawn" if record.method == "unet" else "fallback"] += 1
+            totals["face_frames"] += len(found_here)
+            totals["fallback_frames"] += sum(r.method.startswith("fallback") for r in records[: len(found_here)])
+            totals["missed_then_covered"] += len(records) - len(found_here)
+            totals["frames"] = index + 1
+            if progress is not None:
+                progress("redrawing", index + 1)
+            results.append(result)
+        return results
 
     def report() -> dict:
         entries = []
@@ -153,5 +160,6 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
                             "flipped": flipped_names(choice.attributes[None], choice.targets[None])[0] if choice.redrawable else []})
         return {**totals, "tracks": entries, "faces": len(tracks), "fallbacks": sum(e["fallback"] > 0 for e in entries)}
 
-    rewrite_video(source, target, process, before_rename=None if before_rename is None else lambda: before_rename(report()))
+    rewrite_video(source, target, lambda index, frame: process([index], [frame])[0], batch=FRAME_BATCH,
+                  process_many=process, before_rename=None if before_rename is None else lambda: before_rename(report()))
     return report()

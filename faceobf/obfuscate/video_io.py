@@ -179,15 +179,37 @@ def _displayed_size(path: Path) -> tuple[int, int]:
 
 
 def rewrite_video(source: str | os.PathLike, target: str | os.PathLike, process: Callable[[int, np.ndarray], np.ndarray],
-                  before_rename: Callable[[], None] | None = None, progress: Callable[[int], None] | None = None) -> int:
+                  before_rename: Callable[[], None] | None = None, progress: Callable[[int], None] | None = None,
+                  batch: int = 1, process_many: Callable[[list[int], list[np.ndarray]], list[np.ndarray]] | None = None
+                  ) -> int:
     """Write `target` (container from its suffix) with every frame of `source`, as displayed, replaced by
     `process(index, frame)` at the same timestamps, upright, and `source`'s audio copied unchanged; atomically (a
-    temporary file renamed when complete, after `before_rename`). Returns the number of frames written."""
+    temporary file renamed when complete, after `before_rename`). With `process_many`, up to `batch` consecutive
+    frames at a time go to `process_many(indices, frames)` instead (one batch of redraws for several frames).
+    Returns the number of frames written."""
     import av
 
     source, target = Path(source), Path(target)
     width, height = _displayed_size(source)
     written, last_pts = 0, None
+    pending: list[tuple[np.ndarray, int, Fraction]] = []  # decoded frames (as displayed), their pts and time base
+
+    def flush(vout, out) -> None:
+        nonlocal written
+        if not pending:
+            return
+        indices = list(range(written, written + len(pending)))
+        frames = [pixels for pixels, _, _ in pending]
+        images = process_many(indices, frames) if process_many is not None else [process(indices[0], frames[0])]
+        for image, (_, pts, time_base) in zip(images, pending):
+            new = av.VideoFrame.from_ndarray(np.ascontiguousarray(image, dtype=np.uint8), format="rgb24")
+            new.pts, new.time_base = pts, time_base
+            out.mux(vout.encode(new))
+            written += 1
+            if progress is not None:
+                progress(written)
+        pending.clear()
+
     with atomic_path(target, suffix=target.suffix) as tmp, _open(source) as inp:
         vin = inp.streams.video[0]
         ain = inp.streams.audio[0] if inp.streams.audio else None
@@ -206,17 +228,14 @@ def rewrite_video(source: str | os.PathLike, target: str | os.PathLike, process:
                     for frame in packet.decode():
                         pixels = display(frame)
                         if last_pts is not None and frame.pts is not None and frame.pts <= last_pts:
-                            raise VideoReadError(f"{source}: frame {written} has a timestamp ({frame.pts}) not after the "
+                            raise VideoReadError(f"{source}: frame {written + len(pending)} has a timestamp ({frame.pts}) not after the "
                                                  f"one before it ({last_pts}); the clip's timing is broken: remux or "
                                                  "re-encode it (e.g. to .mp4) and try again")
                         last_pts = frame.pts
-                        image = process(written, pixels)
-                        new = av.VideoFrame.from_ndarray(np.ascontiguousarray(image, dtype=np.uint8), format="rgb24")
-                        new.pts, new.time_base = frame.pts, frame.time_base
-                        out.mux(vout.encode(new))
-                        written += 1
-                        if progress is not None:
-                            progress(written)
+                        pending.append((pixels, frame.pts, frame.time_base))
+                        if len(pending) >= (max(1, batch) if process_many is not None else 1):
+                            flush(vout, out)
+                flush(vout, out)
                 out.mux(vout.encode())
             except av.FFmpegError as exc:
                 raise VideoReadError(_encode_failure(source, target, exc)) from exc
