@@ -82,10 +82,9 @@ def _frame_matrix(frame) -> list[int] | None:
     """The display matrix a decoded frame carries (FFmpeg hands the container's to every frame), or None."""
     import av
 
-    for side in frame.side_data:
-        if side.type == av.sidedata.sidedata.Type.DISPLAYMATRIX:
-            return list(np.frombuffer(bytes(side), dtype="<i4", count=9))
-    return None
+    # looked up by its type: PyAV 18.1.1 iterates the side data by type, 18.1.0 by the data itself
+    side = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+    return None if side is None else list(np.frombuffer(bytes(side), dtype="<i4", count=9))
 
 
 @dataclass(frozen=True)
