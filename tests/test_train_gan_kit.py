@@ -14,8 +14,8 @@ from faceobf.models.unet import PatchGANConfig, UNetConfig
 from faceobf.profiles import ReconTrainConfig
 from faceobf.reconstruct.planes import onehot_table
 from faceobf.train.gan_kit import EMA_RAMPUP, R1_INTERVAL, diff_augment, ema_decay, lazy_r1, r1_penalty, update_average
-from faceobf.train.recon import (FaceBatch, StepAids, create_recon_state, inference_unet, make_recon_steps,
-                                 make_train_step, training_state)
+from faceobf.train.recon import (FaceBatch, StepAids, create_recon_state, inference_state, inference_unet,
+                                 make_recon_steps, make_train_step, training_state)
 
 RNG = np.random.default_rng(0)
 
@@ -82,6 +82,27 @@ def test_the_kit_steps_log_r1_and_keep_an_average_that_inference_uses() -> None:
         np.testing.assert_allclose(np.asarray(a), np.asarray(w), atol=1e-5)
     zeroed = (state[0], state[1], jax.tree.map(jnp.zeros_like, state[2]))
     assert all(float(jnp.abs(w).max()) == 0 for w in jax.tree.leaves(nnx.state(inference_unet(g_def, zeroed), nnx.Param)))
+
+
+def test_reading_the_average_leaves_the_live_generator_whole_and_training_goes_on() -> None:
+    """Validation and snapshots read the U-Net through `inference_unet`: the live generator keeps its own weights
+    and the next step runs (a long run failed at its next step when the average was written into G's state,
+    whose buffers that step donates)."""
+    cfg = ReconTrainConfig(resolution=32, batch_size=4, ema_half_life=100)
+    g_def, g_state, d_def, d_state = create_recon_state(UNetConfig(base_width=8, depth=2), PatchGANConfig(base_width=8), cfg)
+    step = make_train_step(g_def, d_def, cfg, jnp.asarray(onehot_table()))
+    batch = _batch()
+    state, _ = step(training_state(g_def, g_state, d_state, cfg), *batch)
+    state = (state[0], state[1], jax.tree.map(lambda a: a + 1.0, state[2]))  # an average far from G
+    live = [np.array(w) for w in jax.tree.leaves(nnx.state(nnx.merge(g_def, state[0])[0], nnx.Param))]
+    read = jax.tree.leaves(nnx.state(inference_unet(g_def, state), nnx.Param))
+    inference_state(g_def, state)
+    for a, r in zip(jax.tree.leaves(state[2]), read):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(r))  # inference reads the average
+    for w, now in zip(live, jax.tree.leaves(nnx.state(nnx.merge(g_def, state[0])[0], nnx.Param))):
+        np.testing.assert_array_equal(w, np.asarray(now))  # and G keeps its own weights
+    state, metrics = step(state, *batch)
+    assert np.isfinite(float(metrics["l1"]))
 
 
 def test_without_diffaugment_the_discriminator_sees_the_pairs_as_they_are() -> None:

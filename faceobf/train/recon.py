@@ -369,9 +369,12 @@ def inference_state(g_def, state: tuple) -> nnx.State:
 
 def inference_unet(g_def, state: tuple) -> UNet:
     """The U-Net a training state stands for: G's weights, or their moving average where the run keeps one."""
-    unet, _ = nnx.merge(g_def, state[0])
-    if len(state) > 2:
-        nnx.update(unet, state[2])
+    if len(state) <= 2:
+        return nnx.merge(g_def, state[0])[0]
+    # a copy: nnx.merge shares the state's variables, and updating them would write the average into the live G
+    # (whose buffers the next step donates: the run then fails on its next step)
+    unet, _ = nnx.merge(g_def, state[0], copy=True)
+    nnx.update(unet, state[2])
     return unet
 
 
