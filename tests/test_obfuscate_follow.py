@@ -44,6 +44,13 @@ def _scene(name: str, frames: int = 24) -> list[np.ndarray]:
         elif name == "a face appearing between key frames":
             out.append(_paste(BACKGROUND, FACE, 40, 50) if k < 11 else _paste(_paste(BACKGROUND, FACE, 40, 50),
                                                                                 FACE[:, ::-1].copy(), 250, 60))
+        elif name == "a face appearing after the last key frame":
+            out.append(_paste(BACKGROUND, FACE, 40, 50) if k < 20 else _paste(_paste(BACKGROUND, FACE, 40, 50),
+                                                                                FACE[:, ::-1].copy(), 250, 60))
+        elif name == "a face appearing just before a cut":
+            scene = _paste(BACKGROUND, FACE, 30, 40)
+            out.append(scene if k < 10 else _paste(scene, FACE[:, ::-1].copy(), 250, 60) if k < 13
+                       else _paste(np.full_like(BACKGROUND, 200), FACE, 140, 90))
         else:  # a cut: one face, then another elsewhere
             out.append(_paste(BACKGROUND, FACE, 30, 40) if k < 13 else _paste(BACKGROUND, FACE[:, ::-1].copy(), 260, 90))
     return out
@@ -73,6 +80,21 @@ def test_every_face_the_full_detectors_find_on_a_frame_is_found_with_key_frames(
         for face in full:
             assert any(iou(face.box, f.box) >= 0.3 for f in followed) or any(iou(face.box, b) >= 0.3 for b in looked), (
                 scene, k, face.box, [f.box for f in followed])
+
+
+@pytest.mark.parametrize("scene", ["a face appearing between key frames", "a face appearing after the last key frame",
+                                   "a face appearing just before a cut"])
+def test_a_face_the_quick_look_cannot_see_is_found_from_the_frame_it_entered(scene: str, monkeypatch) -> None:
+    """With the quick look blind (a face too small for it, or one only HOG finds), a face that enters between key
+    frames is still found on every frame from its first: by the next key frame's backward search, or by the key
+    frame made after the fact on a stretch's last frame (before a cut, at the clip's end)."""
+    frames = _scene(scene)
+    monkeypatch.setattr(follow_module, "quick_look", lambda *args: [])
+    found, keys = find_faces(frames, DetectorSettings(), FollowSettings(key_every=8))
+    assert keys[-1] == len(frames) - 1
+    for k, frame in enumerate(frames):
+        for face in detect(frame):
+            assert any(iou(face.box, f.box) >= 0.3 for f in found[k]), (scene, k, face.box, [f.box for f in found[k]])
 
 
 def test_with_key_every_1_every_frame_is_a_key_frame() -> None:

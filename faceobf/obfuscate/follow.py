@@ -12,8 +12,15 @@ picture changes at once (a cut: the mean grey-level change of the small copy abo
 followed face is lost, or when the quick look sees a face no followed face explains. A face that a key
 frame finds and the frame before did not have is looked for backwards through the frames since the last
 key frame, frame by frame, by the full detectors in a window around it (`detect_in_window`, each at its
-whole-frame scale), so a face that entered between key frames is covered from the frame it entered. With
+whole-frame scale; past up to two frames where it is not found), so a face that entered between key frames
+is covered from the frame it entered; the last frame before a cut and the clip's last frame are made key
+frames after the fact, so a face that entered after the last key frame is searched for too. With
 `key_every=1` every frame is a key frame, as for a photo.
+
+What this gives up against the full detectors on every frame: a face that appears and is gone again
+strictly between two key frames is seen only by the quick look (CenterFace on the small copy), so one too
+small for it (below about 30 px on a 1080p frame at the default `gate_side`) or that only HOG finds can be
+missed there; `key_every=1` closes that gap at the cost of speed.
 """
 
 from __future__ import annotations
@@ -136,7 +143,9 @@ def refit(frame: np.ndarray, face: Detection, step: np.ndarray, reference: np.nd
                                                                                    .reshape(2, 2), axis=0)[0] / 2
     centre = centre + (points.mean(0) - before.mean(0))
     box = tuple(int(round(v)) for v in np.concatenate([centre - scale * half, centre + scale * half]))
-    return replace(face, box=box, landmarks=points, five=None, start_box=start, plausible=True, landmark_error=error)
+    # confirmed and plausible as on its key frame (where the 68 points were held against CenterFace's 5): a face
+    # whose landmarks that check rejected stays rejected while it is followed
+    return replace(face, box=box, landmarks=points, five=None, start_box=start, landmark_error=error)
 
 
 def _explained(box, score: float, faces: list[Detection], known: list, threshold: float, level: float = 0.3) -> bool:
@@ -177,11 +186,11 @@ def find_faces(frames: Iterable[np.ndarray], settings: DetectorSettings = Detect
                                          for box, score in quick_look(frame, settings, follow.gate_side)):
                 faces = None
         if faces is None:  # a key frame
+            if cut:  # the scene that ends gets a key frame on its last frame
+                _close(found, recent, keys, settings, follow)
             faces = detect(frame, settings)
             if found and not cut:  # a face the frame before did not have may have entered since the last key frame
-                for face in faces:
-                    if not any(iou(face.box, b.box) >= follow.match_iou for b in found[-1]):
-                        _follow_back(face, recent, found, settings, follow)
+                _look_back(faces, found, recent, settings, follow)
             known = quick_look(frame, settings, follow.gate_side) if follow.key_every > 1 else []
             keys.append(index)
             recent.clear()
@@ -192,17 +201,49 @@ def find_faces(frames: Iterable[np.ndarray], settings: DetectorSettings = Detect
             recent.append(frame)
         if progress is not None:
             progress(len(found))
+    _close(found, recent, keys, settings, follow)  # and so does the clip's last frame
     return found, keys
 
 
+def _close(found: list[list[Detection]], recent: deque, keys: list[int], settings: DetectorSettings,
+           follow: FollowSettings) -> None:
+    """Where a stretch of frames ends (at a cut, at the clip's end), make its last frame (`found[-1]`, whose
+    pixels are `recent[-1]`) a key frame after the fact: the full detectors on it, each face they find that it
+    did not have added, and searched backwards through the frames before."""
+    if not found or not recent or keys[-1] == len(found) - 1:
+        return
+    last = recent.pop()
+    new = _look_back(detect(last, settings), found[:-1], recent, settings, follow, found[-1])
+    found[-1].extend(new)
+    keys.append(len(found) - 1)
+
+
+def _look_back(faces: list[Detection], found: list[list[Detection]], recent: deque, settings: DetectorSettings,
+               follow: FollowSettings, before: list[Detection] | None = None) -> list[Detection]:
+    """The `faces` of a key frame that its frame before (`before`, default `found[-1]`) did not have, each searched
+    backwards through `recent` (the frames of `found`'s end)."""
+    before = found[-1] if before is None else before
+    new = [face for face in faces if not any(iou(face.box, b.box) >= follow.match_iou for b in before)]
+    for face in new:
+        _follow_back(face, recent, found, settings, follow)
+    return new
+
+
 def _follow_back(face: Detection, recent: deque, found: list[list[Detection]], settings: DetectorSettings,
-                 follow: FollowSettings) -> None:
-    """Look for a face a key frame found, and the frame before did not have, backwards through the `recent` frames
-    since the last key frame; add it to each frame it is found in, until it is not."""
-    box = np.asarray(face.box, np.float64)
+                 follow: FollowSettings, patience: int = 2) -> None:
+    """Look for a face new at a key frame backwards through the `recent` frames (those of `found`'s end), in a
+    window around where it was last found; add it to each frame it is found in. The search goes on past up to
+    `patience` frames in a row where it is not found (a detector's blink: the track bridges them), and ends
+    where the face already is."""
+    box, misses = np.asarray(face.box, np.float64), 0
     for back, frame in enumerate(reversed(recent), start=1):
         earlier = follow_face(frame, box, settings, follow)
-        if earlier is None or any(iou(earlier.box, f.box) >= follow.match_iou for f in found[-back]):
+        if earlier is None:
+            misses += 1
+            if misses > patience:
+                return
+            continue
+        if any(iou(earlier.box, f.box) >= follow.match_iou for f in found[-back]):
             return
         found[-back].append(earlier)
-        box = np.asarray(earlier.box, np.float64)
+        box, misses = np.asarray(earlier.box, np.float64), 0

@@ -200,6 +200,8 @@ def rewrite_video(source: str | os.PathLike, target: str | os.PathLike, process:
         indices = list(range(written, written + len(pending)))
         frames = [pixels for pixels, _, _ in pending]
         images = process_many(indices, frames) if process_many is not None else [process(indices[0], frames[0])]
+        if len(images) != len(frames):
+            raise ValueError(f"{len(frames)} frames processed into {len(images)}: every frame must come back")
         for image, (_, pts, time_base) in zip(images, pending):
             new = av.VideoFrame.from_ndarray(np.ascontiguousarray(image, dtype=np.uint8), format="rgb24")
             new.pts, new.time_base = pts, time_base
