@@ -25,6 +25,17 @@ def astronaut_aligned() -> np.ndarray:
     return np.ascontiguousarray(data.astronaut()[4:222, 136:314])
 
 
+
+def paste_face(background: np.ndarray, face: np.ndarray, left: int, top: int) -> np.ndarray:
+    """`face` pasted with its top-left corner at (left, top), clipped at the frame's edges (clips of moving faces)."""
+    out = background.copy()
+    h, w = face.shape[:2]
+    x0, y0, x1, y1 = max(0, left), max(0, top), min(out.shape[1], left + w), min(out.shape[0], top + h)
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = face[y0 - top : y1 - top, x0 - left : x1 - left]
+    return out
+
+
 def write_celeba(root: Path, n_identities: int = 4, per_identity: int = 3, seed: int = 0) -> Path:
     """Write a CelebA-layout folder: images, attribute file (count + header), identities, partition."""
     rng = np.random.default_rng(seed)

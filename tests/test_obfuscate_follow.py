@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from skimage import data
 
+from conftest import paste_face
 from faceobf.obfuscate import follow as follow_module
 from faceobf.obfuscate.detect import DetectorSettings, detect, detect_in_window, iou
 from faceobf.obfuscate.follow import FollowSettings, find_faces, quick_look
@@ -15,15 +16,6 @@ from faceobf.obfuscate.follow import FollowSettings, find_faces, quick_look
 FACE = cv2.resize(np.ascontiguousarray(data.astronaut()[20:240, 130:330]), (110, 120), interpolation=cv2.INTER_AREA)
 BACKGROUND = np.full((240, 400, 3), 90, np.uint8)
 
-
-def _paste(background: np.ndarray, face: np.ndarray, left: int, top: int) -> np.ndarray:
-    """`face` pasted with its top-left corner at (left, top), clipped at the frame's edges."""
-    out = background.copy()
-    h, w = face.shape[:2]
-    x0, y0, x1, y1 = max(0, left), max(0, top), min(out.shape[1], left + w), min(out.shape[0], top + h)
-    if x1 > x0 and y1 > y0:
-        out[y0:y1, x0:x1] = face[y0 - top : y1 - top, x0 - left : x1 - left]
-    return out
 
 
 def _turned(face: np.ndarray, degrees: float) -> np.ndarray:
@@ -36,23 +28,23 @@ def _scene(name: str, frames: int = 24) -> list[np.ndarray]:
     out = []
     for k in range(frames):
         if name == "entering and leaving":  # from beyond the left edge to beyond the right
-            out.append(_paste(BACKGROUND, FACE, -100 + 22 * k, 50))
+            out.append(paste_face(BACKGROUND, FACE, -100 + 22 * k, 50))
         elif name == "two faces crossing":
-            out.append(_paste(_paste(BACKGROUND, FACE, 10 + 12 * k, 40), FACE[:, ::-1].copy(), 280 - 12 * k, 70))
+            out.append(paste_face(paste_face(BACKGROUND, FACE, 10 + 12 * k, 40), FACE[:, ::-1].copy(), 280 - 12 * k, 70))
         elif name == "turning":  # in the picture's plane, back and forth
-            out.append(_paste(BACKGROUND, _turned(FACE, 35 * np.sin(k / 4)), 140, 50))
+            out.append(paste_face(BACKGROUND, _turned(FACE, 35 * np.sin(k / 4)), 140, 50))
         elif name == "a face appearing between key frames":
-            out.append(_paste(BACKGROUND, FACE, 40, 50) if k < 11 else _paste(_paste(BACKGROUND, FACE, 40, 50),
+            out.append(paste_face(BACKGROUND, FACE, 40, 50) if k < 11 else paste_face(paste_face(BACKGROUND, FACE, 40, 50),
                                                                                 FACE[:, ::-1].copy(), 250, 60))
         elif name == "a face appearing after the last key frame":
-            out.append(_paste(BACKGROUND, FACE, 40, 50) if k < 20 else _paste(_paste(BACKGROUND, FACE, 40, 50),
+            out.append(paste_face(BACKGROUND, FACE, 40, 50) if k < 20 else paste_face(paste_face(BACKGROUND, FACE, 40, 50),
                                                                                 FACE[:, ::-1].copy(), 250, 60))
         elif name == "a face appearing just before a cut":
-            scene = _paste(BACKGROUND, FACE, 30, 40)
-            out.append(scene if k < 10 else _paste(scene, FACE[:, ::-1].copy(), 250, 60) if k < 13
-                       else _paste(np.full_like(BACKGROUND, 200), FACE, 140, 90))
+            scene = paste_face(BACKGROUND, FACE, 30, 40)
+            out.append(scene if k < 10 else paste_face(scene, FACE[:, ::-1].copy(), 250, 60) if k < 13
+                       else paste_face(np.full_like(BACKGROUND, 200), FACE, 140, 90))
         else:  # a cut: one face, then another elsewhere
-            out.append(_paste(BACKGROUND, FACE, 30, 40) if k < 13 else _paste(BACKGROUND, FACE[:, ::-1].copy(), 260, 90))
+            out.append(paste_face(BACKGROUND, FACE, 30, 40) if k < 13 else paste_face(BACKGROUND, FACE[:, ::-1].copy(), 260, 90))
     return out
 
 
@@ -105,7 +97,7 @@ def test_with_key_every_1_every_frame_is_a_key_frame() -> None:
 
 
 def test_a_window_finds_the_faces_the_whole_frame_finds_there() -> None:
-    frame = _paste(_paste(BACKGROUND, FACE, 20, 40), FACE[:, ::-1].copy(), 250, 80)
+    frame = paste_face(paste_face(BACKGROUND, FACE, 20, 40), FACE[:, ::-1].copy(), 250, 80)
     whole = detect(frame)
     assert len(whole) == 2
     for face in whole:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from skimage import data
 
+from conftest import paste_face
 from faceobf.obfuscate import detect as detect_module
 from faceobf.obfuscate.batch import REPORT_NAME, collect_inputs, obfuscate_files
 from faceobf.obfuscate.detect import Detection
@@ -221,15 +222,6 @@ def test_a_clip_gets_one_identity_per_track_every_frame_covered_and_a_report_per
     assert records[0]["tracks"] == entry["tracks"]
 
 
-def _paste(background: np.ndarray, face: np.ndarray, left: int, top: int) -> np.ndarray:
-    """`face` pasted with its top-left corner at (left, top), clipped at the frame's edges."""
-    out = background.copy()
-    h, w = face.shape[:2]
-    x0, y0, x1, y1 = max(0, left), max(0, top), min(out.shape[1], left + w), min(out.shape[0], top + h)
-    if x1 > x0 and y1 > y0:
-        out[y0:y1, x0:x1] = face[y0 - top : y1 - top, x0 - left : x1 - left]
-    return out
-
 
 def _uncovered(before: list[np.ndarray], after: list[np.ndarray], every: int = 3) -> list[int]:
     """Sampled frames in which dlib's CNN detector (used by neither of the tool's detectors) finds a face on the input
@@ -253,9 +245,9 @@ def test_no_face_an_independent_detector_finds_is_left_as_it_was(obfuscator, tmp
     frames = []
     for k in range(16):
         if scene == "entering and leaving":  # from beyond the left edge to beyond the right
-            frames.append(_paste(background, face, -90 + 28 * k, 40))
+            frames.append(paste_face(background, face, -90 + 28 * k, 40))
         else:  # one face moving right, one left, crossing in the middle
-            frames.append(_paste(_paste(background, face, 10 + 14 * k, 30), face[:, ::-1].copy(), 240 - 14 * k, 50))
+            frames.append(paste_face(paste_face(background, face, 10 + 14 * k, 30), face[:, ::-1].copy(), 240 - 14 * k, 50))
     clip = write_video(tmp_path / "in" / "scene.mp4", frames, rate=8)
     summary, report = obfuscate_files(obfuscator, collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False)
     (entry,) = [e for e in report if e.get("input")]
@@ -272,7 +264,7 @@ def test_a_clip_stored_turned_has_no_face_left_on_any_displayed_frame(obfuscator
     background = np.full((200, 360, 3), 90, np.uint8)
     frames = []
     for k in range(8):  # one face cut by the left edge, one at the right edge, drifting
-        frames.append(_paste(_paste(background, face, -25 + k, 30 + k), face[:, ::-1].copy(), 250 - k, 60))
+        frames.append(paste_face(paste_face(background, face, -25 + k, 30 + k), face[:, ::-1].copy(), 250 - k, 60))
     assert all(len(detect_faces(f, detector="cnn")) == 2 for f in frames[::3])  # the check below is not vacuous
     clip = write_video(tmp_path / "in" / "portrait.mp4", frames, rate=8, rotation=rotation)
     summary, report = obfuscate_files(obfuscator, collect_inputs([tmp_path / "in"]), tmp_path / "out", progress=False)
