@@ -77,3 +77,25 @@ def test_it_ranks_real_faces_blur_pixelation_and_black_out_as_a_person_would(rea
     assert mosaic["blockiness median"] > 1.5 * real["blockiness median"] and blur["blockiness median"] < 1.2 * real["blockiness median"]
     assert black["skin dE median"] > 20 > 5 > blur["skin dE median"]
     assert np.isnan(real["dlib same person"]) and blur["dlib same person"] > 0.5 > black["dlib same person"]
+
+
+@pytest.mark.celeba
+def test_a_flip_costs_nothing_when_it_changes_nothing_and_the_light_blur_bound_lies_below_a_mosaic(
+    real_celeba: Path
+) -> None:
+    """The operating point's bound on 178 px crops (the photo path's; at the U-Net's 64 px dlib
+    reads a light blur as nothing): redraws identical to the unflipped ones cost about nothing, a
+    light blur of real faces more, a face pixelated in 8 px blocks far more."""
+    from faceobf.data import CelebA
+    from faceobf.evaluate.naturalness import face_region, flip_cost, light_blur_cost, people_halves
+    from faceobf.obfuscate.baselines import pixelate_face
+
+    dataset = CelebA.open(real_celeba)
+    reference, faces = (dataset.images(r, 178, progress=False)
+                        for r in people_halves(dataset.identities, dataset.split("val"), 60))
+    cost = flip_cost(reference, faces)
+    same, low, high = cost(faces.copy())
+    assert low <= 0 <= high and abs(same) < 0.2
+    bound = light_blur_cost(reference, faces)
+    mosaic = cost(np.stack([pixelate_face(f, face_region(178), 8) for f in faces]))
+    assert same < bound < mosaic[0] and mosaic[1] > 0

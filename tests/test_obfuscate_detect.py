@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from faceobf.obfuscate.detect import (CENTERFACE_ONNX, CenterFace, DetectorModelError, DetectorSettings, detect, five_of_68,
+from faceobf.obfuscate.detect import (CENTERFACE_ONNX, DETECTORS, CenterFace, DetectorModelError,
+                                      DetectorSettings, detect, detect_twice, five_of_68,
                                       hog_box_from_five, iou, landmark_error, nms, template_error)
 
 
@@ -60,3 +61,30 @@ def test_a_missing_or_altered_centerface_model_stops_the_tool(tmp_path: Path) ->
     altered.write_bytes(CENTERFACE_ONNX.read_bytes()[:-1] + b"\0")
     with pytest.raises(DetectorModelError, match="checksum"):
         CenterFace(altered)
+
+
+@pytest.mark.parametrize("side", [512, 2000])
+def test_detecting_twice_finds_what_two_detections_find_with_the_shared_work_done_once(
+    side: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first pass and the last check's sweep of one photo: CenterFace's network runs once where
+    both settings see the photo at one scale (512 px), twice where they do not (2000 px: 1600 and
+    2400); the faces are the same."""
+    photo = cv2.resize(data.astronaut(), (side, side), interpolation=cv2.INTER_AREA)
+    # and a small face
+    photo[20:116, 20:116] = cv2.resize(data.astronaut(), (96, 96), interpolation=cv2.INTER_AREA)
+    first = DetectorSettings()
+    check = first.last_check()
+    network = DETECTORS["centerface"]._network()
+    calls = []
+    forward = network.forward
+    monkeypatch.setattr(network, "forward", lambda rgb: calls.append(rgb.shape) or forward(rgb))
+    pair = detect_twice(photo, first, check)
+    assert len(calls) == (1 if side == 512 else 2)
+    for got, want in zip(pair, (detect(photo, first), detect(photo, check))):
+        assert [(d.box, d.scores, d.confirmed, d.plausible) for d in got] == \
+               [(d.box, d.scores, d.confirmed, d.plausible) for d in want]
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a.landmarks, b.landmarks)
+    # the check's lower threshold keeps every face the first pass keeps
+    assert len(pair[1]) >= len(pair[0]) >= 1

@@ -96,6 +96,21 @@ def test_with_key_every_1_every_frame_is_a_key_frame() -> None:
     assert [[d.box for d in f] for f in found] == [[d.box for d in detect(f)] for f in frames]
 
 
+def test_each_key_frame_keeps_the_last_checks_sweep_of_its_untouched_pixels() -> None:
+    """With `checks`, the same faces are found, and each key frame (those made after the fact at a
+    cut and at the clip's end too) gets the last check's faces on the frame as it came, for the last
+    check to reuse."""
+    frames = _scene("a face appearing just before a cut")
+    checks: dict = {}
+    found, keys = find_faces(frames, DetectorSettings(), FollowSettings(key_every=8), checks=checks)
+    assert ([[d.box for d in f] for f in found]
+            == [[d.box for d in f] for f in find_faces(frames)[0]])
+    assert sorted(checks) == keys and keys[-1] == len(frames) - 1 and len(keys) >= 3
+    for k in keys:
+        assert ([d.box for d in checks[k]]
+                == [d.box for d in detect(frames[k], DetectorSettings().last_check())])
+
+
 def test_a_window_finds_the_faces_the_whole_frame_finds_there() -> None:
     frame = paste_face(paste_face(BACKGROUND, FACE, 20, 40), FACE[:, ::-1].copy(), 250, 80)
     whole = detect(frame)

@@ -15,10 +15,11 @@ from skimage import data
 from faceobf.disentangle.landmarks import detect_faces
 from faceobf.disentangle.align import CROP, similarity_to_template
 from faceobf.obfuscate.batch import read_report
-from faceobf.obfuscate.detect import DetectorSettings, detect
-from faceobf.obfuscate.detect import Detection
-from faceobf.obfuscate.pipeline import (MissedFaceError, NoFaceError, Obfuscator, apply_fallback, fallback_area,
-                                        fallback_in_place, fallback_region)
+from faceobf.obfuscate.detect import DetectorSettings, detect, detect_twice
+from faceobf.obfuscate.detect import Detection, iou
+from faceobf.obfuscate.pipeline import (MissedFaceError, NoFaceError, Obfuscator, apply_fallback,
+                                        change_windows, fallback_area, fallback_in_place,
+                                        fallback_region)
 from faceobf.obfuscate.policies import FlipNamed
 from faceobf.disentangle.template import MEAN_LANDMARKS
 
@@ -96,6 +97,45 @@ def test_the_last_check_catches_a_face_the_first_pass_missed(obfuscator: Obfusca
     assert 450 <= left and right <= 546 and np.abs(out[top:bottom, left:right].astype(int) - photo[top:bottom, left:right]).mean() > 2
     with pytest.raises(MissedFaceError, match="left untouched"):
         replace(hog_only, on_miss="refuse").obfuscate_photo(photo)
+
+
+def test_changes_are_searched_again_in_windows_around_them_joined_where_they_overlap() -> None:
+    changed = np.zeros((400, 600), np.uint8)
+    changed[100:140, 100:180] = 1  # 80 x 40: grown by 40 and 20 px
+    changed[300:310, 580:600] = 1  # small, at the edge: grown by 16 px, clipped to the photo
+    assert sorted(change_windows(changed)) == [(60, 80, 220, 160), (564, 284, 600, 326)]
+    changed[150:170, 200:220] = 1  # within the first window's reach: one window over both
+    assert sorted(change_windows(changed)) == [(60, 80, 236, 186), (564, 284, 600, 326)]
+    assert change_windows(np.zeros((10, 10), np.uint8)) == []
+
+
+def test_the_last_check_near_the_changes_flags_what_a_whole_second_sweep_flags(
+    obfuscator: Obfuscator
+) -> None:
+    """The last check reads the faces of unchanged pixels from the sweep of the untouched photo and
+    searches the result again only around the changes: the same faces flagged as by running the
+    detectors on the whole result, here a small face the HOG-only first pass missed, and a face the
+    change does not cover."""
+    from dataclasses import replace
+
+    photo = np.full((400, 700, 3), 180, np.uint8)
+    photo[:, :400] = cv2.resize(data.astronaut(), (400, 400))
+    # a face of ~18 px
+    photo[150:246, 450:546] = cv2.resize(data.astronaut(), (96, 96), interpolation=cv2.INTER_AREA)
+    photo[60:300, 560:700] = cv2.resize(data.astronaut()[20:260, 150:290], (140, 240),
+                                        interpolation=cv2.INTER_AREA)
+    hog_only = replace(obfuscator, detection=DetectorSettings(detectors=("hog",)))
+    check = hog_only.detection.last_check()
+    faces, seen = detect_twice(photo, hog_only.detection, check)
+    faces = [f for f in faces if f.box[0] < 400]  # the first pass is told of the astronaut only
+    placed = hog_only.redraw_faces([photo], [faces])[0]
+    whole = hog_only.finish(photo, faces, placed, check)
+    near = hog_only.finish(photo, faces, placed, check, seen)
+    flagged = [[r.box for r in records if r.reason.startswith("missed by the first pass")]
+               for _, records in (whole, near)]
+    assert len(flagged[0]) == len(flagged[1]) >= 2
+    assert all(max(iou(a, b) for b in flagged[1]) > 0.7 for a in flagged[0])
+    assert np.abs(near[0].astype(int) - whole[0]).max() <= 40 and (near[0] != photo).any()
 
 
 def test_several_faces_in_one_photo(obfuscator: Obfuscator) -> None:

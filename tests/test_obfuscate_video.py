@@ -193,14 +193,15 @@ def test_a_clip_gets_one_identity_per_track_every_frame_covered_and_a_report_per
     from faceobf.obfuscate.follow import FollowSettings
 
     clip = _astronaut_clip(tmp_path / "in" / "walk.mp4")
-    real_detect = detect_module.detect
+    real_detect_twice = detect_module.detect_twice
     calls = {"n": 0}
 
-    def blinking(photo, settings):  # the detector misses the face in the 5th frame of the first pass
+    def blinking(photo, first, check):  # the first pass misses the face in the 5th frame (the check's sweep sees it)
         calls["n"] += 1
-        return [] if calls["n"] == 5 else real_detect(photo, settings)
+        faces, seen = real_detect_twice(photo, first, check)
+        return ([] if calls["n"] == 5 else faces), seen
 
-    monkeypatch.setattr(follow_module, "detect", blinking)
+    monkeypatch.setattr(follow_module, "detect_twice", blinking)
     every_frame = replace(obfuscator, follow=FollowSettings(key_every=1))  # the full detectors on every frame
     out_dir = tmp_path / "out"
     summary, report = obfuscate_files(every_frame, collect_inputs([tmp_path / "in"]), out_dir, progress=False)
@@ -286,15 +287,15 @@ def test_a_track_is_redrawn_or_covered_the_same_way_in_every_frame(obfuscator, t
     from faceobf.obfuscate.follow import FollowSettings
 
     clip = _astronaut_clip(tmp_path / "in" / "walk.mp4")
-    real_detect, calls = detect_module.detect, {"n": 0}
+    real_detect_twice, calls = detect_module.detect_twice, {"n": 0}
 
-    def some_unconfirmed(photo, settings):  # the detectors confirm the face in only some frames of the first pass
+    def some_unconfirmed(photo, first, check):  # the detectors confirm the face in only some frames of the first pass
         calls["n"] += 1
-        found = real_detect(photo, settings)
+        found, seen = real_detect_twice(photo, first, check)
         confirmed = calls["n"] <= 10 and (calls["n"] % 10) < 10 * redrawable_share
-        return found if confirmed or calls["n"] > 10 else [replace(d, confirmed=False) for d in found]
+        return (found if confirmed or calls["n"] > 10 else [replace(d, confirmed=False) for d in found]), seen
 
-    monkeypatch.setattr(follow_module, "detect", some_unconfirmed)
+    monkeypatch.setattr(follow_module, "detect_twice", some_unconfirmed)
     every_frame = replace(obfuscator, follow=FollowSettings(key_every=1))  # the first pass's calls are its frames
     summary, report = obfuscate_files(every_frame, collect_inputs([clip]), tmp_path / "out", progress=False)
     (entry,) = [e for e in report if e.get("input")]

@@ -550,6 +550,14 @@ def test_the_flip_strength_is_the_best_editor_that_keeps_the_other_attributes() 
     assert choose_strength(sweep) == FlipStrength(2.0, 1.0)  # the best of those above the floor; the weaker of a tie
     assert choose_strength(sweep, min_preservation=0.8) == FlipStrength(3.0, 2.0)
     assert choose_strength(sweep, min_preservation=0.99) == FlipStrength(1.0, 1.0)  # none keeps it: the best-preserving
+    # naturalness lost to the flips, bounded by `max_cost`
+    sweep["flip cost"] = [0.1, 0.2, 0.9, 0.4]
+    assert choose_strength(sweep, max_cost=0.5) == FlipStrength(2.0, 1.0)
+    # (3, 2) costs too much
+    assert choose_strength(sweep, min_preservation=0.8, max_cost=0.5) == FlipStrength(2.0, 1.0)
+    assert choose_strength(sweep, min_preservation=0.99, max_cost=0.15) == FlipStrength(1.0, 1.0)
+    # none within the bound: the cheapest
+    assert choose_strength(sweep, max_cost=0.05) == FlipStrength(1.0, 1.0)
 
 
 def test_the_strength_sweep_redraws_validation_faces_at_each_strength() -> None:
@@ -573,6 +581,12 @@ def test_the_strength_sweep_redraws_validation_faces_at_each_strength() -> None:
     mapping = LandmarkMapping(np.zeros((68, 2)), rng.normal(0, 0.01, (40, 68, 2)), 1.0, 1.0, np.zeros(40), 0.5, 10)
     follow = strength_sweep(generator.with_geometry(mapping), judge, faces, gains=(1.0, 2.0), intensities=(1.0, 2.0))
     assert len(follow) == 4 and follow["preservation"].between(0, 1).all() and follow["editing"].between(0, 1).all()
+    seen = []
+    costed = strength_sweep(
+        generator, judge, faces, intensities=(1.0, 2.0),
+        cost=lambda drawn: seen.append(drawn.dtype) or (float(len(seen)), 0.0, 9.0))
+    # fed the redraws as uint8
+    assert costed["flip cost"].tolist() == [1.0, 2.0] and seen == [np.uint8, np.uint8]
 
 
 def _edit_batch(n: int = 4, size: int = 32):

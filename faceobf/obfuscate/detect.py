@@ -103,11 +103,26 @@ class CenterFace:
 
     def __call__(self, rgb: np.ndarray, threshold: float = 0.4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(boxes (N, 4) left/top/right/bottom, scores (N,), five points (N, 5, 2)) in `rgb`'s pixels."""
+        return self.decode(self.forward(rgb), rgb.shape[:2], threshold)
+
+    def forward(self, rgb: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The network's four output maps (heat, scale, offset, landmarks) for `rgb`: the costly
+        part, which `decode` reads at any threshold."""
         h, w = rgb.shape[:2]
         h32, w32 = int(np.ceil(h / 32) * 32), int(np.ceil(w / 32) * 32)
         blob = cv2.dnn.blobFromImage(rgb, 1.0, (w32, h32), (0, 0, 0), swapRB=False, crop=False)
         self.net.setInput(blob)
-        heat, scale, offset, marks = self.net.forward(["537", "538", "539", "540"])
+        return tuple(self.net.forward(["537", "538", "539", "540"]))
+
+    @staticmethod
+    def decode(maps: tuple[np.ndarray, ...], shape: tuple[int, int], threshold: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`__call__`'s faces from `forward`'s maps of an image of `shape` (rows, columns), peaks
+        above `threshold`, after non-maximum suppression (a lower threshold keeps every face a
+        higher one keeps)."""
+        heat, scale, offset, marks = maps
+        h, w = shape
+        h32, w32 = int(np.ceil(h / 32) * 32), int(np.ceil(w / 32) * 32)
         rows, cols = np.nonzero(heat[0, 0] > threshold)
         if rows.size == 0:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
@@ -136,7 +151,7 @@ def iou(a, b) -> float:
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
     """Indices of the boxes kept by greedy non-maximum suppression, best first."""
     kept: list[int] = []
-    for i in np.argsort(-np.asarray(scores)):
+    for i in np.argsort(-np.asarray(scores), kind="stable"):  # stable: a subset keeps its order
         if all(iou(boxes[i], boxes[k]) < threshold for k in kept):
             kept.append(int(i))
     return np.array(kept, int)
@@ -147,8 +162,13 @@ def _scaled(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     factor = min(1.0, max_side / max(rgb.shape[:2]))
     if factor == 1.0:
         return rgb, 1.0
-    size = (max(1, round(rgb.shape[1] * factor)), max(1, round(rgb.shape[0] * factor)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), factor
+    return cv2.resize(rgb, _scaled_size(rgb, max_side), interpolation=cv2.INTER_AREA), factor
+
+
+def _scaled_size(rgb: np.ndarray, max_side: int) -> tuple[int, int]:
+    """The (width, height) `_scaled` gives `rgb` for `max_side`."""
+    factor = min(1.0, max_side / max(rgb.shape[:2]))
+    return max(1, round(rgb.shape[1] * factor)), max(1, round(rgb.shape[0] * factor))
 
 
 def hog_boxes(rgb: np.ndarray, settings: DetectorSettings) -> tuple[list[tuple[float, ...]], list[float]]:
@@ -216,6 +236,12 @@ class Detector:
     def find(self, rgb: np.ndarray, settings: DetectorSettings) -> list[Candidate]:
         raise NotImplementedError
 
+    def find_twice(self, rgb: np.ndarray, first: DetectorSettings, second: DetectorSettings
+                   ) -> tuple[list[Candidate], list[Candidate]]:
+        """`find` under two settings (a photo's first pass and its last check); a detector that can
+        share the work between them overrides this."""
+        return self.find(rgb, first), self.find(rgb, second)
+
 
 class CenterFaceDetector(Detector):
     """CenterFace on the photo scaled to `centerface_max_side`: small, turned and hidden faces, with 5 points."""
@@ -225,11 +251,31 @@ class CenterFaceDetector(Detector):
     def __init__(self) -> None:
         self._net: CenterFace | None = None  # loaded (and checked) on first use
 
-    def find(self, rgb: np.ndarray, settings: DetectorSettings) -> list[Candidate]:
+    def _network(self) -> CenterFace:
         if self._net is None:
             self._net = CenterFace()
+        return self._net
+
+    def find(self, rgb: np.ndarray, settings: DetectorSettings) -> list[Candidate]:
         small, factor = _scaled(rgb, settings.centerface_max_side)
-        boxes, scores, fives = self._net(small, settings.centerface_threshold)
+        return self._faces(self._network()(small, settings.centerface_threshold), factor)
+
+    def find_twice(self, rgb: np.ndarray, first: DetectorSettings, second: DetectorSettings
+                   ) -> tuple[list[Candidate], list[Candidate]]:
+        """One forward pass when both settings scale the photo alike (its longer side within both
+        sizes), read at each threshold: the same faces as two `find` calls."""
+        if (_scaled_size(rgb, first.centerface_max_side)
+                != _scaled_size(rgb, second.centerface_max_side)):
+            return super().find_twice(rgb, first, second)
+        small, factor = _scaled(rgb, first.centerface_max_side)
+        maps = self._network().forward(small)
+        return tuple(
+            self._faces(CenterFace.decode(maps, small.shape[:2], s.centerface_threshold), factor)
+            for s in (first, second))
+
+    @staticmethod
+    def _faces(found: tuple[np.ndarray, np.ndarray, np.ndarray], factor: float) -> list[Candidate]:
+        boxes, scores, fives = found
         return [Candidate(tuple(float(v) for v in box), float(score), five)
                 for box, score, five in zip(boxes / factor, scores, fives / factor)]
 
@@ -241,6 +287,20 @@ class HogDetector(Detector):
 
     def find(self, rgb: np.ndarray, settings: DetectorSettings) -> list[Candidate]:
         return [Candidate(box, score, None, box) for box, score in zip(*hog_boxes(rgb, settings))]
+
+    def find_twice(self, rgb: np.ndarray, first: DetectorSettings, second: DetectorSettings
+                   ) -> tuple[list[Candidate], list[Candidate]]:
+        """One run when both settings give HOG the same scaled photo and upsampling."""
+        if _hog_input(rgb, first) != _hog_input(rgb, second):
+            return super().find_twice(rgb, first, second)
+        found = self.find(rgb, first)
+        return found, list(found)
+
+
+def _hog_input(rgb: np.ndarray, settings: DetectorSettings) -> tuple[tuple[int, int], int]:
+    """(scaled size, upsampling) of HOG's run on `rgb` under `settings`, as `hog_boxes` does it."""
+    size = _scaled_size(rgb, settings.hog_max_side)
+    return size, 1 if max(size) < settings.hog_upsample_below else 0
 
 
 # The detectors by name, in the order their faces are merged (a later detector's face joins the earlier face it
@@ -256,16 +316,18 @@ def register_detector(detector: Detector) -> Detector:
     return detector
 
 
-def _candidates(rgb: np.ndarray, settings: DetectorSettings) -> list[dict]:
-    """Every configured detector's faces, merged where they overlap: box, scores by detector, five points, start box."""
-    unknown = [name for name in settings.detectors if name not in DETECTORS]
+def _check_names(*settings: DetectorSettings) -> None:
+    unknown = sorted({name for s in settings for name in s.detectors if name not in DETECTORS})
     if unknown:
         raise UsageError(f"unknown detector {', '.join(unknown)}; registered: {', '.join(DETECTORS)}")
+
+
+def _merged(found_by: dict[str, list[Candidate]], settings: DetectorSettings) -> list[dict]:
+    """Each detector's faces (in `DETECTORS` order), merged where they overlap: box, scores by
+    detector, five points, start box."""
     found: list[dict] = []
-    for name, detector in DETECTORS.items():
-        if name not in settings.detectors:
-            continue
-        for c in detector.find(rgb, settings):
+    for name in DETECTORS:
+        for c in found_by.get(name, []):
             match = max(found, key=lambda f: iou(f["box"], c.box), default=None)
             if match is not None and name not in match["scores"] and iou(match["box"], c.box) >= settings.merge_iou:
                 match["scores"][name] = c.score
@@ -276,11 +338,11 @@ def _candidates(rgb: np.ndarray, settings: DetectorSettings) -> list[dict]:
     return found
 
 
-def detect(photo: np.ndarray, settings: DetectorSettings = DetectorSettings()) -> list[Detection]:
-    """Every face the configured detectors find in `photo`, merged, with 68 points and the two checks; largest first."""
-    rgb = as_uint8_rgb(photo)
+def _detections(rgb: np.ndarray, merged: list[dict], settings: DetectorSettings) -> list[Detection]:
+    """The merged faces with 68 points from the shape predictor and the two checks; largest
+    first."""
     detections = []
-    for f in _candidates(rgb, settings):
+    for f in merged:
         start = f["start_box"] or (hog_box_from_five(f["five"]) if f["five"] is not None else f["box"])
         rect = dlib.rectangle(*(int(round(v)) for v in start))
         points = np.array([[p.x, p.y] for p in shape_predictor_68()(rgb, rect).parts()], np.float32)
@@ -290,6 +352,35 @@ def detect(photo: np.ndarray, settings: DetectorSettings = DetectorSettings()) -
         detections.append(Detection(box, f["scores"], points, f["five"], f["start_box"], confirmed,
                                     error <= settings.max_landmark_error, error))
     return sorted(detections, key=lambda d: (d.width, max(d.scores.values())), reverse=True)
+
+
+def detect(photo: np.ndarray, settings: DetectorSettings = DetectorSettings()) -> list[Detection]:
+    """Every face the configured detectors find in `photo`, merged, with 68 points and the two
+    checks; largest first."""
+    _check_names(settings)
+    rgb = as_uint8_rgb(photo)
+    found_by = {name: DETECTORS[name].find(rgb, settings) for name in settings.detectors}
+    return _detections(rgb, _merged(found_by, settings), settings)
+
+
+def detect_twice(photo: np.ndarray, first: DetectorSettings, second: DetectorSettings
+                 ) -> tuple[list[Detection], list[Detection]]:
+    """(`detect(photo, first)`, `detect(photo, second)`) with the work they share done once: a
+    photo's first pass and its last check on the same pixels (CenterFace read at two thresholds, HOG
+    run once, when the photo is small enough for both to see it at one scale)."""
+    _check_names(first, second)
+    rgb = as_uint8_rgb(photo)
+    by_first: dict[str, list[Candidate]] = {}
+    by_second: dict[str, list[Candidate]] = {}
+    for name in DETECTORS:
+        if name in first.detectors and name in second.detectors:
+            by_first[name], by_second[name] = DETECTORS[name].find_twice(rgb, first, second)
+        elif name in first.detectors:
+            by_first[name] = DETECTORS[name].find(rgb, first)
+        elif name in second.detectors:
+            by_second[name] = DETECTORS[name].find(rgb, second)
+    return (_detections(rgb, _merged(by_first, first), first),
+            _detections(rgb, _merged(by_second, second), second))
 
 
 def detect_in_window(photo: np.ndarray, window: tuple[int, int, int, int],

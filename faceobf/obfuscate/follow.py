@@ -35,8 +35,9 @@ import numpy as np
 
 from faceobf.disentangle.align import similarity_to_template
 from faceobf.disentangle.landmarks import as_uint8_rgb, shape_predictor_68
-from faceobf.obfuscate.detect import (DETECTORS, Detection, DetectorSettings, detect, detect_in_window, five_of_68,
-                                      hog_box_from_five, iou, template_error)
+from faceobf.obfuscate.detect import (DETECTORS, Detection, DetectorSettings, detect,
+                                      detect_in_window, detect_twice, five_of_68, hog_box_from_five,
+                                      iou, template_error)
 
 PATCH = 32  # side of the grey crop that tells whether a refitted face is still the same face
 
@@ -158,9 +159,14 @@ def _explained(box, score: float, faces: list[Detection], known: list, threshold
 
 
 def find_faces(frames: Iterable[np.ndarray], settings: DetectorSettings = DetectorSettings(),
-               follow: FollowSettings = FollowSettings(), progress: Callable[[int], None] | None = None
+               follow: FollowSettings = FollowSettings(),
+               progress: Callable[[int], None] | None = None,
+               checks: dict[int, list[Detection]] | None = None
                ) -> tuple[list[list[Detection]], list[int]]:
-    """(the faces of every frame, the key frames) of a clip (see the module's docstring); `progress(frames done)`."""
+    """(the faces of every frame, the key frames) of a clip (see the module's docstring);
+    `progress(frames done)`. With `checks`, each key frame's last-check sweep of its untouched
+    pixels is put there by frame index (from the same detector runs as its faces, `detect_twice`),
+    for the last check to search only around the changes."""
     found: list[list[Detection]] = []
     keys: list[int] = []
     recent: deque[np.ndarray] = deque(maxlen=max(0, follow.key_every - 1))  # the frames since the last key frame
@@ -187,8 +193,8 @@ def find_faces(frames: Iterable[np.ndarray], settings: DetectorSettings = Detect
                 faces = None
         if faces is None:  # a key frame
             if cut:  # the scene that ends gets a key frame on its last frame
-                _close(found, recent, keys, settings, follow)
-            faces = detect(frame, settings)
+                _close(found, recent, keys, settings, follow, checks)
+            faces = _key_frame_faces(frame, index, settings, checks)
             if found and not cut:  # a face the frame before did not have may have entered since the last key frame
                 _look_back(faces, found, recent, settings, follow)
             known = quick_look(frame, settings, follow.gate_side) if follow.key_every > 1 else []
@@ -201,19 +207,30 @@ def find_faces(frames: Iterable[np.ndarray], settings: DetectorSettings = Detect
             recent.append(frame)
         if progress is not None:
             progress(len(found))
-    _close(found, recent, keys, settings, follow)  # and so does the clip's last frame
+    _close(found, recent, keys, settings, follow, checks)  # and so does the clip's last frame
     return found, keys
 
 
+def _key_frame_faces(frame: np.ndarray, index: int, settings: DetectorSettings,
+                     checks: dict[int, list[Detection]] | None) -> list[Detection]:
+    """The full detectors' faces on a key frame (and, into `checks`, the last check's sweep of
+    it)."""
+    if checks is None:
+        return detect(frame, settings)
+    faces, checks[index] = detect_twice(frame, settings, settings.last_check())
+    return faces
+
+
 def _close(found: list[list[Detection]], recent: deque, keys: list[int], settings: DetectorSettings,
-           follow: FollowSettings) -> None:
+           follow: FollowSettings, checks: dict[int, list[Detection]] | None = None) -> None:
     """Where a stretch of frames ends (at a cut, at the clip's end), make its last frame (`found[-1]`, whose
     pixels are `recent[-1]`) a key frame after the fact: the full detectors on it, each face they find that it
     did not have added, and searched backwards through the frames before."""
     if not found or not recent or keys[-1] == len(found) - 1:
         return
     last = recent.pop()
-    new = _look_back(detect(last, settings), found[:-1], recent, settings, follow, found[-1])
+    faces = _key_frame_faces(last, len(found) - 1, settings, checks)
+    new = _look_back(faces, found[:-1], recent, settings, follow, found[-1])
     found[-1].extend(new)
     keys.append(len(found) - 1)
 

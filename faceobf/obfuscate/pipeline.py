@@ -13,6 +13,9 @@ its landmarks are plausible and it is at least `min_face` wide, otherwise a docu
 pixelate or black-out) over its landmark ellipse and its box. A last check runs the detectors on the
 result: a face found where the tool changed nothing is a miss, and gets the fallback (or, with
 `on_miss="refuse"`, fails the photo with `MissedFaceError`); every such event is in the records.
+Where nothing changed the result is the photo, so a photo's check reads those faces from a sweep of
+the untouched photo (`detect_twice`, beside the first pass) and searches the result again only
+around the changes (`checked_faces`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from faceobf.disentangle.attributes import CELEBA_ATTRIBUTES
 from faceobf.disentangle.masking import Ellipse, ellipse_mask, fit_face_ellipse
 from faceobf.disentangle.align import CROP, apply_affine, similarity_to_template
 from faceobf.obfuscate.baselines import blackout_face, blur_face, pixelate_face
-from faceobf.obfuscate.detect import Detection, DetectorSettings, detect
+from faceobf.obfuscate.detect import (Detection, DetectorSettings, detect, detect_in_window,
+                                      detect_twice, iou)
 from faceobf.obfuscate.follow import FollowSettings
 from faceobf.obfuscate.pasteback import PASTES, match_photo
 from faceobf.obfuscate.policies import Policy, Scorer, flipped_names
@@ -246,6 +250,52 @@ def uncovered(detections: Sequence[Detection], changed: np.ndarray, shape: tuple
     return misses
 
 
+# the last check searches the result again this many of a change's own sizes around it
+CHANGE_MARGIN = 0.5
+
+
+def change_windows(changed: np.ndarray, margin: float = CHANGE_MARGIN
+                   ) -> list[tuple[int, int, int, int]]:
+    """(left, top, right, bottom) around each connected region of `changed`, grown by `margin` of
+    its size on each side (at least 16 px), windows that overlap joined into one: where a change can
+    alter what a detector sees."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(changed, connectivity=8)
+    windows = []
+    for x, y, w, h, _ in stats[1:count].tolist():
+        grow_x, grow_y = max(16, int(margin * w)), max(16, int(margin * h))
+        windows.append([x - grow_x, y - grow_y, x + w + grow_x, y + h + grow_y])
+    merged: list[list[int]] = []
+    while windows:  # join overlapping windows until none overlap
+        a = windows.pop()
+        overlapping = [b for b in merged
+                       if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
+        if overlapping:  # the union goes back to be checked against the rest
+            group = overlapping + [a]
+            merged = [b for b in merged if b not in overlapping]
+            windows.append([min(v[0] for v in group), min(v[1] for v in group),
+                            max(v[2] for v in group), max(v[3] for v in group)])
+        else:
+            merged.append(a)
+    windows = merged
+    h, w = changed.shape[:2]
+    return [(max(0, a), max(0, b), min(w, c), min(h, d)) for a, b, c, d in windows]
+
+
+def checked_faces(result: np.ndarray, changed: np.ndarray, seen: Sequence[Detection],
+                  check: DetectorSettings) -> list[Detection]:
+    """The last check's faces on `result` without a whole second sweep: where nothing changed, the
+    result is the photo, so its faces there are `seen` (the check's detectors on the untouched
+    photo); around each change (`change_windows`) the detectors run again on the result, and a face
+    found there replaces the seen one it overlaps. A seen face the changes hid is kept: `uncovered`
+    still asks whether its pixels were changed."""
+    found: list[Detection] = []
+    for window in change_windows(changed):
+        for face in detect_in_window(result, window, check):
+            if all(iou(face.box, other.box) < check.merge_iou for other in found):
+                found.append(face)
+    return found + [s for s in seen if all(iou(s.box, f.box) < check.merge_iou for f in found)]
+
+
 @dataclass
 class Obfuscator:
     """Everything stage 3 needs: the attribute classifier, the U-Net generator, a policy and the photo options."""
@@ -356,10 +406,12 @@ class Obfuscator:
         """`obfuscate_photo` of many photos with all their faces redrawn in one batch; a photo in which no face is
         found comes back unchanged with no records (the caller decides what that means: a refusal, a miss)."""
         photos = [np.ascontiguousarray(p[..., :3]).astype(np.uint8) for p in photos]
-        faces = [detect(p, self.detection) for p in photos]
+        check = self.detection.last_check()
+        faces, seen = (zip(*(detect_twice(p, self.detection, check) for p in photos)) if photos
+                       else ((), ()))
         placed = self.redraw_faces(photos, faces)
-        return [self.finish(photo, found, mine) if found else (photo.copy(), [])
-                for photo, found, mine in zip(photos, faces, placed)]
+        return [self.finish(photo, found, mine, check, before) if found else (photo.copy(), [])
+                for photo, found, mine, before in zip(photos, faces, placed, seen)]
 
     def redraw_faces(self, photos: Sequence[np.ndarray], faces: Sequence[Sequence[Detection]],
                      chosen: Sequence[dict[int, tuple[np.ndarray, np.ndarray]]] | None = None) -> list[dict[int, Placed]]:
@@ -388,12 +440,14 @@ class Obfuscator:
         return out
 
     def finish(self, photo: np.ndarray, faces: Sequence[Detection], placed: dict[int, Placed],
-               check: DetectorSettings | None = None) -> tuple[np.ndarray, list[FaceRecord]]:
+               check: DetectorSettings | None = None, seen: Sequence[Detection] | None = None
+               ) -> tuple[np.ndarray, list[FaceRecord]]:
         """The photo with its redraws blended in, every other face given the fallback, and the last check run on it
-        (with `check`'s detectors, default `detection.last_check()`); one record per face, then one per face the
-        last check found."""
+        (with `check`'s detectors, default `detection.last_check()`; `seen`: their faces on the
+        untouched photo, see `last_check`); one record per face, then one per face the last check
+        found."""
         result, changed, records = self.blend(photo, faces, placed)
-        return self.last_check(result, changed, records, check)
+        return self.last_check(result, changed, records, check, seen)
 
     def blend(self, photo: np.ndarray, faces: Sequence[Detection], redrawn: dict[int, Placed]
               ) -> tuple[np.ndarray, np.ndarray, list[FaceRecord]]:
@@ -431,10 +485,16 @@ class Obfuscator:
         return out, changed, records
 
     def last_check(self, result: np.ndarray, changed: np.ndarray, records: list[FaceRecord],
-                   check: DetectorSettings | None = None) -> tuple[np.ndarray, list[FaceRecord]]:
+                   check: DetectorSettings | None = None, seen: Sequence[Detection] | None = None
+                   ) -> tuple[np.ndarray, list[FaceRecord]]:
         """Run the detectors on the result (`check`, default `detection.last_check()`); a face where nothing changed
-        is a miss: fallback, or refuse the photo."""
-        misses = uncovered(detect(result, check or self.detection.last_check()), changed, result.shape[:2])
+        is a miss: fallback, or refuse the photo. With `seen` (the same detectors' faces on the
+        photo before any change, from `detect_twice`), only the neighbourhood of the changes is
+        searched again (`checked_faces`)."""
+        check = check or self.detection.last_check()
+        found = (detect(result, check) if seen is None
+                 else checked_faces(result, changed, seen, check))
+        misses = uncovered(found, changed, result.shape[:2])
         if misses and self.on_miss == "refuse":
             raise MissedFaceError(f"the last check found {len(misses)} face(s) the tool left untouched "
                                   f"(boxes {[m.box for m in misses]}); refusing the photo (--on-miss refuse)")

@@ -100,8 +100,11 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
     `allow_no_face`."""
     source, target = Path(source), Path(target)
     wanted: dict[int, list[tuple[int, Detection]]] = {}
+    # each key frame's last-check sweep of its untouched pixels
+    checks: dict[int, list[Detection]] = {}
     found, keys = find_faces(read_frames(source), tool.detection, tool.follow,
-                             None if progress is None else lambda done: progress("detecting", done))
+                             None if progress is None else lambda done: progress("detecting", done),
+                             checks)
     key_frames, quick = set(keys), quick_settings(tool.detection, tool.follow.gate_side)
     tracks = link_tracks(found)
     for track in tracks:  # the faces each track's attributes are read from: some of those it may redraw
@@ -133,9 +136,12 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
         placed = tool.redraw_faces(frames, faces, chosen)
         results = []
         for index, frame, mine, found_here, drawn in zip(indices, frames, here, faces, placed):
-            # the full last check on key frames, the quick look between them (the followed faces are all redrawn or
-            # covered)
-            result, records = tool.finish(frame, found_here, drawn, None if index in key_frames else quick)
+            # the full last check on key frames (the sweep of the untouched frame, the result
+            # searched again around the changes), the quick look between them (the followed faces
+            # are all redrawn or covered)
+            result, records = (tool.finish(frame, found_here, drawn, None, checks.get(index))
+                               if index in key_frames
+                               else tool.finish(frame, found_here, drawn, quick))
             for (track, _), face, record in zip(mine, found_here, records):  # the track's way, in every frame
                 if record.method != "unet" and not choices[track.id].redrawable:
                     record.reason = "its track is covered in every frame: too few of its faces could be redrawn"
