@@ -138,6 +138,38 @@ def test_the_last_check_near_the_changes_flags_what_a_whole_second_sweep_flags(
     assert np.abs(near[0].astype(int) - whole[0]).max() <= 40 and (near[0] != photo).any()
 
 
+@pytest.mark.parametrize("right", [140, 150, 165, 180, 195])
+def test_a_missed_face_beside_a_change_is_covered_as_by_a_whole_second_sweep(obfuscator: Obfuscator,
+                                                                             right: int) -> None:
+    """A face the first pass was not told of, next to a changed face, at places where the search
+    window around the change cuts it: the check covers as much of it as the whole sweep does (a face
+    cut by a window never replaces the whole face seen on the photo)."""
+    from faceobf.obfuscate.pipeline import checked_faces, uncovered
+
+    face = data.astronaut()[40:220, 130:310]
+    photo = np.full((220, 420, 3), 200, np.uint8)
+    photo[20:200, 20:200] = face
+    part = face[:, ::-1][:, 35:]
+    photo[20:200, right:right + part.shape[1]] = part
+    check = obfuscator.detection.last_check()
+    faces, seen = detect_twice(photo, obfuscator.detection, check)
+    out, changed = photo.copy(), np.zeros(photo.shape[:2], np.uint8)
+    for f in faces:
+        # the first pass is told of the left face only; its fallback is the change
+        if f.box[0] < 90:
+            fallback_in_place(out, changed, f, "blur")
+    near = checked_faces(out, changed, seen, check)
+    near = detect(out, check) if near is None else near
+    covered = {}
+    for name, found in (("whole", detect(out, check)), ("near", near)):
+        mask = changed.copy()
+        for miss in uncovered(found, changed, out.shape[:2]):
+            fallback_in_place(out.copy(), mask, miss, "blur")
+        left, top, right_edge, bottom = max(seen, key=lambda d: d.box[0]).box
+        covered[name] = mask[top:bottom, left:right_edge].mean()
+    assert covered["near"] >= min(covered["whole"], 0.95) - 0.01, covered
+
+
 def test_several_faces_in_one_photo(obfuscator: Obfuscator) -> None:
     face = data.astronaut()[40:220, 130:310]
     photo = np.concatenate([face, np.full((180, 60, 3), 200, np.uint8), face[:, ::-1]], axis=1)

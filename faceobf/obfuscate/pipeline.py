@@ -282,18 +282,33 @@ def change_windows(changed: np.ndarray, margin: float = CHANGE_MARGIN
 
 
 def checked_faces(result: np.ndarray, changed: np.ndarray, seen: Sequence[Detection],
-                  check: DetectorSettings) -> list[Detection]:
+                  check: DetectorSettings) -> list[Detection] | None:
     """The last check's faces on `result` without a whole second sweep: where nothing changed, the
     result is the photo, so its faces there are `seen` (the check's detectors on the untouched
     photo); around each change (`change_windows`) the detectors run again on the result, and a face
-    found there replaces the seen one it overlaps. A seen face the changes hid is kept: `uncovered`
-    still asks whether its pixels were changed."""
-    found: list[Detection] = []
+    found there replaces a seen one it overlaps only when the window held all of the seen face. A
+    seen face the changes hid is kept: `uncovered` still asks whether its pixels were changed. None
+    when a face found in a window reaches the window's edge inside the photo (the window may have
+    cut it): then only the whole sweep of the result will do."""
+    h, w = result.shape[:2]
+    found: list[tuple[Detection, tuple[int, int, int, int]]] = []
     for window in change_windows(changed):
+        left, top, right, bottom = window
         for face in detect_in_window(result, window, check):
-            if all(iou(face.box, other.box) < check.merge_iou for other in found):
-                found.append(face)
-    return found + [s for s in seen if all(iou(s.box, f.box) < check.merge_iou for f in found)]
+            box = face.box
+            cut = ((left > 0 and box[0] <= left + 1) or (top > 0 and box[1] <= top + 1)
+                   or (right < w and box[2] >= right - 1) or (bottom < h and box[3] >= bottom - 1))
+            if cut:
+                return None
+            if all(iou(box, other.box) < check.merge_iou for other, _ in found):
+                found.append((face, window))
+
+    def replaced(face: Detection) -> bool:
+        return any(iou(face.box, f.box) >= check.merge_iou and window[0] <= face.box[0]
+                   and window[1] <= face.box[1] and face.box[2] <= window[2]
+                   and face.box[3] <= window[3] for f, window in found)
+
+    return [f for f, _ in found] + [s for s in seen if not replaced(s)]
 
 
 @dataclass
@@ -492,8 +507,9 @@ class Obfuscator:
         photo before any change, from `detect_twice`), only the neighbourhood of the changes is
         searched again (`checked_faces`)."""
         check = check or self.detection.last_check()
-        found = (detect(result, check) if seen is None
-                 else checked_faces(result, changed, seen, check))
+        found = None if seen is None else checked_faces(result, changed, seen, check)
+        if found is None:
+            found = detect(result, check)
         misses = uncovered(found, changed, result.shape[:2])
         if misses and self.on_miss == "refuse":
             raise MissedFaceError(f"the last check found {len(misses)} face(s) the tool left untouched "
