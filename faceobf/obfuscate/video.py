@@ -86,6 +86,18 @@ def _frame_face(face) -> Detection:
     return replace(face.detection, landmarks=landmarks)
 
 
+def _digest(frame: np.ndarray) -> bytes:
+    """A frame's pixels in 16 bytes (BLAKE2b)."""
+    return hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=16).digest()
+
+
+def _digested(frames, digests: dict[int, bytes]):
+    """`frames`, passed on, each one's `_digest` kept in `digests` by index."""
+    for index, frame in enumerate(frames):
+        digests[index] = _digest(frame)
+        yield frame
+
+
 def sample_frames(frames: list[int], n: int = READINGS) -> list[int]:
     """Up to `n` of `frames`, spread evenly over them."""
     return frames if len(frames) <= n else [frames[round(i)] for i in np.linspace(0, len(frames) - 1, n)]
@@ -100,9 +112,11 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
     `allow_no_face`."""
     source, target = Path(source), Path(target)
     wanted: dict[int, list[tuple[int, Detection]]] = {}
-    # each key frame's last-check sweep of its untouched pixels
+    # each key frame's last-check sweep of its untouched pixels, and every frame's digest: the sweep
+    # is used only on the very pixels it was made on
     checks: dict[int, list[Detection]] = {}
-    found, keys = find_faces(read_frames(source), tool.detection, tool.follow,
+    digests: dict[int, bytes] = {}
+    found, keys = find_faces(_digested(read_frames(source), digests), tool.detection, tool.follow,
                              None if progress is None else lambda done: progress("detecting", done),
                              checks)
     key_frames, quick = set(keys), quick_settings(tool.detection, tool.follow.gate_side)
@@ -139,7 +153,8 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
             # the full last check on key frames (the sweep of the untouched frame, the result
             # searched again around the changes), the quick look between them (the followed faces
             # are all redrawn or covered)
-            result, records = (tool.finish(frame, found_here, drawn, None, checks.get(index))
+            seen = checks.get(index) if digests.get(index) == _digest(frame) else None
+            result, records = (tool.finish(frame, found_here, drawn, None, seen)
                                if index in key_frames
                                else tool.finish(frame, found_here, drawn, quick))
             for (track, _), face, record in zip(mine, found_here, records):  # the track's way, in every frame
