@@ -170,6 +170,24 @@ def test_a_missed_face_beside_a_change_is_covered_as_by_a_whole_second_sweep(obf
     assert covered["near"] >= min(covered["whole"], 0.95) - 0.01, covered
 
 
+def test_a_photo_whose_only_face_the_first_pass_misses_gets_it_covered_not_refused(
+        obfuscator: Obfuscator) -> None:
+    from dataclasses import replace
+
+    photo = np.full((300, 400, 3), 180, np.uint8)
+    photo[100:196, 150:246] = cv2.resize(data.astronaut(), (96, 96), interpolation=cv2.INTER_AREA)
+    # the face is too small for HOG
+    hog_only = replace(obfuscator, detection=DetectorSettings(detectors=("hog",)))
+    assert detect(photo, hog_only.detection) == []
+    out, records = hog_only.obfuscate_photo(photo)
+    assert len(records) == 1 and records[0].reason.startswith("missed by the first pass")
+    left, top, right, bottom = records[0].box
+    changed = np.abs(out[top:bottom, left:right].astype(int) - photo[top:bottom, left:right])
+    assert changed.mean() > 2
+    with pytest.raises(NoFaceError):  # nothing any detector calls a face: refused as before
+        hog_only.obfuscate_photo(np.full((300, 400, 3), 180, np.uint8))
+
+
 def test_several_faces_in_one_photo(obfuscator: Obfuscator) -> None:
     face = data.astronaut()[40:220, 130:310]
     photo = np.concatenate([face, np.full((180, 60, 3), 200, np.uint8), face[:, ::-1]], axis=1)

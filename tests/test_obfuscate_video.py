@@ -225,9 +225,8 @@ def test_a_clip_gets_one_identity_per_track_every_frame_covered_and_a_report_per
 
 
 @pytest.mark.parametrize("decoded_alike", [True, False])
-def test_a_key_frames_sweep_is_reused_only_on_the_pixels_it_was_made_on(obfuscator, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch,
-                                                                       decoded_alike: bool) -> None:
+def test_a_key_frames_sweep_is_reused_only_on_the_pixels_it_was_made_on(
+        obfuscator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decoded_alike: bool) -> None:
     """Key frames reuse the first pass's sweep of their pixels for the last check; should the second
     decode give other pixels, those frames get the whole sweep of the result instead."""
     from faceobf.obfuscate import pipeline as pipeline_module
@@ -242,8 +241,8 @@ def test_a_key_frames_sweep_is_reused_only_on_the_pixels_it_was_made_on(obfuscat
     real_checked, real_detect = pipeline_module.checked_faces, pipeline_module.detect
     monkeypatch.setattr(pipeline_module, "checked_faces",
                         lambda *args: reused.append(1) or real_checked(*args))
-    monkeypatch.setattr(pipeline_module, "detect",
-                        lambda photo, settings: whole.append(settings) or real_detect(photo, settings))
+    monkeypatch.setattr(pipeline_module, "detect", lambda photo, settings: whole.append(settings)
+                        or real_detect(photo, settings))
     video_module.obfuscate_video(obfuscator, clip, tmp_path / "out.mp4")
     full = [s for s in whole if s == obfuscator.detection.last_check()]
     assert (len(reused) > 0, len(full) > 0) == ((True, False) if decoded_alike else (False, True))

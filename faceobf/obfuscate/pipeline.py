@@ -418,14 +418,17 @@ class Obfuscator:
         return out, records
 
     def obfuscate_photos(self, photos: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[FaceRecord]]]:
-        """`obfuscate_photo` of many photos with all their faces redrawn in one batch; a photo in which no face is
-        found comes back unchanged with no records (the caller decides what that means: a refusal, a miss)."""
+        """`obfuscate_photo` of many photos with all their faces redrawn in one batch; a photo in
+        which no face is found, not even by the last check's more sensitive sweep, comes back
+        unchanged with no records (the caller decides what that means: a refusal, a miss)."""
         photos = [np.ascontiguousarray(p[..., :3]).astype(np.uint8) for p in photos]
         check = self.detection.last_check()
         faces, seen = (zip(*(detect_twice(p, self.detection, check) for p in photos)) if photos
                        else ((), ()))
         placed = self.redraw_faces(photos, faces)
-        return [self.finish(photo, found, mine, check, before) if found else (photo.copy(), [])
+        # a photo whose only faces are those the more sensitive check sees gets them covered too
+        return [self.finish(photo, found, mine, check, before) if found or before
+                else (photo.copy(), [])
                 for photo, found, mine, before in zip(photos, faces, placed, seen)]
 
     def redraw_faces(self, photos: Sequence[np.ndarray], faces: Sequence[Sequence[Detection]],
