@@ -10,7 +10,8 @@ snapshots).
 
 Reference and held-out faces are of different people (the test split's people in two random halves).
 
-    python benchmarks/bench_naturalness.py [--root $FACEOBF_DATA] [--faces 100] [--profile cpu] [stage-2 options]
+    python benchmarks/bench_naturalness.py [--root $FACEOBF_DATA] [--faces 100] [--profile cpu] [--grid PNG]
+        [stage-2 options]
 """
 
 from __future__ import annotations
@@ -54,6 +55,22 @@ def redraws(dataset: CelebA, rows: np.ndarray, profile: Profile, encoding: str, 
     return out
 
 
+def write_grid(path: Path, methods: dict[str, list[np.ndarray]], faces: int = 8) -> None:
+    """Every 12th of the first `faces` * 12 held-out faces (spread over the people), one column per method
+    (named in the header row) at the crops' native 178 px, as a PNG: what each method's faces look like."""
+    import cv2
+
+    picks = list(range(0, 12 * faces, 12))
+    columns = []
+    for name, crops in methods.items():
+        rows = [crops[k % len(crops)] for k in picks]
+        header = np.full((24, rows[0].shape[1], 3), 255, np.uint8)
+        cv2.putText(header, name[:24], (3, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+        columns.append(np.concatenate([header, *rows], axis=0))
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(columns, axis=1), cv2.COLOR_RGB2BGR))
+    print(f"faces to look at: {path} (columns: {', '.join(methods)})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", help="CelebA folder (default: $FACEOBF_DATA)")
@@ -63,6 +80,8 @@ def main() -> None:
     parser.add_argument("--encoding", default="onehot", choices=("onehot", "word2vec"))
     parser.add_argument("--snapshot", type=int, metavar="EPOCH", help="the picked run's weights after this epoch")
     parser.add_argument("--run-dir", type=Path, help="judge this U-Net run folder (finished or still training)")
+    parser.add_argument("--grid", type=Path, metavar="PNG",
+                        help="also write 8 held-out faces at native size, one column per method, to look at")
     add_options(parser, selecting=True)
     args = parser.parse_args()
     dataset = CelebA.open(args.root)
@@ -75,6 +94,8 @@ def main() -> None:
     if not args.no_redraws:
         profile = apply_options(get_profile(args.profile), args)
         methods.update(redraws(dataset, held_rows, profile, args.encoding, args.snapshot, args.run_dir))
+    if args.grid:
+        write_grid(args.grid, {"real": list(heldout), **methods})
     start = time.perf_counter()
     table = naturalness_table(reference, heldout, {k: np.stack(v) for k, v in methods.items()})
     seconds = time.perf_counter() - start
