@@ -112,8 +112,7 @@ def obfuscate_video(tool: Obfuscator, source: Path, target: Path, before_rename:
     `allow_no_face`."""
     source, target = Path(source), Path(target)
     wanted: dict[int, list[tuple[int, Detection]]] = {}
-    # each key frame's last-check sweep of its untouched pixels, and every frame's digest: the sweep
-    # is used only on the very pixels it was made on
+    # each key frame's last-check sweep, used only on the pixels (digests) it was made on
     checks: dict[int, list[Detection]] = {}
     digests: dict[int, bytes] = {}
     found, keys = find_faces(_digested(read_frames(source), digests), tool.detection, tool.follow,
