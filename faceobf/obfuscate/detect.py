@@ -338,14 +338,20 @@ def _merged(found_by: dict[str, list[Candidate]], settings: DetectorSettings) ->
     return found
 
 
-def _detections(rgb: np.ndarray, merged: list[dict], settings: DetectorSettings) -> list[Detection]:
+def _detections(rgb: np.ndarray, merged: list[dict], settings: DetectorSettings,
+                fitted: dict[tuple[int, ...], np.ndarray] | None = None) -> list[Detection]:
     """The merged faces with 68 points from the shape predictor and the two checks; largest
-    first."""
+    first. `fitted` keeps the points by starting box, so a second list of the same photo's faces
+    (`detect_twice`) fits each box once."""
+    fitted = {} if fitted is None else fitted
     detections = []
     for f in merged:
         start = f["start_box"] or (hog_box_from_five(f["five"]) if f["five"] is not None else f["box"])
-        rect = dlib.rectangle(*(int(round(v)) for v in start))
-        points = np.array([[p.x, p.y] for p in shape_predictor_68()(rgb, rect).parts()], np.float32)
+        corners = tuple(int(round(v)) for v in start)
+        if corners not in fitted:
+            parts = shape_predictor_68()(rgb, dlib.rectangle(*corners)).parts()
+            fitted[corners] = np.array([[p.x, p.y] for p in parts], np.float32)
+        points = fitted[corners]
         confirmed = len(f["scores"]) > 1 or all(s >= _min_score(settings, k) for k, s in f["scores"].items())
         error = landmark_error(points, f["five"]) if f["five"] is not None else template_error(points)
         box = tuple(int(round(v)) for v in f["box"])
@@ -379,8 +385,9 @@ def detect_twice(photo: np.ndarray, first: DetectorSettings, second: DetectorSet
             by_first[name] = DETECTORS[name].find(rgb, first)
         elif name in second.detectors:
             by_second[name] = DETECTORS[name].find(rgb, second)
-    return (_detections(rgb, _merged(by_first, first), first),
-            _detections(rgb, _merged(by_second, second), second))
+    fitted: dict[tuple[int, ...], np.ndarray] = {}
+    return (_detections(rgb, _merged(by_first, first), first, fitted),
+            _detections(rgb, _merged(by_second, second), second, fitted))
 
 
 def detect_in_window(photo: np.ndarray, window: tuple[int, int, int, int],
